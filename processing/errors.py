@@ -1,0 +1,30 @@
+"""Exceptions raised by :mod:`processing` for bad input.
+
+Every problem with a file a user hands us -- missing, not ASDF, the wrong data
+model, truncated, wrong dimensions -- is reported as one exception type,
+:class:`ExposureError`, whose message names the file and the problem, so that
+the GUI and the CLI can show it as it is.
+"""
+
+from __future__ import annotations
+
+
+class ExposureError(Exception):
+    """A file or URI cannot be read as a Roman ramp exposure.
+
+    Parameters
+    ----------
+    uri : str
+        The path or URI the user asked for.
+    problem : str
+        What is wrong, in words a user can act on.
+    """
+
+    def __init__(self, uri: str, problem: str):
+        self.uri = str(uri)
+        self.problem = problem
+        super().__init__(f"{self.uri}: {problem}")
+
+
+class ReferenceFileError(Exception):
+    """A calibration reference file is missing, unreadable or of the wrong shape."""

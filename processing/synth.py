@@ -1,0 +1,574 @@
+"""Realistic synthetic TVAC bright-star exposures and reference files.
+
+The real data (``s3://stpubdata/roman/nexus/tvac/``) and the Roman CRDS server
+are not reachable everywhere, so the project makes its own: real
+``roman_datamodels`` files that romancal's exposure steps accept, with the
+features the tutorial's figures show.
+
+The detector model (all quantities in DN; times in seconds)
+------------------------------------------------------------
+* 4096 x 4096 pixels with a 4-pixel reference border, read through 32
+  channels of 128 columns, plus the amp33 reference channel (N, 4096, 128).
+* Bias 10-12 kDN: a per-channel level, a gentle gradient and per-pixel
+  structure.  Read noise about 5 DN per read.
+* Correlated noise per read: a per-channel offset and a row-wise common-mode
+  (readout-time) signal shared by all channels and amp33, so it shows in the
+  border reference pixels and in amp33 and refpix has something real to take
+  out.
+* Illuminated pixels integrate charge with shot noise; the measured signal is
+  non-linear (``M = S - a2 S**2``) and clips at a per-pixel full well.  The
+  saturation reference's threshold sits just below the clip, in raw DN
+  (bias included), a few thresholds are NaN (``NO_SAT_CHECK``).
+* A bright point source (about magnitude 4 through F146): a Moffat core that
+  saturates in the first read, a halo whose pixels saturate read after read,
+  scattered light and faint concentric projector rings.
+* Hot pixels (dark current up to tens of DN/s) and dead pixels, flagged in
+  the mask reference together with the reference border.
+
+Files are written frame by frame through a memory map, so the full set (four
+55-read exposures, 7.4 GB) needs well under 4 GiB of memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .progress import Job, Progress, run, scaled
+
+# The tutorial's layout and names ----------------------------------------------
+PROGRAM_DIR = "OTP00651_BrightStar_TV2b_R1_MCEB"
+ILLUM_ACTIVITY = "Activity_22"
+DARK_ACTIVITY = "Activity_40"
+ILLUM_STAMP = "20240506204523"
+DARK_STAMPS = ("20240506225304", "20240506225611", "20240506225917")
+DETECTOR = "WFI11"
+FILTER = "F146"
+FRAME_TIME = 3.04  # s, WFI full-frame read time
+FULL_SIZE = 4096
+BORDER = 4  # reference pixels on each edge
+N_CHANNELS = 32
+AMP33_WIDTH = 128
+
+REFERENCE_TYPES = ("mask", "saturation", "linearity", "inverselinearity", "refpix")
+
+
+def exposure_filename(stamp: str, detector: str = DETECTOR) -> str:
+    """``TVAC2_TOHOTQUAL_WFISAT_<stamp>_<detector>_uncal.asdf``."""
+    return f"TVAC2_TOHOTQUAL_WFISAT_{stamp}_{detector}_uncal.asdf"
+
+
+@dataclass
+class SynthConfig:
+    """Parameters of a synthetic data set.
+
+    Attributes
+    ----------
+    frames : int
+        Reads per exposure (the tutorial's have 55).
+    size : int
+        Detector rows and columns including the reference border (4096 for
+        real data; smaller sizes make fast tests, but refpix needs 4096).
+    seed : int
+        Seeds every random number; the same seed gives the same files.
+    compression : {"none", "lz4", "zlib", "bzp2"}
+        Block compression of the exposures.
+    star_center : (int, int) or None
+        Row and column of the star; default scales the tutorial's
+        (1900, 1900) to ``size``.
+    star_peak : float
+        Peak flux of the star's core, DN/s.
+    """
+
+    frames: int = 55
+    size: int = FULL_SIZE
+    seed: int = 0
+    compression: str = "none"
+    star_center: tuple[int, int] | None = None
+    star_peak: float = 3.0e5
+    star_core_radius: float = 2.5  # px, Moffat alpha
+    star_beta: float = 1.5
+    read_noise: float = 5.0
+    channel_noise: float = 6.0
+    row_noise: float = 3.0
+    full_well: float = 48000.0
+    nonlinearity: float = 1.6e-6  # a2 in M = S - a2 S^2, 1/DN
+    frame_time: float = FRAME_TIME
+    extra: dict = field(default_factory=dict)
+
+    def center(self) -> tuple[int, int]:
+        if self.star_center is not None:
+            return tuple(self.star_center)  # type: ignore[return-value]
+        return (int(round(self.size * 1900 / FULL_SIZE)), int(round(self.size * 1900 / FULL_SIZE)))
+
+    @property
+    def channel_width(self) -> int:
+        return max(1, self.size // N_CHANNELS)
+
+
+class Detector:
+    """The fixed, per-pixel properties of the synthetic detector.
+
+    All maps have shape (size, size), float32 unless noted.
+
+    Attributes
+    ----------
+    bias : DN
+    well : maximum measured signal above bias, DN
+    a2 : non-linearity coefficient, 1/DN
+    sat_dn : saturation threshold in raw DN (bias included), NaN = no check
+    dark : dark current, DN/s
+    response : relative response (flat field; 0 for dead pixels)
+    mask_dq : uint32 DQ of the mask reference file
+    amp33_bias : (size, 128) bias of the amp33 channel, DN
+    """
+
+    def __init__(self, cfg: SynthConfig):
+        from roman_datamodels.dqflags import pixel
+
+        self.cfg = cfg
+        n = cfg.size
+        rng = np.random.default_rng([cfg.seed, 1])
+        yy = np.linspace(-1, 1, n, dtype=np.float32)
+        chan_level = rng.normal(11000.0, 250.0, N_CHANNELS).astype(np.float32)
+        chan_of_col = np.minimum(np.arange(n) // cfg.channel_width, N_CHANNELS - 1)
+        bias = chan_level[chan_of_col][None, :] + 180.0 * yy[:, None] + 60.0 * yy[None, :] ** 2
+        bias = bias + rng.normal(0.0, 120.0, (n, n)).astype(np.float32)
+        self.bias = bias.astype(np.float32)
+        self.amp33_bias = (rng.normal(11200.0, 40.0, (n, AMP33_WIDTH)) + 150.0 * yy[:, None]).astype(np.float32)
+        self.well = rng.normal(cfg.full_well, 0.02 * cfg.full_well, (n, n)).astype(np.float32)
+        self.a2 = (cfg.nonlinearity * rng.normal(1.0, 0.05, (n, n))).astype(np.float32)
+        # Charge at which the measured signal S - a2 S^2 reaches the well.
+        self.charge_well = ((1.0 - np.sqrt(1.0 - 4.0 * self.a2 * self.well)) / (2.0 * self.a2)).astype(np.float32)
+        self.response = rng.normal(1.0, 0.02, (n, n)).astype(np.float32)
+        self.dark = np.full((n, n), 0.005, np.float32)
+
+        mask = np.zeros((n, n), np.uint32)
+        b = BORDER
+        ref = np.zeros((n, n), bool)
+        ref[:b, :] = ref[-b:, :] = ref[:, :b] = ref[:, -b:] = True
+        mask[ref] |= pixel.REFERENCE_PIXEL
+        n_hot = max(3, int(n * n * 2e-4))
+        n_dead = max(2, int(n * n * 5e-5))
+        rows = rng.integers(b, n - b, n_hot + n_dead)
+        cols = rng.integers(b, n - b, n_hot + n_dead)
+        hot_r, hot_c = rows[:n_hot], cols[:n_hot]
+        dead_r, dead_c = rows[n_hot:], cols[n_hot:]
+        self.dark[hot_r, hot_c] = rng.uniform(1.0, 60.0, n_hot).astype(np.float32)
+        mask[hot_r, hot_c] |= pixel.HOT
+        self.response[dead_r, dead_c] = 0.0
+        mask[dead_r, dead_c] |= pixel.DEAD | pixel.DO_NOT_USE
+        # Reference pixels see no light and no dark current.
+        self.response[ref] = 0.0
+        self.dark[ref] = 0.0
+        self.mask_dq = mask
+        self.hot = (hot_r, hot_c)
+
+        # Threshold just below the clip, so a saturated pixel (bias + well,
+        # plus noise) is always flagged; a few pixels have no threshold.
+        self.sat_dn = (self.bias + 0.97 * self.well).astype(np.float32)
+        n_nan = max(2, int(n * n * 2e-5))
+        nan_r = rng.integers(b, n - b, n_nan)
+        nan_c = rng.integers(b, n - b, n_nan)
+        self.sat_dn[nan_r, nan_c] = np.nan
+        self.sat_nan = (nan_r, nan_c)
+
+    def star_flux(self) -> np.ndarray:
+        """Flux of the illuminated scene, DN/s, shape (size, size) float32."""
+        cfg = self.cfg
+        n = cfg.size
+        cy, cx = cfg.center()
+        y = np.arange(n, dtype=np.float32)[:, None] - cy
+        x = np.arange(n, dtype=np.float32)[None, :] - cx
+        r2 = y * y + x * x
+        r = np.sqrt(r2)
+        scale = n / FULL_SIZE
+        core = cfg.star_peak * (1.0 + r2 / cfg.star_core_radius**2) ** (-cfg.star_beta)
+        halo = 40.0 / (1.0 + (r / (60.0 * scale)) ** 2)
+        theta = np.arctan2(y, x)
+        rings = np.zeros_like(r)
+        for radius, amp in ((80.0, 6.0), (160.0, 4.0), (240.0, 3.0)):
+            rad = radius * scale
+            width = max(1.5, 4.0 * scale)
+            rings += amp * (0.75 + 0.25 * np.cos(3 * theta)) * np.exp(-0.5 * ((r - rad) / width) ** 2)
+        flux = (core + halo + rings) * self.response
+        return flux.astype(np.float32)
+
+
+@dataclass
+class ExposurePlan:
+    """What one synthetic exposure is.
+
+    Attributes
+    ----------
+    path : Path
+    stamp : str
+        Timestamp of the file name (YYYYMMDDhhmmss).
+    illuminated : bool
+    model : {"tvac", "raw"}
+        Write a ``TvacModel`` or a flight ``ScienceRawModel``.
+    seed_offset : int
+        Separates the noise of different exposures.
+    """
+
+    path: Path
+    stamp: str
+    illuminated: bool
+    model: str = "tvac"
+    seed_offset: int = 0
+
+
+def _frame_noise(seed: tuple[int, ...], shape: tuple[int, int], sigma: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = rng.standard_normal(shape, dtype=np.float32)
+    out *= sigma
+    return out
+
+
+def generate_frames(cfg: SynthConfig, det: Detector, illuminated: bool, seed_offset: int = 0):
+    """Yield ``(k, frame, amp33_frame)`` for k = 0..N-1, one read at a time.
+
+    frame : (size, size) uint16, DN; amp33_frame : (size, 128) uint16, DN.
+    Only a few full-frame float32 arrays are alive at once.
+    """
+    n = cfg.size
+    dt = cfg.frame_time
+    rng = np.random.default_rng([cfg.seed, 2, seed_offset])
+    flux = det.star_flux() if illuminated else None
+    rate = det.dark if flux is None else flux + det.dark
+    # Shot noise is drawn only where charge accumulates noticeably, to keep
+    # generation fast: the star's neighbourhood and hot pixels.
+    noisy = np.nonzero(rate * dt > 0.5)
+    accumulated = np.zeros((n, n), np.float32)
+    pool = ThreadPoolExecutor(max_workers=1)
+    # Read noise of the next read is drawn in a second thread while this one is built.
+    pending = pool.submit(_frame_noise, (cfg.seed, 3, seed_offset, 0), (n, n), cfg.read_noise)
+    chan_of_col = np.minimum(np.arange(n) // cfg.channel_width, N_CHANNELS - 1)
+    try:
+        for k in range(cfg.frames):
+            noise = pending.result()
+            if k + 1 < cfg.frames:
+                pending = pool.submit(_frame_noise, (cfg.seed, 3, seed_offset, k + 1), (n, n), cfg.read_noise)
+            step = rate * dt
+            accumulated += step
+            if noisy[0].size:
+                accumulated[noisy] += rng.standard_normal(noisy[0].size).astype(np.float32) * np.sqrt(step[noisy])
+            # Charge stops accumulating at full well; the measured signal is
+            # the non-linear response to it (monotonic up to the well).
+            np.minimum(accumulated, det.charge_well, out=accumulated)
+            measured = accumulated - det.a2 * accumulated * accumulated
+            np.maximum(measured, 0.0, out=measured)
+            # Correlated noise: a row-wise common mode (in readout time) shared
+            # with amp33, and a per-channel offset.
+            common = (np.cumsum(rng.standard_normal(n)) * 0.15 + rng.standard_normal(n)).astype(np.float32) * cfg.row_noise
+            chan = rng.normal(0.0, cfg.channel_noise, N_CHANNELS).astype(np.float32)
+            noise += measured
+            noise += det.bias
+            noise += common[:, None]
+            noise += chan[chan_of_col][None, :]
+            np.clip(noise, 0, 65535, out=noise)
+            frame = np.rint(noise).astype(np.uint16)
+            amp33 = det.amp33_bias + common[:, None] + rng.normal(0.0, cfg.read_noise, (n, AMP33_WIDTH)).astype(np.float32)
+            amp33 += rng.normal(0.0, cfg.channel_noise)
+            amp33_frame = np.rint(np.clip(amp33, 0, 65535)).astype(np.uint16)
+            yield k, frame, amp33_frame
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _time(stamp: str):
+    from astropy.time import Time
+
+    iso = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}"
+    return Time(iso, format="isot", scale="utc")
+
+
+def _build_model(plan: ExposurePlan, cfg: SynthConfig, data: np.ndarray, amp33: np.ndarray):
+    """A TvacModel or ScienceRawModel around (memory-mapped) arrays."""
+    import astropy.units as u
+    from roman_datamodels import datamodels as rdm
+
+    nread = data.shape[0]
+    start = _time(plan.stamp)
+    if plan.model == "tvac":
+        model = rdm.TvacModel.create_fake_data(shape=(1, 8, 8))
+        model.data = u.Quantity(data, u.DN, dtype=np.uint16, copy=False)
+        model.amp33 = u.Quantity(amp33, u.DN, dtype=np.uint16, copy=False)
+        model.guidewindow = u.Quantity(np.zeros((nread, 16, 16), np.uint16), u.DN, dtype=np.uint16, copy=False)
+        exp = model.meta.exposure
+        exp.type = "WFI_IMAGE" if plan.illuminated else "WFI_DARK"
+        exp.start_time = start
+        exp.ngroups = nread
+        exp.nframes = 1
+        exp.frame_divisor = 1
+        exp.groupgap = 0
+        exp.frame_time = cfg.frame_time
+        exp.group_time = cfg.frame_time
+        exp.exposure_time = cfg.frame_time * nread
+        exp.ma_table_name = "TVAC_SATURATION_55" if nread == 55 else f"TVAC_SATURATION_{nread}"
+        exp.ma_table_number = 1
+        exp.read_pattern = [[i + 1] for i in range(nread)]
+        gt = model.meta.groundtest
+        gt.test_name = "WFI Bright Star Saturation" if plan.illuminated else "WFI Bright Star Saturation: final dark"
+        gt.test_phase = "TVAC2"
+        gt.test_environment = "TOHOTQUAL"
+        gt.test_script = "WFISAT"
+        gt.detector_id = "SCA11"
+        gt.detector_temp = 95.0
+        gt.ota_temp = 265.0
+        gt.readout_col_num = FULL_SIZE + AMP33_WIDTH
+        gt.product_date = start
+        gt.conversion_date = start
+        gt.frames_temp = np.full(nread, 95.0)
+        model.meta.hdf5_telemetry = "synthetic (brightstar-gui processing.synth)"
+    elif plan.model == "raw":
+        model = rdm.ScienceRawModel.create_fake_data(shape=(1, 8, 8))
+        model.data = data.view(np.ndarray)  # asdf validates plain ndarrays, not memmaps
+        model.amp33 = amp33
+        exp = model.meta.exposure
+        exp.type = "WFI_IMAGE" if plan.illuminated else "WFI_DARK"
+        exp.start_time = start
+        exp.end_time = _time(plan.stamp) + cfg.frame_time * nread * u.s
+        exp.nresultants = nread
+        exp.frame_time = cfg.frame_time
+        exp.exposure_time = cfg.frame_time * nread
+        exp.effective_exposure_time = cfg.frame_time * (nread - 1)
+        exp.ma_table_name = f"SYNTH_{nread}"
+        exp.ma_table_number = 1
+        exp.read_pattern = [[i + 1] for i in range(nread)]
+        exp.truncated = False
+    else:
+        raise ValueError(f"unknown model kind {plan.model!r}; expected 'tvac' or 'raw'")
+    model.meta.instrument.detector = DETECTOR
+    model.meta.instrument.optical_element = FILTER if plan.illuminated else "DARK"
+    return model
+
+
+def _compression_arg(compression: str) -> str | None:
+    if compression in ("none", None, ""):
+        return None
+    if compression not in ("lz4", "zlib", "bzp2"):
+        raise ValueError(f"unknown compression {compression!r}; expected none, lz4, zlib or bzp2")
+    return compression
+
+
+def _save_atomically(model, path: Path, compression: str) -> None:
+    """Save a datamodel to ``path`` via a scratch directory (no half-written files).
+
+    The file is written under its final name (romancal records
+    ``meta.filename``) in a hidden sibling directory, then renamed into place.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.parent / f".partial-{os.getpid()}-{path.name}"
+    scratch.mkdir(exist_ok=True)
+    try:
+        model.save(scratch / path.name, all_array_compression=_compression_arg(compression))
+        os.replace(scratch / path.name, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None) -> Job[Path]:
+    """Write one synthetic exposure, frame by frame, reporting progress.
+
+    The cube is filled into a temporary memory map next to the output and
+    saved from there, so memory holds a few frames, not the cube.
+    """
+    det = det if det is not None else Detector(cfg)
+    n = cfg.size
+    plan.path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = plan.path.with_name(plan.path.name + ".cube.tmp")
+    try:
+        data = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint16, shape=(cfg.frames, n, n))
+        amp33 = np.empty((cfg.frames, n, AMP33_WIDTH), np.uint16)
+        for k, frame, amp in generate_frames(cfg, det, plan.illuminated, plan.seed_offset):
+            data[k] = frame
+            amp33[k] = amp
+            yield Progress(0.8 * (k + 1) / cfg.frames, f"{plan.path.name}: read {k + 1}/{cfg.frames}")
+        data.flush()
+        model = _build_model(plan, cfg, data, amp33)
+        yield Progress(0.85, f"{plan.path.name}: saving")
+        _save_atomically(model, plan.path, cfg.compression)
+        del model, data
+    finally:
+        if scratch.exists():
+            scratch.unlink()
+    yield Progress(1.0, f"{plan.path.name}: done")
+    return plan.path
+
+
+def write_exposure(path, frames: int = 55, size: int = FULL_SIZE, seed: int = 0, compression: str = "none",
+                   illuminated: bool = True, model: str = "tvac", **config) -> Path:
+    """Write one synthetic exposure (see :class:`SynthConfig`); return its path."""
+    cfg = SynthConfig(frames=frames, size=size, seed=seed, compression=compression, **config)
+    plan = ExposurePlan(path=Path(path), stamp=ILLUM_STAMP, illuminated=illuminated, model=model)
+    return run(write_exposure_job(plan, cfg))
+
+
+def _ref_meta(model, reftype: str, description: str) -> None:
+    from astropy.time import Time
+
+    meta = model.meta
+    meta.instrument.detector = DETECTOR
+    meta.description = description
+    meta.author = "brightstar-gui processing.synth"
+    meta.pedigree = "DUMMY"
+    meta.useafter = Time("2020-01-01T00:00:00", format="isot", scale="utc")
+
+
+def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | None = None) -> Job[dict[str, Path]]:
+    """Write the mask, saturation, linearity, inverselinearity and refpix references.
+
+    Returns
+    -------
+    dict
+        Reference type -> path, as romancal's ``override_<type>`` wants.
+    """
+    from roman_datamodels import datamodels as rdm
+    from roman_datamodels.dqflags import pixel
+
+    det = det if det is not None else Detector(cfg)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    n = cfg.size
+    out: dict[str, Path] = {}
+
+    mask = rdm.MaskRefModel.create_fake_data()
+    _ref_meta(mask, "MASK", "Synthetic WFI11 bad-pixel mask: reference border, hot and dead pixels")
+    mask.dq = det.mask_dq
+    out["mask"] = outdir / "roman_wfi_mask_synth.asdf"
+    _save_atomically(mask, out["mask"], "lz4")
+    yield Progress(0.15, "mask")
+
+    sat = rdm.SaturationRefModel.create_fake_data()
+    _ref_meta(sat, "SATURATION", "Synthetic WFI11 saturation thresholds in raw DN")
+    sat.data = det.sat_dn
+    sat_dq = np.zeros((n, n), np.uint32)
+    sat_dq[np.isnan(det.sat_dn)] |= pixel.NO_SAT_CHECK
+    sat.dq = sat_dq
+    out["saturation"] = outdir / "roman_wfi_saturation_synth.asdf"
+    _save_atomically(sat, out["saturation"], "lz4")
+    yield Progress(0.3, "saturation")
+
+    # Linearity: corrected = x + a2 x^2 + 2 a2^2 x^3 inverts x = S - a2 S^2 to
+    # better than 0.1 % below full well.  Inverse linearity is the forward law.
+    a2 = det.a2
+    coeffs = np.zeros((4, n, n), np.float32)
+    coeffs[1] = 1.0
+    coeffs[2] = a2
+    coeffs[3] = 2.0 * a2 * a2
+    lin = rdm.LinearityRefModel.create_fake_data()
+    _ref_meta(lin, "LINEARITY", "Synthetic WFI11 classic non-linearity correction")
+    lin.coeffs = coeffs
+    lin.dq = np.zeros((n, n), np.uint32)
+    out["linearity"] = outdir / "roman_wfi_linearity_synth.asdf"
+    _save_atomically(lin, out["linearity"], "lz4")
+    del lin
+    yield Progress(0.5, "linearity")
+
+    inv = np.zeros((4, n, n), np.float32)
+    inv[1] = 1.0
+    inv[2] = -a2
+    del coeffs
+    ilin = rdm.InverselinearityRefModel.create_fake_data()
+    _ref_meta(ilin, "INVERSELINEARITY", "Synthetic WFI11 inverse non-linearity")
+    ilin.coeffs = inv
+    ilin.dq = np.zeros((n, n), np.uint32)
+    out["inverselinearity"] = outdir / "roman_wfi_inverselinearity_synth.asdf"
+    _save_atomically(ilin, out["inverselinearity"], "lz4")
+    del ilin, inv
+    yield Progress(0.7, "inverselinearity")
+
+    # Refpix: gamma = zeta = 0 and alpha = L / (2 (L//2 + 1)) make the
+    # correction the time-aligned amp33 signal (romancal-offline notes).
+    length = n * (AMP33_WIDTH + 12)
+    nfreq = length // 2 + 1
+    refpix = rdm.RefpixRefModel.create_fake_data()
+    _ref_meta(refpix, "REFPIX", "Synthetic WFI11 refpix: correction = time-aligned amp33")
+    refpix.gamma = np.zeros((N_CHANNELS, nfreq), np.complex128)
+    refpix.zeta = np.zeros((N_CHANNELS, nfreq), np.complex128)
+    refpix.alpha = np.full((N_CHANNELS, nfreq), length / (2 * nfreq), np.complex128)
+    out["refpix"] = outdir / "roman_wfi_refpix_synth.asdf"
+    _save_atomically(refpix, out["refpix"], "lz4")
+    yield Progress(1.0, "refpix")
+    return out
+
+
+def dataset_paths(outdir: Path) -> dict[str, object]:
+    """Where :func:`write_dataset_job` puts each file, without writing anything."""
+    base = Path(outdir) / PROGRAM_DIR
+    return {
+        "illuminated": base / ILLUM_ACTIVITY / exposure_filename(ILLUM_STAMP),
+        "darks": [base / DARK_ACTIVITY / exposure_filename(s) for s in DARK_STAMPS],
+        "references": Path(outdir) / "references",
+        "manifest": Path(outdir) / "manifest.json",
+    }
+
+
+def write_dataset_job(outdir, cfg: SynthConfig) -> Job[dict]:
+    """Write the tutorial's set: the illuminated exposure, three darks, references.
+
+    A ``manifest.json`` written last lists the files and the parameters; its
+    presence marks a complete set.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    outdir = Path(outdir)
+    where = dataset_paths(outdir)
+    manifest_path = Path(where["manifest"])
+    if manifest_path.exists():
+        manifest_path.unlink()  # the set is incomplete until rewritten
+    det = Detector(cfg)
+    yield Progress(0.01, "detector model")
+    plans = [ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)]
+    plans += [ExposurePlan(p, s, False, seed_offset=i + 1) for i, (p, s) in enumerate(zip(where["darks"], DARK_STAMPS))]
+    # Exposures take most of the time; references are ~10 %.
+    span = 0.9 / len(plans)
+    for i, plan in enumerate(plans):
+        yield from scaled(write_exposure_job(plan, cfg, det), 0.01 + i * span, 0.01 + (i + 1) * span)
+    refs = yield from scaled(write_reference_files_job(Path(where["references"]), cfg, det), 0.91, 1.0, "references: ")
+    manifest = {
+        "generator": "brightstar-gui processing.synth",
+        "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
+        "star_center": list(cfg.center()),
+        "illuminated": str(Path(where["illuminated"]).relative_to(outdir)),
+        "darks": [str(Path(p).relative_to(outdir)) for p in where["darks"]],
+        "references": {k: str(Path(v).relative_to(outdir)) for k, v in refs.items()},
+        "detector": DETECTOR,
+        "optical_element": FILTER,
+    }
+    tmp = manifest_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, manifest_path)
+    return manifest
+
+
+def read_manifest(outdir) -> dict | None:
+    """The manifest of a complete synthetic set in ``outdir``, or None."""
+    path = Path(outdir) / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_dataset(outdir) -> None:
+    """Delete a synthetic set written by :func:`write_dataset_job`."""
+    outdir = Path(outdir)
+    for name in (PROGRAM_DIR, "references", "manifest.json"):
+        target = outdir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
