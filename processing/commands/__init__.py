@@ -1,0 +1,1 @@
+"""Sub-commands of ``brightstar``; each module defines ``register(subparsers)``."""

@@ -1,0 +1,40 @@
+"""Names of the data-quality flags set in a DQ value."""
+
+from __future__ import annotations
+
+from roman_datamodels import dqflags
+
+_FLAGS = {"pixel": dqflags.pixel, "group": dqflags.group}
+
+
+def decode_dq(value: int, kind: str = "pixel") -> list[str]:
+    """Names of the flags set in a pixel or group DQ value.
+
+    Parameters
+    ----------
+    value : int
+        A ``pixeldq`` (uint32) or ``groupdq`` (uint8) value.
+    kind : {"pixel", "group"}
+        Which flag set of ``roman_datamodels.dqflags`` to decode with.
+
+    Returns
+    -------
+    list of str
+        Flag names in bit order, e.g. ``["DO_NOT_USE", "SATURATED"]`` for
+        ``3``; ``["GOOD"]`` for ``0``; a bit with no name in the set appears
+        as ``"BIT_<n>"``, so nothing set is ever hidden.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown or ``value`` is negative.
+    """
+    if kind not in _FLAGS:
+        raise ValueError(f"kind must be one of {tuple(_FLAGS)}; got {kind!r}")
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"DQ values are unsigned; got {value}")
+    if value == 0:
+        return ["GOOD"]
+    names = {int(flag.value): flag.name for flag in _FLAGS[kind] if int(flag.value)}
+    return [names.get(1 << bit, f"BIT_{bit}") for bit in range(value.bit_length()) if value >> bit & 1]

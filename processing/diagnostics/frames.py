@@ -1,0 +1,119 @@
+"""Frame sources: a ramp read one frame at a time, from a file or an array.
+
+A *frame source* is any object with ``.shape -> (N, H, W)`` and
+``.frame(k) -> (H, W) ndarray`` -- :class:`processing.io.Exposure` is one.
+Every reduction in :mod:`processing.diagnostics` reads its input through this
+interface, so the same code serves a 512 x 512 cutout held in memory and a
+55 x 4096 x 4096 exposure that must never be loaded whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class FrameSource(Protocol):
+    """What the diagnostics need from a ramp: its shape and one frame at a time."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(N, H, W)``: frames, rows, columns."""
+        ...
+
+    def frame(self, k: int) -> np.ndarray:
+        """Frame ``k`` as an ``(H, W)`` array (uint16 DN raw, float32 calibrated)."""
+        ...
+
+
+class ArrayFrames:
+    """Frame-source view of an in-memory ``(N, H, W)`` array.
+
+    ``frame(k)`` returns a view, not a copy; the diagnostics never write to it.
+
+    Parameters
+    ----------
+    cube : (N, H, W) array_like
+        The frames.
+    name : str
+        What the caller calls this argument, for error messages.
+    """
+
+    def __init__(self, cube: Any, name: str = "frames"):
+        self.array = np.asarray(cube)
+        if self.array.ndim != 3:
+            raise ValueError(f"{name} must be a (N, H, W) cube; got shape {self.array.shape}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.array.shape  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def frame(self, k: int) -> np.ndarray:
+        return self.array[k]
+
+
+def as_frame_source(frames: Any, name: str = "frames") -> FrameSource:
+    """Return ``frames`` as a frame source.
+
+    Parameters
+    ----------
+    frames : frame source or (N, H, W) array_like
+        Anything with ``.frame(k)`` and a 3-tuple ``.shape`` is used as it is;
+        anything else is taken as an array (``np.asarray``).
+    name : str
+        What the caller calls this argument, for error messages.
+
+    Raises
+    ------
+    ValueError
+        If the shape is not ``(N, H, W)``.
+    """
+    if isinstance(frames, np.ndarray) or not hasattr(frames, "frame"):
+        return ArrayFrames(frames, name)
+    shape = tuple(frames.shape)
+    if len(shape) != 3:
+        raise ValueError(f"{name} must be a (N, H, W) frame source; got shape {shape}")
+    return frames
+
+
+def read_frame(source: FrameSource, k: int, name: str = "frames") -> np.ndarray:
+    """Read frame ``k`` and check that it has the shape the source announced.
+
+    A source whose frames disagree with its ``.shape`` would otherwise fail
+    deep inside a ufunc with a broadcasting message that names neither.
+    """
+    frame = np.asarray(source.frame(k))
+    expected = tuple(source.shape[1:])
+    if frame.shape != expected:
+        raise ValueError(
+            f"{name}.frame({k}) has shape {frame.shape}; expected {expected} from {name}.shape {tuple(source.shape)}"
+        )
+    return frame
+
+
+def check_same_shape(name_a: str, shape_a: tuple, name_b: str, shape_b: tuple) -> None:
+    """Raise ``ValueError`` naming both shapes unless they are equal."""
+    if tuple(shape_a) != tuple(shape_b):
+        raise ValueError(f"{name_a} shape {tuple(shape_a)} does not match {name_b} shape {tuple(shape_b)}")
+
+
+def difference_dtype(*dtypes: np.dtype) -> np.dtype:
+    """The type in which frame-to-frame differences of these dtypes are taken.
+
+    Differences of unsigned data must not wrap (a uint16 ``-10`` is ``65526``),
+    so integers go to a float: float32 holds every 8- and 16-bit integer
+    exactly, wider integers need float64.  Floats keep their precision (at
+    least float32), which is what ``np.diff`` does on the tutorial's float32
+    calibrated cube.
+    """
+    dt = np.result_type(*dtypes)
+    if dt.kind == "f":
+        return np.result_type(dt, np.float32)
+    if dt.kind in "iub" and dt.itemsize <= 2:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)

@@ -1,0 +1,63 @@
+"""Shared fixtures: isolated user directories and small synthetic data sets.
+
+Every test session gets its own cache and config directories, so tests never
+touch (or depend on) a user's caches.  Data sets are written by the
+project's own generator (:mod:`processing.synth`) once per session.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_user_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("userdirs")
+    old = {k: os.environ.get(k) for k in ("BRIGHTSTAR_CACHE_DIR", "BRIGHTSTAR_CONFIG_DIR")}
+    os.environ["BRIGHTSTAR_CACHE_DIR"] = str(root / "cache")
+    os.environ["BRIGHTSTAR_CONFIG_DIR"] = str(root / "config")
+    yield root
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def small_set(tmp_path_factory) -> dict:
+    """The tutorial's file set at 256 x 256, 8 reads (seconds to write).
+
+    Returns the manifest with absolute paths: ``illuminated`` (Path),
+    ``darks`` (list of Path), ``references`` (dict type -> Path),
+    ``star_center`` (row, col), ``root`` (Path), ``config``.
+    """
+    from processing import synth
+    from processing.progress import run
+
+    root = tmp_path_factory.mktemp("small_set")
+    cfg = synth.SynthConfig(frames=8, size=256, seed=7)
+    manifest = run(synth.write_dataset_job(root, cfg))
+    return {
+        "root": root,
+        "illuminated": root / manifest["illuminated"],
+        "darks": [root / d for d in manifest["darks"]],
+        "references": {k: root / v for k, v in manifest["references"].items()},
+        "star_center": tuple(manifest["star_center"]),
+        "config": manifest["config"],
+    }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``slow`` unless BRIGHTSTAR_SLOW_TESTS=1."""
+    if os.environ.get("BRIGHTSTAR_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="full-size test: set BRIGHTSTAR_SLOW_TESTS=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
