@@ -348,13 +348,14 @@ class LazyArray:
     def cutout(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1`` and columns ``x0:x1`` of every frame, shape (N, h, w).
 
-        Bounds are clipped to the array, as numpy slicing does.
+        Bounds are clipped to the array (a box hanging over an edge gives
+        the part inside; negative bounds mean 0, not "from the end").
         """
         if self.ndim != 3:
             raise ValueError(f"cutout needs a 3-d array, {self.ref.name} has shape {self.shape}")
         _, height, width = self.shape
-        y0, y1, _ = slice(y0, y1).indices(height)
-        x0, x1, _ = slice(x0, x1).indices(width)
+        y0, y1 = min(max(int(y0), 0), height), min(max(int(y1), 0), height)
+        x0, x1 = min(max(int(x0), 0), width), min(max(int(x1), 0), width)
         y1, x1 = max(y0, y1), max(x0, x1)
         mm = self._memmap()
         if mm is not None:

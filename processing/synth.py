@@ -456,13 +456,13 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     _save_atomically(sat, out["saturation"], "lz4")
     yield Progress(0.3, "saturation")
 
-    # Linearity: corrected = x + a2 x^2 + 2 a2^2 x^3 inverts x = S - a2 S^2 to
-    # better than 0.1 % below full well.  Inverse linearity is the forward law.
+    # Linearity: the series inverse of x = S - a2 S^2 (Catalan numbers:
+    # S = x + a2 x^2 + 2 a2^2 x^3 + 5 a2^3 x^4 + 14 a2^4 x^5), better than
+    # 0.02 % up to full well.  Inverse linearity is the forward law.
     a2 = det.a2
-    coeffs = np.zeros((4, n, n), np.float32)
-    coeffs[1] = 1.0
-    coeffs[2] = a2
-    coeffs[3] = 2.0 * a2 * a2
+    coeffs = np.zeros((6, n, n), np.float32)
+    for power, catalan in enumerate((1.0, 1.0, 2.0, 5.0, 14.0), start=1):
+        coeffs[power] = catalan * a2 ** (power - 1)
     lin = rdm.LinearityRefModel.create_fake_data()
     _ref_meta(lin, "LINEARITY", "Synthetic WFI11 classic non-linearity correction")
     lin.coeffs = coeffs
@@ -472,7 +472,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     del lin
     yield Progress(0.5, "linearity")
 
-    inv = np.zeros((4, n, n), np.float32)
+    inv = np.zeros((3, n, n), np.float32)
     inv[1] = 1.0
     inv[2] = -a2
     del coeffs

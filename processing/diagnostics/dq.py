@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from roman_datamodels import dqflags
+from functools import cache
 
-_FLAGS = {"pixel": dqflags.pixel, "group": dqflags.group}
+_KINDS = ("pixel", "group")
+
+
+@cache
+def _flag_names(kind: str) -> dict[int, str]:
+    # Imported here: roman_datamodels takes ~1.5 s to import, and a viewer
+    # that imports the diagnostics should not pay it until a DQ value is shown.
+    from roman_datamodels import dqflags
+
+    flags = dqflags.pixel if kind == "pixel" else dqflags.group
+    return {int(flag.value): flag.name for flag in flags if int(flag.value)}
 
 
 def decode_dq(value: int, kind: str = "pixel") -> list[str]:
@@ -29,12 +39,12 @@ def decode_dq(value: int, kind: str = "pixel") -> list[str]:
     ValueError
         If ``kind`` is unknown or ``value`` is negative.
     """
-    if kind not in _FLAGS:
-        raise ValueError(f"kind must be one of {tuple(_FLAGS)}; got {kind!r}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
     value = int(value)
     if value < 0:
         raise ValueError(f"DQ values are unsigned; got {value}")
     if value == 0:
         return ["GOOD"]
-    names = {int(flag.value): flag.name for flag in _FLAGS[kind] if int(flag.value)}
+    names = _flag_names(kind)
     return [names.get(1 << bit, f"BIT_{bit}") for bit in range(value.bit_length()) if value >> bit & 1]

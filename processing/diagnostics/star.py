@@ -17,13 +17,18 @@ _MAX_WINDOW = 1024
 def brightest_source(frame: np.ndarray) -> tuple[int, int]:
     """Pixel at the centre of the brightest extended source, e.g. the star.
 
-    Robust to hot pixels and bad columns: the frame is block-averaged, median
-    filtered (3 x 3) and searched for its peak; the half-maximum region around
-    that peak is then located again at full resolution (3 x 3 median
-    filtered) and its flux-weighted centroid is returned.  Using the centroid
-    of the half-maximum region, not the brightest pixel, puts the centre in
-    the middle of a saturated plateau, and of the ring that a core saturated
-    from frame 0 leaves in differenced data.
+    Robust to hot pixels, small hot clusters and bad columns:
+
+    1. the frame is block-averaged to about 512 pixels per side and median
+       filtered (3 x 3), which removes isolated hot pixels and lines;
+    2. of the connected regions more than 5 sigma (robust) above the sky, the
+       one with the largest integrated flux is taken -- a star has far more
+       flux than a hot cluster that survived the median, even a brighter one;
+    3. inside that region, at full resolution (3 x 3 median filtered), the
+       half-maximum area around its peak is found and its flux-weighted
+       centroid returned.  The centroid, not the brightest pixel, puts the
+       centre in the middle of a saturated plateau, and of the ring that a
+       core saturated from frame 0 leaves in differenced data.
 
     Parameters
     ----------
@@ -46,42 +51,67 @@ def brightest_source(frame: np.ndarray) -> tuple[int, int]:
         raise ValueError(f"brightest_source needs a non-empty (H, W) frame; got shape {frame.shape}")
     h, w = frame.shape
 
-    # Coarse search on a block-averaged frame.
+    # 1. Coarse, cleaned image.
     b = max(1, math.ceil(max(h, w) / _COARSE_SIZE))
     if h < b or w < b:
         b = 1
     hb, wb = h // b, w // b
-    blocks = frame[: hb * b, : wb * b].reshape(hb, b, wb, b)
-    coarse = blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32) if b > 1 else frame.astype(np.float32)
+    if b > 1:
+        blocks = frame[: hb * b, : wb * b].reshape(hb, b, wb, b)
+        coarse = blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
+    else:
+        coarse = frame.astype(np.float32)
     finite = np.isfinite(coarse)
     if not finite.any():
         raise ValueError("brightest_source: the frame has no finite pixel")
-    background = float(np.median(coarse[finite]))
-    coarse[~finite] = background  # a NaN block is as good as sky for the search
-    coarse = ndimage.median_filter(coarse, size=3, mode="nearest")
-    region = _half_max_region(coarse, background)
+    sky = float(np.median(coarse[finite]))
+    coarse[~finite] = sky  # a NaN block is as good as sky for the search
+    coarse = _median3(coarse, sky)
+    sky = float(np.median(coarse))
+    noise = 1.4826 * float(np.median(np.abs(coarse - sky)))
 
-    # Refine at full resolution around the coarse region.
+    # 2. The region with the most flux.
+    region = _brightest_region(coarse, sky, noise)
     rows, cols = ndimage.find_objects(region.astype(np.int8))[0]
+    allowed_coarse = ndimage.binary_dilation(region, np.ones((3, 3), bool))
+
+    # 3. Its half-maximum core at full resolution.
     r0, r1 = _window(rows.start * b - b, rows.stop * b + b, h)
     c0, c1 = _window(cols.start * b - b, cols.stop * b + b, w)
     window = frame[r0:r1, c0:c1].astype(np.float32)
-    window[~np.isfinite(window)] = background
-    window = ndimage.median_filter(window, size=3, mode="nearest")
-    region = _half_max_region(window, background)
-    weights = np.where(region, window - background, 0.0)
-    if weights.sum() <= 0:  # flat window: fall back to the region's geometric centre
-        weights = region.astype(np.float64)
+    window[~np.isfinite(window)] = sky
+    window = _median3(window, sky)
+    # Pixels beyond the last whole block belong to the last block.
+    row_bins = np.minimum(np.arange(r0, r1) // b, hb - 1)
+    col_bins = np.minimum(np.arange(c0, c1) // b, wb - 1)
+    allowed = allowed_coarse[np.ix_(row_bins, col_bins)]
+    peak_value = float(window[allowed].max())
+    above = allowed & (window >= sky + 0.5 * (peak_value - sky))
+    labels, _ = ndimage.label(above)
+    peak = np.unravel_index(int(np.argmax(np.where(allowed, window, -np.inf))), window.shape)
+    core = labels == labels[peak]
+    weights = np.where(core, window - sky, 0.0)
+    if weights.sum() <= 0:  # flat: fall back to the core's geometric centre
+        weights = core.astype(np.float64)
     cy, cx = ndimage.center_of_mass(weights)
     return int(round(r0 + cy)), int(round(c0 + cx))
 
 
-def _half_max_region(image: np.ndarray, background: float) -> np.ndarray:
-    """Connected region at or above half maximum that contains the maximum."""
-    peak = np.unravel_index(int(np.argmax(image)), image.shape)
-    level = background + 0.5 * (float(image[peak]) - background)
-    labels, _ = ndimage.label(image >= level)
-    return labels == labels[peak]
+def _median3(image: np.ndarray, sky: float) -> np.ndarray:
+    # Pad with sky, not with edge copies: "nearest" would count a hot corner
+    # pixel four times in its 3 x 3 window and let it survive the median.
+    return ndimage.median_filter(image, size=3, mode="constant", cval=sky)
+
+
+def _brightest_region(image: np.ndarray, sky: float, noise: float) -> np.ndarray:
+    """Connected region above sky + 5 sigma with the largest integrated flux."""
+    peak = float(image.max())
+    level = sky + 5.0 * noise
+    if noise <= 0 or peak < level:  # noiseless, or nothing significant: use half maximum
+        level = sky + 0.5 * (peak - sky)
+    labels, n = ndimage.label(image >= level)
+    flux = ndimage.sum_labels(image - sky, labels, index=np.arange(1, n + 1))
+    return labels == int(np.argmax(flux)) + 1
 
 
 def _window(start: int, stop: int, size: int) -> tuple[int, int]:

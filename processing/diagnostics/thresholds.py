@@ -111,23 +111,38 @@ class SaturationTest:
         return self._prepared[dtype]
 
 
+#: Thresholds are converted in blocks of about this many pixels, so that the
+#: float64 temporaries of a 4096 x 4096 map cost ~1 MB rather than ~0.5 GB.
+_BLOCK_PIXELS = 1 << 15
+
+
 def _threshold_in_dtype(sat_dn: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
     """Thresholds in ``dtype`` equivalent to the real ones, and a keep-mask or None."""
-    t = np.asarray(sat_dn, dtype=np.float64)
+    if dtype.kind not in "fiu":
+        raise TypeError(f"cannot test frames of dtype {dtype} for saturation; expected integer or float DN")
+    threshold = np.empty(sat_dn.shape, dtype=dtype)
+    never = np.zeros(sat_dn.shape, dtype=bool)
+    step = max(1, _BLOCK_PIXELS // max(1, sat_dn.shape[1]))
+    for r in range(0, sat_dn.shape[0], step):
+        rows = slice(r, r + step)
+        _convert_block(np.asarray(sat_dn[rows], dtype=np.float64), threshold[rows], never[rows])
+    return threshold, (~never if never.any() else None)
+
+
+def _convert_block(t: np.ndarray, threshold: np.ndarray, never: np.ndarray) -> None:
     finite = np.isfinite(t)
+    dtype = threshold.dtype
     if dtype.kind == "f":
         with np.errstate(over="ignore", invalid="ignore"):
-            threshold = t.astype(dtype)
+            threshold[...] = t
             # Rounding to nearest may have moved a threshold down past a value
             # of this dtype; move it up one step so no such value compares true.
-            rounded_down = threshold.astype(np.float64) < t
-            threshold[rounded_down] = np.nextafter(threshold[rounded_down], dtype.type(np.inf))
-        threshold[~finite] = np.nan
-        return threshold, None
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        ceiling = np.ceil(np.where(finite, t, np.inf))
-        never = ceiling > info.max  # includes every non-finite threshold
-        threshold = np.clip(np.where(never, info.max, ceiling), info.min, info.max).astype(dtype)
-        return threshold, (~never if never.any() else None)
-    raise TypeError(f"cannot test frames of dtype {dtype} for saturation; expected integer or float DN")
+            down = threshold.astype(np.float64) < t
+            threshold[down] = np.nextafter(threshold[down], dtype.type(np.inf))
+        threshold[~finite] = np.nan  # compares false with everything
+        return
+    info = np.iinfo(dtype)
+    ceiling = np.ceil(np.where(finite, t, np.inf))
+    np.greater(ceiling, info.max, out=never)  # includes every non-finite threshold
+    ceiling[never] = info.max
+    threshold[...] = np.clip(ceiling, info.min, info.max)
