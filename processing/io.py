@@ -47,6 +47,7 @@ SUPPORTED_MODELS = {
 
 _LZ4_CACHE_BYTES = 96 * 1024 * 1024  # decompressed chunks kept for scrubbing back and forth
 _DECOMPRESS_PIECE = 8 * 1024 * 1024
+_SPAN_BATCH = 48 * 1024 * 1024  # uncompressed bytes of ranges handled per batch
 
 
 def _model_name(tag: str | None) -> str | None:
@@ -85,10 +86,32 @@ class _ChunkCache:
 
 
 class _BlockReader:
-    """Reads byte spans of one block's *uncompressed* data."""
+    """Reads byte spans of one block's *uncompressed* data.
 
-    def span(self, start: int, stop: int) -> memoryview | bytes:  # pragma: no cover - interface
+    Subclasses implement :meth:`spans` for one batch of ranges;
+    :meth:`iter_spans` cuts long lists of ranges (a cutout through 55 reads)
+    into batches of about :data:`_SPAN_BATCH` bytes, so memory stays bounded
+    while remote sources still get many ranges per round trip.
+    """
+
+    def spans(self, ranges: list[tuple[int, int]]) -> list:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def span(self, start: int, stop: int):
+        return self.spans([(start, stop)])[0]
+
+    def iter_spans(self, ranges: list[tuple[int, int]]):
+        """Yield the bytes of each ``(start, stop)`` range, in order, batch by batch."""
+        batch: list[tuple[int, int]] = []
+        size = 0
+        for rng in ranges:
+            batch.append(rng)
+            size += rng[1] - rng[0]
+            if size >= _SPAN_BATCH:
+                yield from self.spans(batch)
+                batch, size = [], 0
+        if batch:
+            yield from self.spans(batch)
 
     def memmap(self) -> np.memmap | None:
         """A memory map of the whole uncompressed block data, if available."""
@@ -104,11 +127,6 @@ class _RawReader(_BlockReader):
         self._mm: np.memmap | None = None
         if source.local_path is not None and block.data_size > 0:
             self._mm = np.memmap(source.local_path, dtype=np.uint8, mode="r", offset=block.data_offset, shape=(block.data_size,))
-
-    def span(self, start: int, stop: int):
-        if self._mm is not None:
-            return memoryview(self._mm[start:stop])
-        return self.source.read(self.block.data_offset + start, stop - start)
 
     def spans(self, ranges: list[tuple[int, int]]) -> list:
         if self._mm is not None:
@@ -149,9 +167,6 @@ class _Lz4Reader(_BlockReader):
         self._cache.put(index, out)
         return out
 
-    def span(self, start: int, stop: int):
-        return self.spans([(start, stop)])[0]
-
     def spans(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         chunks = self.chunks
         needed: list[int] = []
@@ -183,28 +198,31 @@ class _Lz4Reader(_BlockReader):
                     lo = c.file_offset - base
                     if lo + c.compressed > len(view):
                         raise ExposureError(self.source.uri, f"lz4 chunk {i} is cut short: the file is truncated")
-                    payloads.append((i, bytes(view[lo : lo + c.compressed])))
+                    payloads.append((i, view[lo : lo + c.compressed]))  # no copy
             if len(payloads) > 1:
                 results = list(self._pool.map(self._decompress, payloads))
             else:
                 results = [self._decompress(p) for p in payloads]
             for (i, _), out in zip(payloads, results):
                 have[i] = out
-        out_spans = []
+        out_spans: list = []
         for start, stop in ranges:
-            buf = bytearray(stop - start)
-            first = bisect.bisect_right(self._starts, start) - 1
+            i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+            c = chunks[i]
+            if stop <= c.start + c.length:  # inside one chunk: a view, no copy
+                out_spans.append(memoryview(have[i])[start - c.start : stop - c.start])
+                continue
+            buf = np.empty(stop - start, np.uint8)
+            dst = memoryview(buf)
             pos = start
-            i = max(first, 0)
             while pos < stop:
                 c = chunks[i]
-                data = have[i]
                 lo = pos - c.start
                 take = min(stop - pos, c.length - lo)
-                buf[pos - start : pos - start + take] = data[lo : lo + take]
+                dst[pos - start : pos - start + take] = memoryview(have[i])[lo : lo + take]
                 pos += take
                 i += 1
-            out_spans.append(buf)
+            out_spans.append(dst)
         return out_spans
 
     def close(self):
@@ -274,9 +292,6 @@ class _CachedStreamReader(_BlockReader):
                     run(self.prepare())
                 self._mm = np.memmap(self.cache_path, dtype=np.uint8, mode="r")
             return self._mm
-
-    def span(self, start: int, stop: int):
-        return memoryview(self.memmap()[start:stop])
 
     def spans(self, ranges):
         mm = self.memmap()
@@ -362,9 +377,10 @@ class LazyArray:
             return np.array(mm[:, y0:y1, x0:x1], dtype=self.ref.dtype.newbyteorder("="))
         row = width * self.ref.dtype.itemsize
         ranges = [(self.ref.offset + k * self._plane + y0 * row, self.ref.offset + k * self._plane + y1 * row) for k in range(self.shape[0])]
-        spans = self._reader.spans(ranges)
         out = np.empty((self.shape[0], y1 - y0, x1 - x0), dtype=self.ref.dtype.newbyteorder("="))
-        for k, raw in enumerate(spans):
+        # Full-width row bands are read (that is how the bytes lie) and
+        # trimmed to the columns at once, batch by batch.
+        for k, raw in enumerate(self._reader.iter_spans(ranges)):
             out[k] = self._as_array(raw, (y1 - y0, width))[:, x0:x1]
         return out
 
