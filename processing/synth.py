@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .asdf_recompress import recompress_lz4
 from .progress import Job, Progress, run, scaled
 
 # The tutorial's layout and names ----------------------------------------------
@@ -367,9 +368,17 @@ def _save_atomically(model, path: Path, compression: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.parent / f".partial-{os.getpid()}-{path.name}"
     scratch.mkdir(exist_ok=True)
+    comp = _compression_arg(compression)
     try:
-        model.save(scratch / path.name, all_array_compression=_compression_arg(compression))
-        os.replace(scratch / path.name, path)
+        if comp == "lz4":
+            # asdf would hold the whole compressed cube in memory: save
+            # uncompressed, then re-encode block by block.
+            model.save(scratch / path.name, all_array_compression=None)
+            recompress_lz4(scratch / path.name, scratch / (path.name + ".lz4"))
+            os.replace(scratch / (path.name + ".lz4"), path)
+        else:
+            model.save(scratch / path.name, all_array_compression=comp)
+            os.replace(scratch / path.name, path)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
