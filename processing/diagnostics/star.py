@@ -176,8 +176,8 @@ def radial_profile(
 
     # Only the bounding box of the circle is touched, so a small profile of a
     # full frame costs what its pixels cost.
-    r0, r1 = max(0, math.floor(cy - max_radius)), min(h, math.ceil(cy + max_radius) + 1)
-    c0, c1 = max(0, math.floor(cx - max_radius)), min(w, math.ceil(cx + max_radius) + 1)
+    r0, r1 = _clipped(math.floor(cy - max_radius), math.ceil(cy + max_radius) + 1, h)
+    c0, c1 = _clipped(math.floor(cx - max_radius), math.ceil(cx + max_radius) + 1, w)
     values = frame[r0:r1, c0:c1]
     yy, xx = np.ogrid[r0:r1, c0:c1]
     distance = np.hypot(yy - cy, xx - cx)
@@ -191,3 +191,9 @@ def radial_profile(
     np.divide(sums, counts, out=profile, where=counts > 0)
     radii = (np.arange(n_bins) + 0.5) * bin_width
     return radii, profile
+
+
+def _clipped(start: int, stop: int, size: int) -> tuple[int, int]:
+    """``[start, stop)`` clipped to ``[0, size)``; empty (not negative-indexed) when outside."""
+    start = min(max(0, start), size)
+    return start, min(max(start, stop), size)
