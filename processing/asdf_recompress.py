@@ -7,7 +7,7 @@ compressed (arrays refer to blocks by number), so an uncompressed file can be
 turned into an lz4 one block by block: the same tree, then each block's
 header with ``compression = "lz4"`` and its data as asdf's lz4 chunks
 (``[uint32 BE length][lz4 block with its uint32 LE size]``, 4 MiB each),
-then a fresh block index.  Memory: one chunk at a time.
+then a fresh block index.  Memory: one 4 MiB chunk at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import struct
 from pathlib import Path
 
 import lz4.block
-import numpy as np
 import yaml
 
 from .asdf_blocks import _BLOCK_HEADER, BLOCK_MAGIC, read_layout
@@ -43,7 +42,6 @@ def recompress_lz4(src: Path, dst: Path) -> Path:
             raise ValueError(f"{src}: already has compressed blocks")
         first = layout.blocks[0].offset if layout.blocks else source.size
         tmp = Path(dst).with_name(Path(dst).name + ".partial")
-        data = np.memmap(src, dtype=np.uint8, mode="r")
         offsets = []
         with open(tmp, "wb") as out:
             out.write(source.read(0, first))  # header and tree, verbatim
@@ -52,9 +50,11 @@ def recompress_lz4(src: Path, dst: Path) -> Path:
                 header_at = out.tell()
                 out.write(BLOCK_MAGIC + struct.pack(">H", _BLOCK_HEADER.size) + bytes(_BLOCK_HEADER.size))
                 used = 0
-                body = data[block.data_offset : block.data_offset + block.data_size]
                 for i in range(0, block.data_size, CHUNK):
-                    packed = lz4.block.compress(body[i : i + CHUNK], mode="default")
+                    # pread, not a memory map: mapped pages would count as
+                    # this process's memory for the whole cube.
+                    piece = source.read(block.data_offset + i, min(CHUNK, block.data_size - i))
+                    packed = lz4.block.compress(piece, mode="default")
                     out.write(struct.pack(">I", len(packed)))
                     out.write(packed)
                     used += 4 + len(packed)
@@ -67,7 +67,6 @@ def recompress_lz4(src: Path, dst: Path) -> Path:
             out.write(b"#ASDF BLOCK INDEX\n")
             out.write(yaml.dump(offsets, Dumper=yaml.SafeDumper, explicit_start=True, explicit_end=True,
                                 version=(1, 1)).encode())
-        del data
         os.replace(tmp, dst)
     finally:
         source.close()
