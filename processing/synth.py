@@ -92,7 +92,7 @@ class SynthConfig:
     seed: int = 0
     compression: str = "none"
     star_center: tuple[int, int] | None = None
-    star_peak: float = 3.0e5
+    star_peak: float = 6.0e6
     star_core_radius: float = 2.5  # px, Moffat alpha
     star_beta: float = 1.5
     read_noise: float = 5.0
@@ -191,12 +191,14 @@ class Detector:
         r = np.sqrt(r2)
         scale = n / FULL_SIZE
         core = cfg.star_peak * (1.0 + r2 / cfg.star_core_radius**2) ** (-cfg.star_beta)
-        halo = 40.0 / (1.0 + (r / (60.0 * scale)) ** 2)
+        # Scattered light of the projector: a broad glow over a faint floor.
+        halo = 60.0 / (1.0 + (r / (120.0 * scale)) ** 2) + 0.05
         theta = np.arctan2(y, x)
         rings = np.zeros_like(r)
-        for radius, amp in ((80.0, 6.0), (160.0, 4.0), (240.0, 3.0)):
+        # Projector rings: wide, faint, concentric on the source.
+        for radius, amp in ((350.0, 6.0), (700.0, 4.0), (1050.0, 3.0)):
             rad = radius * scale
-            width = max(1.5, 4.0 * scale)
+            width = max(1.5, 10.0 * scale)
             rings += amp * (0.75 + 0.25 * np.cos(3 * theta)) * np.exp(-0.5 * ((r - rad) / width) ** 2)
         flux = (core + halo + rings) * self.response
         return flux.astype(np.float32)
