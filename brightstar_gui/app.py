@@ -1,0 +1,61 @@
+"""``brightstar-gui [URI] [--demo] [--endpoint-url URL]``: start the viewer."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="brightstar-gui",
+        description="Interactive viewer for Roman WFI TVAC bright-star ramp data.",
+    )
+    p.add_argument("uri", nargs="?", help="exposure to open: a local ASDF file or s3://bucket/key")
+    p.add_argument("--demo", action="store_true",
+                   help="open the synthetic demo set (written into the user cache on first use)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (a mirror or a test server)")
+    # Smaller demo sets for quick looks and screenshots (hidden: not for users).
+    p.add_argument("--demo-frames", type=int, default=55, help=argparse.SUPPRESS)
+    p.add_argument("--demo-size", type=int, default=4096, help=argparse.SUPPRESS)
+    p.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.demo_size < 64 or args.demo_size % 32 or args.demo_frames < 2:
+        print("brightstar-gui: --demo-size must be a multiple of 32 >= 64 and --demo-frames >= 2", file=sys.stderr)
+        return 2
+
+    import pyqtgraph as pg
+    from PyQt6 import QtCore, QtWidgets
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    QtCore.QCoreApplication.setOrganizationName("brightstar-gui")
+    QtCore.QCoreApplication.setApplicationName("brightstar-gui")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+
+    from .main_window import MainWindow
+
+    window = MainWindow(endpoint_url=args.endpoint_url)
+    window.show()
+    if args.folder:
+        window.scan_folder(args.folder)
+    if args.uri:
+        window.open_uri(args.uri)
+    elif args.demo:
+        window.start_demo(frames=args.demo_frames, size=args.demo_size)
+    # Ctrl+C in the terminal closes the window (and so joins the workers).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QtCore.QTimer()
+    timer.start(250)
+    timer.timeout.connect(lambda: None)  # lets Python see the signal
+    code = app.exec()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Frame slider: step buttons, play/pause at a chosen fps, frame number and time."""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from ..state import ViewState
+
+
+class FrameSlider(QtWidgets.QWidget):
+    """Binds ``state.frame`` both ways; plays at ``fps`` frames per second.
+
+    Playback advances only once the previous frame is on screen
+    (``ready_for_next`` is set by the window), so a slow frame is shown late
+    rather than skipped, and playback never queues work.
+    """
+
+    def __init__(self, state: ViewState, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.read_times: np.ndarray | None = None
+        self.ready_for_next = lambda: True
+        style = self.style()
+        sp = QtWidgets.QStyle.StandardPixmap
+
+        def button(icon, tip, slot):
+            b = QtWidgets.QToolButton()
+            b.setIcon(style.standardIcon(icon))
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.clicked.connect(slot)
+            return b
+
+        self.first_button = button(sp.SP_MediaSkipBackward, "First frame (Home)", self.first)
+        self.prev_button = button(sp.SP_MediaSeekBackward, "Previous frame (Left)", self.step_back)
+        self.play_button = button(sp.SP_MediaPlay, "Play / pause (Space)", self.toggle_play)
+        self.next_button = button(sp.SP_MediaSeekForward, "Next frame (Right)", self.step_forward)
+        self.last_button = button(sp.SP_MediaSkipForward, "Last frame (End)", self.last)
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setPageStep(5)
+        self.slider.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys are window shortcuts
+        self.fps = QtWidgets.QDoubleSpinBox()
+        self.fps.setRange(0.5, 60.0)
+        self.fps.setValue(5.0)
+        self.fps.setSuffix(" fps")
+        self.fps.setDecimals(1)
+        self.fps.setToolTip("Playback speed")
+        self.label = QtWidgets.QLabel("no exposure")
+        self.label.setMinimumWidth(210)
+        font = self.label.font()
+        font.setFamily("monospace")
+        self.label.setFont(font)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button):
+            layout.addWidget(w)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        layout.addWidget(self.fps)
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.fps.valueChanged.connect(self._on_fps)
+        self.slider.valueChanged.connect(self._on_slider)
+        state.events.frame.connect(self._on_frame_change)
+        state.events.n_frames.connect(self._on_n_frames_change)
+
+    # -- model -> widget ---------------------------------------------------------------------
+    def _on_n_frames_change(self, n: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.setValue(self.state.frame)
+        self.slider.blockSignals(False)
+        self._update_label()
+
+    def _on_frame_change(self, k: int) -> None:
+        if self.slider.value() != k:
+            self.slider.blockSignals(True)
+            self.slider.setValue(k)
+            self.slider.blockSignals(False)
+        self._update_label()
+
+    def _update_label(self) -> None:
+        n = self.state.n_frames
+        if n <= 0:
+            self.label.setText("no exposure")
+            return
+        k = self.state.frame
+        text = f"frame {k:>2d} / {n - 1}"
+        if self.read_times is not None and k < len(self.read_times):
+            text += f"   t = {self.read_times[k]:7.2f} s"
+        self.label.setText(text)
+
+    # -- widget -> model ----------------------------------------------------------------------
+    def _on_slider(self, value: int) -> None:
+        self.state.frame = value
+
+    def step_forward(self) -> None:
+        self.state.frame = self.state.frame + 1
+
+    def step_back(self) -> None:
+        self.state.frame = self.state.frame - 1
+
+    def first(self) -> None:
+        self.state.frame = 0
+
+    def last(self) -> None:
+        self.state.frame = self.state.n_frames - 1
+
+    @property
+    def playing(self) -> bool:
+        return self.timer.isActive()
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.stop()
+        elif self.state.n_frames > 1:
+            self.timer.start(int(round(1000 / self.fps.value())))
+            self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause))
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
+
+    def _on_fps(self, fps: float) -> None:
+        if self.playing:
+            self.timer.setInterval(int(round(1000 / fps)))
+
+    def _tick(self) -> None:
+        if not self.ready_for_next():
+            return
+        n = self.state.n_frames
+        self.state.frame = (self.state.frame + 1) % n if n else 0
+
+    def install_shortcuts(self, window: QtWidgets.QWidget) -> None:
+        """Left/Right, Home/End and Space anywhere in ``window``."""
+        keys = {
+            QtCore.Qt.Key.Key_Left: self.step_back,
+            QtCore.Qt.Key.Key_Right: self.step_forward,
+            QtCore.Qt.Key.Key_Home: self.first,
+            QtCore.Qt.Key.Key_End: self.last,
+            QtCore.Qt.Key.Key_Space: self.toggle_play,
+        }
+        self._shortcuts = []
+        for key, slot in keys.items():
+            sc = QtGui.QShortcut(QtGui.QKeySequence(key), window)
+            sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            self._shortcuts.append(sc)

@@ -1,0 +1,242 @@
+"""Four linked image panes: raw, difference, slope ratio, mask.
+
+One :class:`pyqtgraph.GraphicsLayoutWidget` holds four plots whose view
+boxes are linked to the first one (pyqtgraph blocks the link while it
+propagates, so linked zoom does not bounce), each with a colour bar, a
+crosshair that follows the mouse in every pane, a marker on the selected
+pixel and a line of text for messages ("computing the mean slope...").  The
+raw pane carries the cutout rectangle.
+
+The panes never compute: they upload RGBA images rendered by a worker
+(:func:`brightstar_gui.session.render`) and report what the user does
+(``pixel_clicked``, ``pixel_hovered``, ``cutout_edited``, ``view_changed``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from processing.figures import PANE_TITLES, PANES
+
+
+class PaneGroup(QtWidgets.QWidget):
+    """The four panes.
+
+    Signals
+    -------
+    pixel_clicked(int row, int col)
+    pixel_hovered(int row, int col)
+        (-1, -1) when the mouse leaves the data.
+    cutout_edited(int row, int col, int half)
+        The user moved or resized the cutout rectangle.
+    view_changed()
+        The visible range changed (debounced).
+    """
+
+    pixel_clicked = QtCore.pyqtSignal(int, int)
+    pixel_hovered = QtCore.pyqtSignal(int, int)
+    cutout_edited = QtCore.pyqtSignal(int, int, int)
+    view_changed = QtCore.pyqtSignal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("#202124")
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.images: dict[str, pg.ImageItem] = {}
+        self.colorbars: dict[str, pg.ColorBarItem] = {}
+        self.messages: dict[str, pg.TextItem] = {}
+        self.crosshairs: dict[str, tuple[pg.InfiniteLine, pg.InfiniteLine]] = {}
+        self.markers: dict[str, pg.ScatterPlotItem] = {}
+        self._titles: dict[str, str] = dict(PANE_TITLES)
+        self._cbar_luts: dict[str, np.ndarray] = {}
+        self._cbar_levels: dict[str, tuple[float, float]] = {}
+        pen = pg.mkPen((255, 255, 255, 110), width=1, style=QtCore.Qt.PenStyle.DashLine)
+        for i, kind in enumerate(PANES):
+            row, col = divmod(i, 2)
+            plot = self.graphics.addPlot(row=row, col=2 * col, title=self._titles[kind])
+            plot.setAspectLocked(True)
+            # Axis labels on the outer edges only: fewer axes to paint per frame.
+            if row == 1:
+                plot.setLabel("bottom", "x [pix]")
+            if col == 0:
+                plot.setLabel("left", "y [pix]")
+            plot.showGrid(False, False)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            image = pg.ImageItem(axisOrder="row-major")
+            plot.addItem(image)
+            cbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False, width=14)
+            self.graphics.addItem(cbar, row=row, col=2 * col + 1)
+            text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
+            text.setZValue(20)
+            plot.addItem(text, ignoreBounds=True)
+            vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+            hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+            for line in (vline, hline):
+                line.setZValue(15)
+                line.setVisible(False)
+                plot.addItem(line, ignoreBounds=True)
+            marker = pg.ScatterPlotItem(size=11, symbol="s", pen=pg.mkPen((0, 255, 255), width=2), brush=None, pxMode=True)
+            marker.setZValue(16)
+            plot.addItem(marker, ignoreBounds=True)
+            self.plots[kind], self.images[kind], self.colorbars[kind] = plot, image, cbar
+            self.messages[kind], self.crosshairs[kind], self.markers[kind] = text, (vline, hline), marker
+        first = self.plots[PANES[0]].getViewBox()
+        for kind in PANES[1:]:
+            vb = self.plots[kind].getViewBox()
+            vb.setXLink(first)
+            vb.setYLink(first)
+        self.viewbox = first
+
+        self.roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((0, 255, 120), width=2), movable=True, resizable=True,
+                              rotatable=False, removable=False)
+        self.roi.addScaleHandle([0, 0], [1, 1])
+        self.roi.setZValue(18)
+        self.plots["raw"].addItem(self.roi, ignoreBounds=True)
+        self.roi.sigRegionChangeFinished.connect(self._on_roi_finished)
+        self._roi_block = False
+
+        scene = self.graphics.scene()
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        self._view_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._view_timer.timeout.connect(self.view_changed)
+        first.sigRangeChanged.connect(lambda *_: self._view_timer.start())
+        self._data_bounds = (0, 1, 0, 1)
+
+    # -- drawing -------------------------------------------------------------------------
+    def set_image(self, kind: str, rgba: np.ndarray | None, rect: tuple[float, float, float, float]) -> None:
+        """Upload one rendered pane (RGBA, row-major) placed at ``rect`` (x, y, w, h) in pixels."""
+        image = self.images[kind]
+        if rgba is None:
+            image.clear()
+            return
+        image.setImage(rgba, autoLevels=False, levels=None)
+        image.setRect(QtCore.QRectF(*rect))
+
+    def set_colorbar(self, kind: str, lut: np.ndarray, levels: tuple[float, float]) -> None:
+        """Show ``lut`` between ``levels``; only what changed is redone (a colour map costs ~ms per stop)."""
+        cbar = self.colorbars[kind]
+        if self._cbar_luts.get(kind) is not lut:
+            self._cbar_luts[kind] = lut
+            stops = lut[np.linspace(0, lut.shape[0] - 1, 64).round().astype(int)]
+            cbar.setColorMap(pg.ColorMap(np.linspace(0.0, 1.0, 64), stops))
+        levels = (float(levels[0]), float(levels[1]))
+        old = self._cbar_levels.get(kind)
+        # Percentile levels move a little every frame; a colour bar redrawn for
+        # a change nobody can see costs an axis layout.
+        if old is None or max(abs(levels[0] - old[0]), abs(levels[1] - old[1])) > 0.005 * max(old[1] - old[0], 1e-12):
+            self._cbar_levels[kind] = levels
+            cbar.setLevels(values=levels)
+
+    def set_message(self, kind: str, text: str) -> None:
+        item = self.messages[kind]
+        if not text and not item.toPlainText():
+            return
+        item.setText(text)
+        if text:
+            y0, y1, x0, x1 = self._data_bounds
+            (vx0, vx1), (vy0, vy1) = self.viewbox.viewRange()
+            item.setPos(max(vx0, x0), min(vy1, y1))
+
+    def set_title(self, kind: str, title: str) -> None:
+        if title != self._titles.get(kind):
+            self._titles[kind] = title
+            self.plots[kind].setTitle(title)
+
+    def set_selected(self, pixel: tuple[int, int] | None) -> None:
+        for marker in self.markers.values():
+            if pixel is None:
+                marker.clear()
+            else:
+                marker.setData([pixel[1] + 0.5], [pixel[0] + 0.5])
+
+    def set_cutout_rect(self, region: tuple[int, int, int, int], visible: bool = True) -> None:
+        """Place the cutout rectangle on ``region`` (y0, y1, x0, x1) without echo."""
+        y0, y1, x0, x1 = region
+        self._roi_block = True
+        try:
+            self.roi.setPos((x0, y0), update=False, finish=False)
+            self.roi.setSize((x1 - x0, y1 - y0), update=True, finish=False)
+        finally:
+            self._roi_block = False
+        self.roi.setVisible(visible)
+
+    def set_data_bounds(self, region: tuple[int, int, int, int], auto_range: bool = False) -> None:
+        self._data_bounds = region
+        if auto_range:
+            y0, y1, x0, x1 = region
+            self.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    # -- what is visible -------------------------------------------------------------------
+    def visible(self) -> tuple[tuple[float, float, float, float], float]:
+        """Visible range ``(y0, y1, x0, x1)`` and data pixels per screen pixel."""
+        (x0, x1), (y0, y1) = self.viewbox.viewRange()
+        rect = self.viewbox.sceneBoundingRect()
+        dpr = self.devicePixelRatioF() or 1.0
+        wpx = max(1.0, rect.width() * dpr)
+        hpx = max(1.0, rect.height() * dpr)
+        per_px = min((x1 - x0) / wpx, (y1 - y0) / hpx)
+        return (y0, y1, x0, x1), per_px
+
+    # -- mouse ----------------------------------------------------------------------------------
+    def _pixel_at(self, scene_pos) -> tuple[str, int, int] | None:
+        for kind, plot in self.plots.items():
+            vb = plot.getViewBox()
+            if vb.sceneBoundingRect().contains(scene_pos):
+                p = vb.mapSceneToView(scene_pos)
+                return kind, int(math.floor(p.y())), int(math.floor(p.x()))
+        return None
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        hit = self._pixel_at(scene_pos)
+        y0, y1, x0, x1 = self._data_bounds
+        if hit is None or not (y0 <= hit[1] < y1 and x0 <= hit[2] < x1):
+            for v, h in self.crosshairs.values():
+                v.setVisible(False)
+                h.setVisible(False)
+            self.pixel_hovered.emit(-1, -1)
+            return
+        _, row, col = hit
+        for v, h in self.crosshairs.values():
+            v.setPos(col + 0.5)
+            h.setPos(row + 0.5)
+            v.setVisible(True)
+            h.setVisible(True)
+        self.pixel_hovered.emit(row, col)
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or event.isAccepted() and event.double():
+            return
+        hit = self._pixel_at(event.scenePos())
+        if hit is None:
+            return
+        _, row, col = hit
+        y0, y1, x0, x1 = self._data_bounds
+        if y0 <= row < y1 and x0 <= col < x1:
+            self.pixel_clicked.emit(row, col)
+
+    def click_pixel(self, row: int, col: int) -> None:
+        """What a click on pixel (row, col) does (for tests and scripting)."""
+        self.pixel_clicked.emit(row, col)
+
+    def _on_roi_finished(self, roi) -> None:
+        if self._roi_block:
+            return
+        x, y = roi.pos()
+        w, h = roi.size()
+        half = max(4, int(round(max(w, h) / 2)))
+        self.cutout_edited.emit(int(round(y + h / 2)), int(round(x + w / 2)), half)
+
+    def clear(self) -> None:
+        for kind in PANES:
+            self.images[kind].clear()
+            self.set_message(kind, "")

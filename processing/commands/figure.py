@@ -1,0 +1,95 @@
+"""``brightstar figure URI OUT``: the viewer's figures, headless (no window, no Qt)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "figure",
+        help="write the viewer's figures (a pane, the four panes, the tutorial's figure sets) to PNG/SVG/PDF",
+        description="Write the same figures as the viewer's export, without a window.",
+    )
+    p.add_argument("uri", help="exposure: local path or s3://bucket/key")
+    p.add_argument("out", type=Path, help="output file (.png, .svg or .pdf)")
+    p.add_argument("--kind", choices=["pane", "group", "differences", "rows"], default="differences",
+                   help="what to draw (default: the tutorial's differences of three frames)")
+    p.add_argument("--pane", choices=["raw", "difference", "ratio", "mask"], default="difference",
+                   help="pane for --kind pane")
+    p.add_argument("--frame", type=int, default=None, help="frame for --kind pane/group (default: the middle one)")
+    p.add_argument("--frames", default=None, help="comma-separated frames for differences/rows (default 2, N//2, N-1)")
+    p.add_argument("--baseline", type=int, default=1, help="baseline frame of the differences (default 1)")
+    p.add_argument("--cutout", default=None, metavar="ROW,COL,HALF",
+                   help="square cutout (default: 256 around the brightest source); 'full' for the whole frame")
+    p.add_argument("--calibrated", type=Path, default=None, help="a calibrated RampModel of URI to draw instead of raw DN")
+    p.add_argument("--references", type=Path, default=None,
+                   help="folder of reference files (default: those of the synthetic set holding URI)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    import numpy as np
+
+    from .. import figures
+    from ..io import open_exposure
+    from ._progress_bar import run_with_bar
+
+    exp = open_exposure(args.uri, endpoint_url=args.endpoint_url)
+    cal = open_exposure(args.calibrated) if args.calibrated else None
+    try:
+        n, h, w = exp.shape
+        refs = figures.references_in_folder(args.references) if args.references else (figures.find_references(args.uri) or {})
+        sat_dn = pixeldq = None
+        if "saturation" in refs:
+            sat_dn = figures.align_to_frame(figures.load_reference_array(refs["saturation"], "data").astype(np.float32), (h, w))
+        if cal is not None and "pixeldq" in cal.arrays:
+            pixeldq = cal.arrays["pixeldq"].read()
+        elif "mask" in refs:
+            pixeldq = figures.align_to_frame(figures.load_reference_array(refs["mask"], "dq"), (h, w))
+        if args.cutout == "full":
+            region = (0, h, 0, w)
+        else:
+            if args.cutout:
+                row, col, half = (int(v) for v in args.cutout.split(","))
+            else:
+                from ..diagnostics import brightest_source
+
+                row, col = brightest_source(exp.frame(n - 1))
+                half = 256
+            region = (max(0, row - half), min(h, row + half), max(0, col - half), min(w, col + half))
+        values = cal if cal is not None else exp
+        mean_slope = None
+        needs_slope = args.kind in ("rows", "group") or (args.kind == "pane" and args.pane == "ratio")
+        if sat_dn is not None and needs_slope:
+            from ..diagnostics import mean_slope_job
+
+            y0, y1, x0, x1 = region
+            cube = values.cutout(y0, y1, x0, x1)
+            raw = cube if cal is None else exp.cutout(y0, y1, x0, x1)
+            mean_slope = run_with_bar(mean_slope_job(cube, raw, sat_dn[y0:y1, x0:x1]), "mean slope", quiet=args.quiet)
+        det = exp.get_meta("instrument.detector") or ""
+        title = f"SCA {det[3:].lstrip('0')}" if det.startswith("WFI") else det
+        data = figures.FigureData(frames=values, raw=exp, region=region, sat_dn=sat_dn, pixeldq=pixeldq,
+                                  mean_slope=mean_slope, title=title)
+        frames = [int(v) for v in args.frames.split(",")] if args.frames else figures.default_frames(n)
+        frames = [k for k in frames if 0 <= k < n]
+        frame = args.frame if args.frame is not None else min(n - 1, max(2, n // 2))
+        if args.kind == "pane":
+            fig = figures.pane_figure(data, figures.PaneSpec(args.pane), frame, args.baseline)
+        elif args.kind == "group":
+            fig = figures.group_figure(data, {}, frame, args.baseline)
+        elif args.kind == "differences":
+            fig = figures.differences_figure(data, frames, args.baseline)
+        else:
+            fig = figures.rows_figure(data, frames)
+        out = figures.save_figure(fig, args.out)
+        print(out)
+        return 0
+    finally:
+        exp.close()
+        if cal is not None:
+            cal.close()

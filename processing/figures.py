@@ -1,0 +1,638 @@
+"""The tutorial's figures: pane images, their levels, colour tables, and files.
+
+The viewer shows four panes of a frame -- raw, difference (frame minus a
+baseline frame), slope ratio (frame-to-frame difference over the mean slope)
+and the saturation mask -- and exports them, and the tutorial's two figure
+sets, as PNG, SVG or PDF.  Everything here is Qt-free so that the GUI's
+render worker and the headless ``brightstar figure`` command compute the same
+pixels:
+
+* pane arithmetic (:func:`difference`, :func:`slope_ratio_image`,
+  :func:`mask_codes`) in float32, never wrapping uint16;
+* display levels over *good* pixels only (:func:`good_levels`), because
+  automatic levels subsample and let hot pixels set the scale;
+* colour tables with a stretch folded in (:func:`lookup_table`), so that a
+  log or asinh stretch is a different table, not a different image;
+* matplotlib figures (Agg canvas, no pyplot: safe in worker threads).
+
+matplotlib is imported only by the figure writers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: The four panes, in display order.
+PANES = ("raw", "difference", "ratio", "mask")
+PANE_TITLES = {
+    "raw": "Raw frame",
+    "difference": "Difference",
+    "ratio": "Frame slope / mean slope",
+    "mask": "Saturated or corrupted",
+}
+#: Default colour maps: the tutorial's (imshow's viridis for differences,
+#: inferno_r for the image, RdYlBu for the ratio, magma_r for the mask).
+DEFAULT_CMAPS = {"raw": "inferno_r", "difference": "viridis", "ratio": "RdYlBu", "mask": "magma_r"}
+COLORMAPS = ("viridis", "inferno", "inferno_r", "magma", "magma_r", "plasma", "cividis", "gray", "gray_r", "RdYlBu", "RdBu_r", "coolwarm")
+SCALES = ("linear", "log", "asinh")
+#: The mask pane's codes: saturated 3, 4-neighbour 2, diagonal neighbour 1 (the tutorial's weighted sum).
+MASK_SATURATED, MASK_NEARBY, MASK_DIAGONAL = 3, 2, 1
+LUT_SIZE = 4096
+
+
+# -- pane arithmetic ----------------------------------------------------------------
+
+
+def as_float(frame: np.ndarray) -> np.ndarray:
+    """``frame`` as float32 (a copy for integer data), DN."""
+    return np.asarray(frame, dtype=np.float32)
+
+
+def difference(frame: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """``frame - baseline`` in float32, DN (no uint16 wrap-around)."""
+    return np.subtract(frame, baseline, dtype=np.float32)
+
+
+def slope_ratio_image(frame: np.ndarray, previous: np.ndarray, mean_slope: np.ndarray) -> np.ndarray:
+    """``(frame - previous) / mean_slope``, float32; NaN where the mean is 0 or not finite."""
+    diff = np.subtract(frame, previous, dtype=np.float32)
+    mean = np.asarray(mean_slope, dtype=np.float32)
+    out = np.full(diff.shape, np.nan, dtype=np.float32)
+    np.divide(diff, mean, out=out, where=np.isfinite(mean) & (mean != 0))
+    return out
+
+
+def threshold_in_dtype(sat_dn: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """Saturation thresholds converted once for frames of ``dtype``.
+
+    Returns ``(threshold, keep)``: a frame value ``x`` is saturated iff
+    ``x >= threshold`` and ``keep`` (None: everywhere).  Integer frames
+    compare against ``ceil(sat_dn)``; thresholds that are not finite or above
+    the dtype's range never saturate.  Float frames compare against float32
+    thresholds, NaN never saturating.
+    """
+    dtype = np.dtype(dtype)
+    sat = np.asarray(sat_dn, dtype=np.float32)
+    if dtype.kind == "f":
+        return sat.astype(dtype, copy=False), None
+    info = np.iinfo(dtype)
+    finite = np.isfinite(sat)
+    ceiling = np.ceil(np.where(finite, sat, np.inf))
+    never = ceiling > info.max
+    threshold = np.clip(np.where(never, info.max, ceiling), info.min, info.max).astype(dtype)
+    return threshold, (~never if never.any() else None)
+
+
+def saturated(frame: np.ndarray, threshold: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``frame >= threshold`` (both in the frame's dtype), cleared where not ``keep``."""
+    out = np.greater_equal(frame, threshold)
+    if keep is not None:
+        out &= keep
+    return out
+
+
+def mask_codes(sat: np.ndarray) -> np.ndarray:
+    """The tutorial's mask image ``3 sat + 2 nearby + diag`` as uint8, (H, W).
+
+    ``nearby`` are 4-neighbours of saturated pixels that are not saturated,
+    ``diag`` diagonal neighbours that are neither; pixels beyond the edge
+    count as unsaturated.  Only the bounding box of ``sat`` is worked on, so
+    a full 4096 x 4096 frame with a saturated star costs one pass.
+    """
+    sat = np.asarray(sat, dtype=bool)
+    h, w = sat.shape
+    codes = np.zeros((h, w), dtype=np.uint8)
+    rows = np.flatnonzero(sat.any(axis=1))
+    if rows.size == 0:
+        return codes
+    cols = np.flatnonzero(sat[rows[0] : rows[-1] + 1].any(axis=0))
+    r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, h)
+    c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, w)
+    box = sat[r0:r1, c0:c1]
+    from .diagnostics.neighbours import Neighbours
+
+    nearby = np.empty(box.shape, dtype=bool)
+    diag = np.empty(box.shape, dtype=bool)
+    Neighbours(box.shape).classify(box, nearby, diag)
+    out = codes[r0:r1, c0:c1]
+    out[diag] = MASK_DIAGONAL
+    out[nearby] = MASK_NEARBY
+    out[box] = MASK_SATURATED
+    return codes
+
+
+def block_reduce(a: np.ndarray, step: int, how: str = "max") -> np.ndarray:
+    """Reduce ``(H, W)`` to ``(ceil(H/step), ceil(W/step))`` by block max or any.
+
+    Used to shrink masks for display without losing a single flagged pixel
+    (a strided sample would miss most of them).
+    """
+    if step <= 1:
+        return a
+    h, w = a.shape
+    hb, wb = -(-h // step), -(-w // step)
+    if how == "max" and a.dtype.kind in "ub":
+        # Sparse masks: reduce only the blocks around the nonzero pixels.
+        rows = np.flatnonzero(a.any(axis=1))
+        out = np.zeros((hb, wb), dtype=a.dtype)
+        if rows.size == 0:
+            return out
+        b0, b1 = rows[0] // step, rows[-1] // step + 1
+        cols = np.flatnonzero(a[b0 * step : b1 * step].any(axis=0))
+        c0, c1 = cols[0] // step, cols[-1] // step + 1
+        out[b0:b1, c0:c1] = block_reduce(a[b0 * step : b1 * step, c0 * step : c1 * step], step, "dense-max")
+        return out
+    if (hb * step, wb * step) != (h, w):
+        padded = np.zeros((hb * step, wb * step), dtype=a.dtype)
+        padded[:h, :w] = a
+        a = padded
+    blocks = a.reshape(hb, step, wb, step)
+    if how == "any":
+        return blocks.any(axis=(1, 3))
+    return blocks.max(axis=(1, 3))  # "max" of non-sparse dtypes, or "dense-max"
+
+
+# -- levels ---------------------------------------------------------------------------
+
+
+def good_levels(values: np.ndarray, bad: np.ndarray | None = None, low: float = 2.0, high: float = 98.0,
+                max_samples: int = 262_144) -> tuple[float, float]:
+    """Percentile levels over good pixels.
+
+    Parameters
+    ----------
+    values : (H, W) array, DN
+    bad : (H, W) bool, optional
+        Pixels to leave out (flagged in the DQ); non-finite values are left
+        out too.
+    low, high : float
+        Percentiles, 0-100 (the tutorial's 2 and 98).
+    max_samples : int
+        A regular strided subsample of about this many pixels is used on
+        larger images; flagged pixels are removed from it explicitly.
+
+    Returns
+    -------
+    (lo, hi) : float
+        ``(0, 1)`` if no good pixel remains; ``hi > lo`` always.
+    """
+    values = np.asarray(values)
+    step = max(1, int(math.ceil(math.sqrt(values.size / max_samples)))) if values.size else 1
+    sample = values[::step, ::step]
+    good = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(sample.shape, bool)
+    if bad is not None:
+        good &= ~np.asarray(bad)[::step, ::step]
+    pick = sample[good]
+    if pick.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(pick, [low, high])
+    lo, hi = float(lo), float(hi)
+    if not hi > lo:
+        hi = lo + max(abs(lo) * 1e-6, 1e-6)
+    return lo, hi
+
+
+def histogram(values: np.ndarray, bad: np.ndarray | None, levels: tuple[float, float], bins: int = 128,
+              max_samples: int = 262_144) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of good pixels over a range somewhat wider than ``levels``."""
+    values = np.asarray(values)
+    step = max(1, int(math.ceil(math.sqrt(values.size / max_samples)))) if values.size else 1
+    sample = values[::step, ::step]
+    good = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(sample.shape, bool)
+    if bad is not None:
+        good &= ~np.asarray(bad)[::step, ::step]
+    lo, hi = levels
+    span = hi - lo
+    start, stop = lo - 0.25 * span, hi + 0.25 * span
+    # np.histogram is several times slower than binning by hand.
+    idx = np.subtract(sample[good], start, dtype=np.float32)
+    idx *= bins / (stop - start)
+    idx = idx[(idx >= 0) & (idx < bins)].astype(np.intp)
+    counts = np.bincount(idx, minlength=bins)[:bins]
+    return counts, np.linspace(start, stop, bins + 1)
+
+
+# -- colour ---------------------------------------------------------------------------
+
+
+def stretch(x: np.ndarray, scale: str) -> np.ndarray:
+    """Map ``x`` in [0, 1] through a display stretch (linear, log, asinh)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
+    if scale == "linear":
+        return x
+    if scale == "log":
+        a = 1000.0
+        return np.log1p(a * x) / np.log1p(a)
+    if scale == "asinh":
+        a = 0.1
+        return np.arcsinh(x / a) / np.arcsinh(1.0 / a)
+    raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
+
+
+def lookup_table(cmap: str, scale: str = "linear", size: int = LUT_SIZE) -> np.ndarray:
+    """RGBA colour table, ``(size, 4)`` uint8, with the stretch folded in.
+
+    Entry ``i`` is the colour of data at fraction ``i / (size - 1)`` of the
+    way from the low to the high level.
+    """
+    import matplotlib
+
+    colormap = matplotlib.colormaps[cmap]
+    rgba = colormap(stretch(np.linspace(0.0, 1.0, size), scale))
+    return np.round(rgba * 255).astype(np.uint8)
+
+
+def colorize(values: np.ndarray, levels: tuple[float, float], lut: np.ndarray, bad: np.ndarray | None = None,
+             bad_color: tuple[int, int, int, int] = (255, 255, 255, 255)) -> np.ndarray:
+    """Map values to RGBA through ``lut``; ``bad`` and non-finite pixels get ``bad_color``.
+
+    Parameters
+    ----------
+    values : (h, w) array
+    levels : (lo, hi)
+        Data values of the first and last table entries.
+    lut : (n, 4) uint8
+    bad : (h, w) bool, optional
+
+    Returns
+    -------
+    (h, w, 4) uint8, row-major
+    """
+    lo, hi = float(levels[0]), float(levels[1])
+    n = lut.shape[0]
+    scale = (n - 1) / (hi - lo) if hi != lo else 0.0
+    v = np.asarray(values, dtype=np.float32)
+    idx = np.subtract(v, lo, dtype=np.float32)
+    idx *= scale
+    # NaN and +-inf are clipped here and painted over below.
+    np.clip(idx, 0, n - 1, out=idx)
+    with np.errstate(invalid="ignore"):
+        index = idx.astype(np.uint16)
+    # One 32-bit gather per pixel (RGBA packed), several times faster than lut[index].
+    packed = np.ascontiguousarray(lut).view(np.uint32).reshape(n)
+    out32 = np.take(packed, index)
+    flag = ~np.isfinite(v)
+    if bad is not None:
+        flag |= bad
+    if flag.any():
+        out32[flag] = np.array([bad_color], dtype=np.uint8).view(np.uint32)[0]
+    return out32.view(np.uint8).reshape(*v.shape, 4)
+
+
+# -- reference files and data sets ------------------------------------------------------
+
+
+def find_references(uri: str | Path, max_up: int = 5) -> dict[str, Path] | None:
+    """Reference files of the synthetic data set that holds ``uri``, if any.
+
+    Walks up from the file looking for a ``manifest.json`` written by
+    :func:`processing.synth.write_dataset_job`.
+    """
+    text = str(uri)
+    if "://" in text and not text.startswith("file://"):
+        return None
+    path = Path(text.removeprefix("file://")).resolve()
+    for parent in list(path.parents)[:max_up]:
+        manifest = parent / "manifest.json"
+        if manifest.exists():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                return None
+            refs = data.get("references") or {}
+            return {k: parent / v for k, v in refs.items()} or None
+    return None
+
+
+def references_in_folder(folder: str | Path) -> dict[str, Path]:
+    """``roman_wfi_<type>_*.asdf`` files in ``folder``, by reference type."""
+    out: dict[str, Path] = {}
+    for path in sorted(Path(folder).glob("roman_wfi_*.asdf")):
+        parts = path.stem.split("_")
+        if len(parts) >= 3:
+            out.setdefault(parts[2], path)
+    return out
+
+
+def load_reference_array(path: str | Path, key: str) -> np.ndarray:
+    """Array ``roman.<key>`` of a reference file (``data`` of saturation, ``dq`` of mask)."""
+    import asdf
+
+    from .errors import ReferenceFileError
+
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            return np.array(af["roman"][key])
+    except Exception as err:  # a bad reference is reported, not raised as whatever asdf says
+        raise ReferenceFileError(f"{path}: cannot read roman.{key}: {type(err).__name__}: {err}") from err
+
+
+def align_to_frame(ref: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    """Crop a 4096 x 4096 reference map to 4088 x 4088 frames (or return it as is)."""
+    h, w = frame_shape
+    if ref.shape == (h, w):
+        return ref
+    if ref.shape == (h + 8, w + 8):
+        return ref[4:-4, 4:-4]
+    raise ValueError(f"reference map of shape {ref.shape} does not fit frames of shape {(h, w)}")
+
+
+# -- figures ----------------------------------------------------------------------------
+
+
+@dataclass
+class PaneSpec:
+    """How one pane is drawn in a figure.
+
+    Attributes
+    ----------
+    kind : {"raw", "difference", "ratio", "mask"}
+    cmap : str
+    scale : {"linear", "log", "asinh"}
+    levels : (lo, hi) or None
+        None: percentile levels over good pixels (``percentiles``).
+    percentiles : (low, high)
+    """
+
+    kind: str
+    cmap: str | None = None
+    scale: str = "linear"
+    levels: tuple[float, float] | None = None
+    percentiles: tuple[float, float] = (2.0, 98.0)
+
+    def __post_init__(self):
+        if self.kind not in PANES:
+            raise ValueError(f"unknown pane {self.kind!r}; expected one of {PANES}")
+        if self.cmap is None:
+            self.cmap = DEFAULT_CMAPS[self.kind]
+        if self.levels is None and self.kind == "ratio":
+            self.levels = (0.75, 1.25)
+        if self.levels is None and self.kind == "mask":
+            self.levels = (0.0, 3.0)
+
+
+@dataclass
+class FigureData:
+    """Frames of a region and what the panes need, for the figure writers.
+
+    Attributes
+    ----------
+    frames : frame source
+        Values (raw or calibrated), full frames; ``region`` is cut from them.
+    raw : frame source or None
+        Raw frames for the saturation test (None: ``frames`` are raw).
+    region : (y0, y1, x0, x1)
+    sat_dn : (H, W) array or None
+        Saturation thresholds of the full frame, DN.
+    pixeldq : (H, W) uint32 or None
+    mean_slope : (h, w) float32 or None
+        Of the region, DN/frame.
+    title : str
+        Put in front of each panel title, e.g. ``"SCA 11"``.
+    """
+
+    frames: Any
+    raw: Any = None
+    region: tuple[int, int, int, int] | None = None
+    sat_dn: np.ndarray | None = None
+    pixeldq: np.ndarray | None = None
+    mean_slope: np.ndarray | None = None
+    title: str = ""
+    superbias: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n, h, w = self.frames.shape
+        if self.region is None:
+            self.region = (0, h, 0, w)
+
+    def _cut(self, a):
+        y0, y1, x0, x1 = self.region
+        return None if a is None else a[y0:y1, x0:x1]
+
+    def frame(self, k: int) -> np.ndarray:
+        return self._cut(self.frames.frame(k))
+
+    def raw_frame(self, k: int) -> np.ndarray:
+        return self._cut((self.raw if self.raw is not None else self.frames).frame(k))
+
+    @property
+    def bad(self) -> np.ndarray | None:
+        dq = self._cut(self.pixeldq)
+        return None if dq is None else dq != 0
+
+    def pane(self, kind: str, k: int, baseline: int = 1) -> np.ndarray:
+        """The values of pane ``kind`` at frame ``k``, (h, w)."""
+        if kind == "raw":
+            img = as_float(self.frame(k))
+            if self.superbias is not None:
+                img = img - self._cut(self.superbias)
+            return img
+        if kind == "difference":
+            return difference(self.frame(k), self.frame(baseline))
+        if kind == "ratio":
+            if self.mean_slope is None:
+                raise ValueError("the slope-ratio pane needs a mean slope (a saturation reference)")
+            if k < 1:
+                return np.full(self.mean_slope.shape, np.nan, np.float32)
+            return slope_ratio_image(self.frame(k), self.frame(k - 1), self.mean_slope)
+        if kind == "mask":
+            if self.sat_dn is None:
+                raise ValueError("the mask pane needs saturation thresholds (a saturation reference)")
+            raw = self.raw_frame(k)
+            thr, keep = threshold_in_dtype(self._cut(self.sat_dn), raw.dtype)
+            return mask_codes(saturated(raw, thr, keep)).astype(np.float32)
+        raise ValueError(f"unknown pane {kind!r}")
+
+
+def _imshow(ax, fig, img, spec: PaneSpec, levels, extent, bad, bad_color="white", colorbar=True, label="DN"):
+    import matplotlib
+    from matplotlib.colors import FuncNorm, Normalize
+
+    cmap = matplotlib.colormaps[spec.cmap].with_extremes(bad=bad_color)
+    lo, hi = levels
+    if spec.scale == "linear":
+        norm = Normalize(vmin=lo, vmax=hi)
+    else:
+        def forward(v, lo=lo, hi=hi, scale=spec.scale):
+            return stretch((np.asarray(v, float) - lo) / (hi - lo), scale)
+
+        def inverse(u, lo=lo, hi=hi, scale=spec.scale):
+            grid = np.linspace(0, 1, 2049)
+            return lo + (hi - lo) * np.interp(u, stretch(grid, scale), grid)
+
+        norm = FuncNorm((forward, inverse), vmin=lo, vmax=hi)
+    data = np.ma.array(img, mask=(~np.isfinite(img)) | (bad if bad is not None else False))
+    im = ax.imshow(data, cmap=cmap, norm=norm, origin="lower", extent=extent, interpolation="nearest")
+    ax.set_xlabel("x [pix]")
+    ax.set_ylabel("y [pix]")
+    if colorbar:
+        cbar = fig.colorbar(im, ax=ax, shrink=0.9)
+        cbar.set_label(label, fontweight="bold")
+    return im
+
+
+_PANE_LABEL = {"raw": "DN", "difference": "DN", "ratio": "Frame Slope / Mean Slope", "mask": "Mask (3 sat, 2 4-nbr, 1 diag)"}
+
+
+def _extent(region):
+    y0, y1, x0, x1 = region
+    return (x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5)
+
+
+def _levels_for(spec: PaneSpec, img, bad):
+    if spec.levels is not None:
+        return spec.levels
+    return good_levels(img, None if spec.kind == "mask" else bad, *spec.percentiles)
+
+
+def pane_figure(data: FigureData, spec: PaneSpec, k: int, baseline: int = 1):
+    """One pane at frame ``k`` with title, colour bar and axis labels."""
+    from matplotlib.figure import Figure
+
+    img = data.pane(spec.kind, k, baseline)
+    bad = None if spec.kind == "mask" else data.bad
+    fig = Figure(figsize=(6, 5), constrained_layout=True)
+    ax = fig.add_subplot()
+    _imshow(ax, fig, img, spec, _levels_for(spec, img, bad), _extent(data.region), bad, label=_PANE_LABEL[spec.kind])
+    ax.set_title(_pane_title(data, spec.kind, k, baseline), fontweight="bold")
+    return fig
+
+
+def _pane_title(data: FigureData, kind: str, k: int, baseline: int) -> str:
+    prefix = f"{data.title}, " if data.title else ""
+    if kind == "difference":
+        return f"{prefix}frames {k}-{baseline}"
+    if kind == "ratio":
+        return f"{prefix}difference / mean slope, frame {k}"
+    if kind == "mask":
+        return f"{prefix}saturated or corrupted, frame {k}"
+    return f"{prefix}frame {k}"
+
+
+def group_figure(data: FigureData, specs: dict[str, PaneSpec], k: int, baseline: int = 1):
+    """The four panes at frame ``k`` in a 2 x 2 grid."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 9), constrained_layout=True)
+    axes = fig.subplots(2, 2, sharex=True, sharey=True)
+    for ax, kind in zip(axes.ravel(), PANES):
+        spec = specs.get(kind) or PaneSpec(kind)
+        try:
+            img = data.pane(kind, k, baseline)
+        except ValueError as err:
+            ax.text(0.5, 0.5, str(err), ha="center", va="center", wrap=True, transform=ax.transAxes)
+            ax.set_title(PANE_TITLES[kind])
+            continue
+        bad = None if kind == "mask" else data.bad
+        _imshow(ax, fig, img, spec, _levels_for(spec, img, bad), _extent(data.region), bad, label=_PANE_LABEL[kind])
+        ax.set_title(_pane_title(data, kind, k, baseline), fontweight="bold")
+    return fig
+
+
+def differences_figure(data: FigureData, frames: list[int], baseline: int = 1, percentiles=(2.0, 98.0), cmap="viridis"):
+    """The tutorial's first figure: differences of three frames, shared levels and colour bar."""
+    from matplotlib.figure import Figure
+
+    diffs = [data.pane("difference", k, baseline) for k in frames]
+    bad = data.bad
+    levels = [good_levels(d, bad, *percentiles) for d in diffs]
+    lo, hi = min(lv[0] for lv in levels), max(lv[1] for lv in levels)
+    fig = Figure(figsize=(5 * len(frames), 4), constrained_layout=True)
+    axes = np.atleast_1d(fig.subplots(1, len(frames)))
+    spec = PaneSpec("difference", cmap=cmap, levels=(lo, hi))
+    im = None
+    for ax, k, d in zip(axes, frames, diffs):
+        im = _imshow(ax, fig, d, spec, (lo, hi), _extent(data.region), bad, colorbar=False)
+        ax.set_title(_pane_title(data, "difference", k, baseline), fontweight="bold", fontsize=14)
+    cbar = fig.colorbar(im, ax=list(axes), shrink=0.9)
+    cbar.set_label("DN", fontweight="bold", fontsize=16)
+    return fig
+
+
+def rows_figure(data: FigureData, frames: list[int]):
+    """The tutorial's final figures: for each frame, image (kDN), slope ratio and mask."""
+    from matplotlib.figure import Figure
+
+    frames = [k for k in frames if k >= 1]
+    fig = Figure(figsize=(11, 3.2 * len(frames)), constrained_layout=True)
+    axes = np.atleast_2d(fig.subplots(len(frames), 3, sharex=True, sharey=True))
+    extent = _extent(data.region)
+    for row, k in zip(axes, frames):
+        image = data.pane("raw", k) / 1e3
+        _imshow(row[0], fig, image, PaneSpec("raw", cmap="inferno_r", levels=(0, 80)), (0, 80), extent, None,
+                label="Signal [$\\times 10^3$ DN]")
+        row[0].set_title("Image")
+        row[0].text(0.05, 0.95, f"Frame {k}", ha="left", va="top", transform=row[0].transAxes,
+                    bbox=dict(facecolor="w", edgecolor="0.8", pad=5.0))
+        if data.mean_slope is not None:
+            _imshow(row[1], fig, data.pane("ratio", k), PaneSpec("ratio"), (0.75, 1.25), extent, None,
+                    label="Frame Slope / Mean Slope")
+        else:
+            row[1].text(0.5, 0.5, "no mean slope", ha="center", va="center", transform=row[1].transAxes)
+        row[1].set_title("Difference / Mean Slope")
+        if data.sat_dn is not None:
+            _imshow(row[2], fig, data.pane("mask", k), PaneSpec("mask"), (0, 3), extent, None, label="Mask")
+        else:
+            row[2].text(0.5, 0.5, "no saturation reference", ha="center", va="center", transform=row[2].transAxes)
+        row[2].set_title("Saturated or Corrupted")
+    return fig
+
+
+FIGURE_KINDS = ("pane", "group", "differences", "rows")
+FORMATS = ("png", "svg", "pdf")
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write a matplotlib figure (PNG, SVG or PDF by suffix) through the Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unsupported figure format {fmt!r}; use one of {FORMATS}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=dpi, format=fmt)
+    return path
+
+
+def default_frames(n: int) -> list[int]:
+    """The tutorial's frames: 2, the middle one and the last (those that exist)."""
+    return sorted({k for k in (2, max(2, n // 2), n - 1) if 0 <= k < n}) or [n - 1]
+
+
+def write_ramp_csv(path: str | Path, ramp: dict) -> Path:
+    """Write a pixel's ramp table (``read, time_s, raw_dn, ...``) with a commented header."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in ("read", "time_s", "raw_dn", "calibrated_dn", "groupdq", "saturated") if ramp.get(c) is not None]
+    header = [f"# {k}: {v}" for k, v in ramp.get("header", {}).items()]
+    lines = header + [",".join(columns)]
+    n = len(ramp["read"])
+    for i in range(n):
+        cells = []
+        for c in columns:
+            v = ramp[c][i]
+            cells.append(repr(float(v)) if isinstance(v, (float, np.floating)) else str(int(v)))
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_cutout_asdf(path: str | Path, cube: np.ndarray, region, meta: dict) -> Path:
+    """Write a cutout cube ``(N, h, w)`` and where it came from as a plain ASDF file."""
+    import asdf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    y0, y1, x0, x1 = (int(v) for v in region)
+    tree = {"cutout": {"data": np.ascontiguousarray(cube), "region": {"y0": y0, "y1": y1, "x0": x0, "x1": x1}, **meta}}
+    asdf.AsdfFile(tree).write_to(path)
+    return path
