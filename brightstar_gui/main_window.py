@@ -35,7 +35,7 @@ from .widgets.superbias_dialog import SuperbiasDialog
 from .workers import WorkerPool
 
 #: Channels whose progress is shown in the status bar with a cancel button.
-_LONG_TASKS = {"open": "Opening", "summary": "Mean slope", "calibrate": "Calibration", "demo": "Demo data",
+_LONG_TASKS = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration", "demo": "Demo data",
                "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp"}
 
 
@@ -83,6 +83,8 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     exposure_opened = QtCore.pyqtSignal(str)
+    #: Reference files (and any cached calibration) loaded for the open exposure.
+    context_loaded = QtCore.pyqtSignal(str)
     frame_rendered = QtCore.pyqtSignal(float)
     ramp_plotted = QtCore.pyqtSignal()
     summary_ready = QtCore.pyqtSignal()
@@ -388,7 +390,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.submit_task("open", lambda token: session_mod.open_job(uri, endpoint, refs), self._on_opened)
 
     def _on_opened(self, new: session_mod.Session) -> None:
-        for channel in ("render", "pixel", "summary", "attach", "calibrate"):
+        for channel in ("render", "pixel", "summary", "attach", "calibrate", "context"):
             self.pool.cancel(channel)
             self._task_ended(channel)
         old, self.session = self.session, new
@@ -407,10 +409,20 @@ class MainWindow(QtWidgets.QMainWindow):
         name = Path(new.uri).name if "://" not in new.uri else new.uri
         self.setWindowTitle(f"{name} - brightstar-gui")
         self._apply_region(auto_range=True)
-        self.ensure_summary()
-        for note in new.notes:
-            self.flash(note, 10000)
         self.exposure_opened.emit(new.uri)
+        # References and a cached calibration come after the first paint.
+        endpoint = self.endpoint_url
+        self.submit_task("context", lambda token: session_mod.context_job(new, endpoint), self._on_context_loaded)
+
+    def _on_context_loaded(self, sess: session_mod.Session) -> None:
+        if sess is not self.session:  # another exposure was opened meanwhile
+            return
+        self.state.calibrated_available = sess.calibrated is not None
+        self.request_render()
+        self.ensure_summary()
+        for note in sess.notes:
+            self.flash(note, 10000)
+        self.context_loaded.emit(sess.uri)
 
     # -- demo ------------------------------------------------------------------------------------------------
     def start_demo(self, frames: int = 55, size: int = 4096) -> None:

@@ -280,30 +280,25 @@ def load_references(session: Session) -> None:
 
 
 def open_job(uri: str, endpoint_url: str | None = None, references: dict[str, Path] | None = None, token: CancelToken | None = None):
-    """Open ``uri`` and everything the panes need; a progress generator returning a Session."""
+    """Open ``uri`` for display: a progress generator returning a Session.
+
+    Only what the first paint needs: the exposure (decompressed to the cache
+    first if it is zlib/bzp2) and the star for the default cutout.  Reference
+    files and a cached calibration are loaded afterwards by
+    :func:`context_job`, so a full exposure shows in a fraction of a second.
+    """
     yield Progress(0.02, f"opening {Path(str(uri)).name}")
     exp = open_exposure(uri, endpoint_url=endpoint_url)
     try:
         if exp.needs_preparation:
             prep = exp.prepare()
             for report in prep:
-                yield Progress(0.05 + 0.6 * report.fraction, report.message)
+                yield Progress(0.05 + 0.8 * report.fraction, report.message)
         if exp.model_type == "RampModel":
             session = Session(uri=str(uri), raw=None, calibrated=exp)
         else:
             session = Session(uri=str(uri), raw=exp)
         session.references = dict(references or figures.find_references(uri) or {})
-        yield Progress(0.7, "reading reference files")
-        load_references(session)
-        if "pixeldq" in exp.arrays:
-            session.pixeldq = np.asarray(exp.arrays["pixeldq"].read(), dtype=np.uint32)
-        if session.raw is not None:
-            cached = find_cached_calibration(str(uri), session.references, endpoint_url)
-            if cached is not None:
-                yield Progress(0.8, "opening the cached calibration")
-                attach_calibrated(session, cached)
-        if session.raw is not None and session.sat_dn is None:
-            session.notes.append("no saturation reference: the mask and slope-ratio panes need one (Calibration > Reference files)")
         yield Progress(0.9, "finding the star")
         n = exp.shape[0]
         last = exp.frame(n - 1)
@@ -318,6 +313,30 @@ def open_job(uri: str, endpoint_url: str | None = None, references: dict[str, Pa
     except BaseException:
         exp.close()
         raise
+
+
+def context_job(session: Session, endpoint_url: str | None = None):
+    """Load what the derived panes need after the first paint (a progress generator).
+
+    Saturation thresholds and mask DQ from the reference files, the
+    exposure's own pixel DQ, and a calibrated cube already in the cache.
+    Returns the same session.
+    """
+    yield Progress(0.1, "reading reference files")
+    load_references(session)
+    exp = session.primary
+    if "pixeldq" in exp.arrays:
+        session.pixeldq = np.asarray(exp.arrays["pixeldq"].read(), dtype=np.uint32)
+    if session.raw is not None:
+        yield Progress(0.5, "looking for a cached calibration")
+        cached = find_cached_calibration(session.uri, session.references, endpoint_url)
+        if cached is not None:
+            yield Progress(0.8, "opening the cached calibration")
+            attach_calibrated(session, cached)
+    if session.raw is not None and session.sat_dn is None:
+        session.notes.append("no saturation reference: the mask and slope-ratio panes need one (Calibration > Reference files)")
+    yield Progress(1.0, "references loaded")
+    return session
 
 
 def attach_calibrated(session: Session, path: str | Path) -> None:

@@ -322,15 +322,13 @@ def references_in_folder(folder: str | Path) -> dict[str, Path]:
 
 def load_reference_array(path: str | Path, key: str) -> np.ndarray:
     """Array ``roman.<key>`` of a reference file (``data`` of saturation, ``dq`` of mask)."""
-    import asdf
-
-    from .errors import ReferenceFileError
+    from .errors import ExposureError, ReferenceFileError
+    from .io import read_asdf_array
 
     try:
-        with asdf.open(path, lazy_load=False, memmap=False) as af:
-            return np.array(af["roman"][key])
-    except Exception as err:  # a bad reference is reported, not raised as whatever asdf says
-        raise ReferenceFileError(f"{path}: cannot read roman.{key}: {type(err).__name__}: {err}") from err
+        return read_asdf_array(path, f"roman.{key}")
+    except ExposureError as err:  # a bad reference is reported as a reference problem
+        raise ReferenceFileError(f"cannot read roman.{key} of reference file {err}") from err
 
 
 def align_to_frame(ref: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:

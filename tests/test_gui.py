@@ -61,7 +61,8 @@ def window(qtbot):
 
 
 def open_and_wait(qtbot, w, uri):
-    with qtbot.waitSignal(w.exposure_opened, timeout=WAIT):
+    # The raw panes paint first; references and any cached calibration follow.
+    with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
         w.open_uri(str(uri))
     qtbot.waitUntil(lambda: w.last_render is not None and not w._render_inflight, timeout=WAIT)
     return w

@@ -63,17 +63,21 @@ class PaneGroup(QtWidgets.QWidget):
             row, col = divmod(i, 2)
             plot = self.graphics.addPlot(row=row, col=2 * col, title=self._titles[kind])
             plot.setAspectLocked(True)
-            # Axis labels on the outer edges only: fewer axes to paint per frame.
-            if row == 1:
-                plot.setLabel("bottom", "x [pix]")
-            if col == 0:
-                plot.setLabel("left", "y [pix]")
+            # Identical decorations of fixed size on every pane, so the four
+            # view boxes are the same size and linked X and Y ranges give the
+            # same zoom everywhere (aspect-locked boxes of different sizes
+            # would each show a different range).
+            plot.setLabel("bottom", "x [pix]")
+            plot.setLabel("left", "y [pix]")
+            plot.getAxis("left").setWidth(62)
+            plot.getAxis("bottom").setHeight(36)
             plot.showGrid(False, False)
             plot.setMenuEnabled(False)
             plot.hideButtons()
             image = pg.ImageItem(axisOrder="row-major")
             plot.addItem(image)
             cbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False, width=14)
+            cbar.axis.setWidth(48)  # "65000" and "1.2" take the same room
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
             text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
             text.setZValue(20)
