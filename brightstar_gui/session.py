@@ -18,7 +18,6 @@ worker channels:
 from __future__ import annotations
 
 import math
-import mmap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,23 +64,9 @@ class GroupdqSaturation:
 
 
 def release_mapped_pages(exposure) -> None:
-    """Unmap the file pages this process has touched in a memory-mapped exposure.
-
-    Scrubbing through 55 frames of a 1.85 GB file maps every page of it into
-    the process (resident set).  ``MADV_DONTNEED`` on a read-only file
-    mapping only drops the process's page-table entries: the pages stay in
-    the OS page cache, and touching them again is a cheap minor fault.
-    (Reaches into the reader's memory map; a no-op if that is not there.)
-    """
-    if exposure is None or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    for reader in list(getattr(exposure, "_readers", {}).values()):
-        mapping = getattr(getattr(reader, "_mm", None), "_mmap", None)
-        if mapping is not None and hasattr(mapping, "madvise"):
-            try:
-                mapping.madvise(mmap.MADV_DONTNEED)
-            except (ValueError, OSError):
-                pass
+    """Drop the file pages a memory-mapped exposure holds in this process's resident set."""
+    if exposure is not None:
+        exposure.release_pages()
 
 
 #: Distinct frames rendered before the session's mapped pages are released.

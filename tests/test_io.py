@@ -280,3 +280,12 @@ def test_closed_exposure_refuses_reads(files):
     exp.close()
     with pytest.raises(ExposureError, match="closed"):
         exp.frame(0)
+
+
+def test_release_pages_keeps_data_valid(files):
+    with io.open_exposure(files["tvac-none"]) as exp:
+        before = np.array(exp.frame(3))
+        view = exp.frame(3)
+        exp.release_pages()
+        np.testing.assert_array_equal(view, before)  # re-faulted from the page cache
+        np.testing.assert_array_equal(exp.frame(3), before)
