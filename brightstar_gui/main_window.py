@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -102,6 +103,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session: session_mod.Session | None = None
         self.last_render: session_mod.RenderResult | None = None
         self._luts: dict[tuple[str, str], np.ndarray] = {}
+        # Colour tables come from matplotlib, whose import takes ~1 s: build
+        # the default ones in the background now, not on the UI thread at the
+        # first paint.
+        self._lut_warmer = threading.Thread(target=self._warm_luts, name="lut-warmer", daemon=True)
+        self._lut_warmer.start()
         self._render_wanted = False
         self._render_inflight = False
         self._tasks: dict[str, TaskRow] = {}
@@ -515,6 +521,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.request_render()
 
     # -- rendering -------------------------------------------------------------------------------------------------
+    def _warm_luts(self) -> None:
+        import processing.diagnostics  # noqa: F401 - scipy.ndimage, needed by the first open
+
+        for kind in PANES:
+            d = self.state.displays[kind]
+            key = (d.cmap, d.scale)
+            if key not in self._luts:
+                self._luts[key] = figures.lookup_table(*key)
+
     def _lut(self, cmap: str, scale: str) -> np.ndarray:
         key = (cmap, scale)
         if key not in self._luts:
