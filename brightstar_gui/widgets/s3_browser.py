@@ -1,0 +1,355 @@
+"""An S3 browser: a location bar, a lazily loaded folder tree, files with sizes.
+
+The request cycle
+-----------------
+Typing a location (default the tutorial's ``s3://stpubdata/roman/nexus/tvac/``)
+and pressing Enter starts a new *generation*: the tree is cleared and the
+location's listing is requested.  Expanding a folder requests that folder's
+listing.  Requests go, as plain values (generation, URI and a listing
+function of plain values), to a worker object living in its own QThread,
+which calls :func:`processing.s3_browse.list_dir` (blocking, bounded by the
+S3 timeouts)
+and emits the result or the error message; the UI thread never waits on the
+network.  A result whose generation is older than the tree's, or whose
+folder item is gone, is dropped.  Errors show in the widget (under the folder
+that failed, and in the status line), never as a dialog.
+
+Double-clicking a file (or Enter on it) emits ``open_requested(uri)``; the
+main window opens it.  Nothing is listed until the widget is first shown (a
+dock tabbed away costs no network).  The worker thread stops when the widget
+is closed or destroyed, or the application quits or exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Callable
+
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from processing.s3_browse import DEFAULT_LOCATION, S3Entry, human_size, list_dir, normalize_location, parent_location
+
+Lister = Callable[[str], tuple[list[str], list[S3Entry]]]
+
+_URI_ROLE = QtCore.Qt.ItemDataRole.UserRole
+_KIND_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
+_SIZE_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
+_ERROR_COLOR = QtGui.QColor(200, 40, 40)
+
+# Every browser's (thread, worker), until the thread has ended: stopped at exit
+# (a QThread destroyed while running aborts the process), and kept referenced
+# so Qt never destroys a running QThread whose widget is gone.
+_LIVE: set = set()
+
+
+def _stop_thread(thread: QtCore.QThread, worker: QtCore.QObject, wait_ms: int = 3000) -> None:
+    """End a worker thread; if a listing is still running, let it finish unowned."""
+    try:
+        if thread.isRunning():
+            thread.quit()
+            thread.wait(wait_ms)
+    except RuntimeError:  # the C++ object is already gone
+        pass
+
+
+def _stop_all() -> None:
+    for thread, worker in list(_LIVE):
+        _stop_thread(thread, worker, wait_ms=10_000)
+
+
+atexit.register(_stop_all)
+
+
+class _ListWorker(QtCore.QObject):
+    """Runs listings in the worker thread; receives plain values, touches no widget."""
+
+    listed = QtCore.pyqtSignal(int, str, object)  # generation, uri, (prefixes, files)
+    failed = QtCore.pyqtSignal(int, str, str)  # generation, uri, message
+
+    @QtCore.pyqtSlot(int, str, object)
+    def list(self, generation: int, uri: str, lister: Lister) -> None:
+        try:
+            result = lister(uri)
+        except Exception as err:  # noqa: BLE001 - every failure is shown in the widget
+            message = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
+            self.failed.emit(generation, uri, str(message))
+            return
+        self.listed.emit(generation, uri, result)
+
+
+class _SizeItem(QtWidgets.QTreeWidgetItem):
+    """Sorts folders first, then by name, or files by size in the size column."""
+
+    def __lt__(self, other: QtWidgets.QTreeWidgetItem) -> bool:
+        tree = self.treeWidget()
+        column = tree.sortColumn() if tree is not None else 0
+        mine = (self.data(0, _KIND_ROLE) != "prefix", self.text(0).lower())
+        theirs = (other.data(0, _KIND_ROLE) != "prefix", other.text(0).lower())
+        if column == 1:
+            return (mine[0], self.data(0, _SIZE_ROLE) or 0) < (theirs[0], other.data(0, _SIZE_ROLE) or 0)
+        return mine < theirs
+
+
+class S3BrowserWidget(QtWidgets.QWidget):
+    """Browse an S3 bucket and ask to open an exposure.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    location : str
+        Initial location; listed when the widget is first shown, unless
+        ``autoload`` is False.
+    endpoint_url : str, optional
+        S3 endpoint (a mirror, a test server); default from the settings.
+    anon : bool
+        Anonymous access (public buckets).
+    lister : callable, optional
+        ``lister(uri) -> (prefixes, files)``; default
+        :func:`processing.s3_browse.list_dir` with ``endpoint_url``/``anon``.
+    autoload : bool
+        List the initial location when the widget is first shown.
+
+    Signals
+    -------
+    open_requested(str)
+        The user double-clicked (or pressed Enter on) a file: its ``s3://`` URI.
+    location_changed(str)
+        A new location was listed (normalised, with a trailing slash).
+    listing_finished(str)
+        A folder's listing arrived and is shown.
+    listing_failed(str, str)
+        A folder could not be listed: its URI and the message shown.
+    """
+
+    open_requested = QtCore.pyqtSignal(str)
+    location_changed = QtCore.pyqtSignal(str)
+    listing_finished = QtCore.pyqtSignal(str)
+    listing_failed = QtCore.pyqtSignal(str, str)
+    _request = QtCore.pyqtSignal(int, str, object)  # generation, uri, lister
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, *, location: str = DEFAULT_LOCATION,
+                 endpoint_url: str | None = None, anon: bool = True, lister: Lister | None = None,
+                 autoload: bool = True):
+        super().__init__(parent)
+        self.endpoint_url = endpoint_url
+        self.anon = anon
+        self._lister = lister
+        self._generation = 0
+        self._location = ""
+        self._pending: dict[str, QtWidgets.QTreeWidgetItem | None] = {}  # uri -> item (None: the root)
+
+        self.location_edit = QtWidgets.QLineEdit(location)
+        self.location_edit.setPlaceholderText("s3://bucket/prefix/")
+        self.location_edit.setToolTip("S3 location; Enter lists it")
+        self.up_button = QtWidgets.QToolButton()
+        self.up_button.setText("Up")
+        self.up_button.setToolTip("The folder above")
+        self.refresh_button = QtWidgets.QToolButton()
+        self.refresh_button.setText("Go")
+        self.refresh_button.setToolTip("List the location (refresh)")
+        bar = QtWidgets.QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.location_edit, 1)
+        bar.addWidget(self.up_button)
+        bar.addWidget(self.refresh_button)
+
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Name", "Size"])
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, QtCore.Qt.SortOrder.AscendingOrder)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+
+        self.status = QtWidgets.QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.status)
+
+        self._thread = QtCore.QThread()
+        self._thread.setObjectName("brightstar-s3-browser")
+        self._worker = _ListWorker()
+        self._worker.moveToThread(self._thread)
+        self._request.connect(self._worker.list)
+        self._worker.listed.connect(self._on_listed)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.finished.connect(self._worker.deleteLater)
+        # Closures capture the thread and worker, not the widget, so they work
+        # after the widget is gone (docked widgets are destroyed, not closed).
+        thread, worker = self._thread, self._worker
+        pair = (thread, worker)
+        _LIVE.add(pair)
+        thread.finished.connect(lambda: _LIVE.discard(pair))
+        self._thread.start()
+        self.destroyed.connect(lambda *_: _stop_thread(thread, worker))
+        app = QtCore.QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(lambda: _stop_thread(thread, worker))
+
+        self.location_edit.returnPressed.connect(self.refresh)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.up_button.clicked.connect(self.go_up)
+        self.tree.itemExpanded.connect(self._on_expanded)
+        self.tree.itemDoubleClicked.connect(self._on_activated)
+        open_key = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Return), self.tree)
+        open_key.setContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+        open_key.activated.connect(lambda: self.tree.currentItem() and self._on_activated(self.tree.currentItem(), 0))
+
+        # Listing waits until the browser is first shown: a tabbed-away dock
+        # costs no network at start-up.
+        self._autoload = autoload
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """The location the tree shows (normalised)."""
+        return self._location
+
+    def set_location(self, uri: str) -> None:
+        """Show ``uri`` in the location bar and list it."""
+        self.location_edit.setText(uri)
+        self.refresh()
+
+    def set_endpoint(self, endpoint_url: str | None, anon: bool | None = None) -> None:
+        """Use another endpoint (and access mode) from the next listing on."""
+        self.endpoint_url = endpoint_url or None
+        if anon is not None:
+            self.anon = anon
+        self.refresh()
+
+    def refresh(self) -> None:
+        """List the location bar's location afresh (a new generation)."""
+        text = self.location_edit.text().strip() or DEFAULT_LOCATION
+        try:
+            location = normalize_location(text)
+        except Exception as err:  # noqa: BLE001 - a bad URI is shown, not raised
+            self._show_error(getattr(err, "problem", str(err)))
+            return
+        self._generation += 1
+        self._location = location
+        self.location_edit.setText(location)
+        self.tree.clear()
+        self._pending = {location: None}
+        self._set_status(f"Listing {location} ...")
+        self._request.emit(self._generation, location, self._make_lister())
+
+    def go_up(self) -> None:
+        """List the folder above the current location."""
+        if self._location:
+            self.set_location(parent_location(self._location))
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (waits briefly for a listing in flight)."""
+        _stop_thread(self._thread, self._worker)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if self._autoload:
+            self._autoload = False
+            self.refresh()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _make_lister(self) -> Lister:
+        """A function of plain values for the worker (it must not read the widget)."""
+        if self._lister is not None:
+            return self._lister
+        anon, endpoint_url = self.anon, self.endpoint_url
+        return lambda uri: list_dir(uri, anon=anon, endpoint_url=endpoint_url)
+
+    # -- UI thread -------------------------------------------------------------------------------
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet(f"color: {_ERROR_COLOR.name()};" if error else "")
+        self.status.setText(text)
+
+    def _show_error(self, message: str) -> None:
+        self._set_status(message, error=True)
+
+    def _on_expanded(self, item: QtWidgets.QTreeWidgetItem) -> None:
+        if item.data(0, _KIND_ROLE) != "prefix" or item.data(1, _KIND_ROLE) == "loaded":
+            return
+        uri = item.data(0, _URI_ROLE)
+        if uri in self._pending:
+            return
+        self._pending[uri] = item
+        item.takeChildren()
+        placeholder = QtWidgets.QTreeWidgetItem(["loading ..."])
+        placeholder.setData(0, _KIND_ROLE, "placeholder")
+        placeholder.setFlags(QtCore.Qt.ItemFlag.NoItemFlags)
+        item.addChild(placeholder)
+        self._request.emit(self._generation, uri, self._make_lister())
+
+    def _take_pending(self, generation: int, uri: str):
+        """The item a result is for, or False when the result is stale."""
+        if generation != self._generation or uri not in self._pending:
+            return False
+        return self._pending.pop(uri)
+
+    def _on_listed(self, generation: int, uri: str, result) -> None:
+        target = self._take_pending(generation, uri)
+        if target is False:
+            return
+        prefixes, files = result
+        items = []
+        for prefix in prefixes:
+            item = _SizeItem([prefix[len(uri):], ""])
+            item.setData(0, _URI_ROLE, prefix)
+            item.setData(0, _KIND_ROLE, "prefix")
+            item.setToolTip(0, prefix)
+            item.setIcon(0, self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_DirIcon))
+            item.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+            items.append(item)
+        for entry in files:
+            item = _SizeItem([entry.name, human_size(entry.size)])
+            item.setData(0, _URI_ROLE, entry.uri)
+            item.setData(0, _KIND_ROLE, "file")
+            item.setData(0, _SIZE_ROLE, entry.size)
+            item.setToolTip(0, entry.uri)
+            item.setToolTip(1, f"{entry.size:,} bytes")
+            item.setTextAlignment(1, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+            item.setIcon(0, self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_FileIcon))
+            items.append(item)
+        if target is None:
+            self.tree.addTopLevelItems(items)
+            self.location_changed.emit(uri)
+        else:
+            target.takeChildren()
+            target.setData(1, _KIND_ROLE, "loaded")
+            if items:
+                target.addChildren(items)
+            else:
+                target.setChildIndicatorPolicy(QtWidgets.QTreeWidgetItem.ChildIndicatorPolicy.DontShowIndicator)
+        self._set_status(f"{uri}: {len(prefixes)} folders, {len(files)} files")
+        self.listing_finished.emit(uri)
+
+    def _on_failed(self, generation: int, uri: str, message: str) -> None:
+        target = self._take_pending(generation, uri)
+        if target is False:
+            return
+        error = QtWidgets.QTreeWidgetItem([message, ""])
+        error.setData(0, _KIND_ROLE, "error")
+        error.setForeground(0, QtGui.QBrush(_ERROR_COLOR))
+        error.setToolTip(0, message)
+        error.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+        if target is None:
+            self.tree.addTopLevelItem(error)
+        else:
+            target.takeChildren()
+            target.addChild(error)  # collapsing and expanding again retries
+            target.setExpanded(True)
+        self._show_error(f"{uri}: {message}")
+        self.listing_failed.emit(uri, message)
+
+    def _on_activated(self, item: QtWidgets.QTreeWidgetItem, column: int) -> None:
+        if item.data(0, _KIND_ROLE) == "file":
+            self.open_requested.emit(item.data(0, _URI_ROLE))
