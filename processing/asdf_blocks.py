@@ -343,31 +343,45 @@ class Lz4Chunk:
     length: int
 
 
-def lz4_chunk_index(source: ByteSource, block: BlockHeader) -> list[Lz4Chunk]:
-    """Walk an lz4 block's chunk headers: 8 bytes read per chunk.
+def iter_lz4_chunks(source: ByteSource, block: BlockHeader, pos: int | None = None, start: int = 0):
+    """Walk an lz4 block's chunk headers from ``pos``: 8 bytes read per chunk.
+
+    Parameters
+    ----------
+    pos : int, optional
+        File offset of a chunk header (default: the block's first).
+    start : int
+        Uncompressed offset of that chunk.
+
+    Yields
+    ------
+    Lz4Chunk
+        In order, to the end of the block.
 
     Raises
     ------
     ExposureError
         If the chunks do not add up to the block's sizes (corrupt or truncated).
     """
-    chunks: list[Lz4Chunk] = []
-    pos = block.data_offset
+    pos = block.data_offset if pos is None else pos
     end = block.data_offset + block.used_size
-    start = 0
     while pos < end:
         raw = source.read(pos, 8)
         if len(raw) < 8:
             raise ExposureError(source.uri, f"lz4 chunk header at byte {pos} is cut short: the file is truncated")
         (comp_len,) = struct.unpack(">I", raw[:4])
         (raw_len,) = struct.unpack("<I", raw[4:8])
-        if comp_len < 4 or pos + 4 + comp_len > end:
+        if comp_len < 4 or pos + 4 + comp_len > end or start + raw_len > block.data_size:
             raise ExposureError(source.uri, f"corrupt lz4 chunk at byte {pos} (length {comp_len})")
-        chunks.append(Lz4Chunk(file_offset=pos + 8, compressed=comp_len - 4, start=start, length=raw_len))
+        yield Lz4Chunk(file_offset=pos + 8, compressed=comp_len - 4, start=start, length=raw_len)
         start += raw_len
         pos += 4 + comp_len
     if start != block.data_size:
         raise ExposureError(
             source.uri, f"lz4 block at byte {block.offset} decompresses to {start} bytes, header says {block.data_size}"
         )
-    return chunks
+
+
+def lz4_chunk_index(source: ByteSource, block: BlockHeader) -> list[Lz4Chunk]:
+    """Every chunk of an lz4 block (see :func:`iter_lz4_chunks`)."""
+    return list(iter_lz4_chunks(source, block))

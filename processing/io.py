@@ -34,7 +34,7 @@ import lz4.block
 import numpy as np
 
 from . import paths
-from .asdf_blocks import ArrayRef, AsdfLayout, BlockHeader, Lz4Chunk, array_ref, lz4_chunk_index, read_layout
+from .asdf_blocks import ArrayRef, AsdfLayout, BlockHeader, Lz4Chunk, array_ref, iter_lz4_chunks, read_layout
 from .errors import ExposureError
 from .progress import Job, Progress, run
 from .sources import ByteSource, LocalFileSource
@@ -156,15 +156,31 @@ class _Lz4Reader(_BlockReader):
 
     @property
     def chunks(self) -> list[Lz4Chunk]:
+        """Every chunk of the block (walks the rest of the index if needed)."""
+        return self._index_upto(self.block.data_size)
+
+    def _index_upto(self, stop: int) -> list[Lz4Chunk]:
+        """Walk chunk headers until the chunks cover uncompressed bytes ``[0, stop)``.
+
+        The walk is lazy because on S3 each header is a request: frame 0 of
+        a 55-read file needs 8 of its 440 chunks, not all of them.
+        """
         with self._lock:
             if self._chunks is None:
-                self._chunks = lz4_chunk_index(self.source, self.block)
-                self._starts = [c.start for c in self._chunks]
+                self._chunks, self._starts = [], []
+                self._walk = iter_lz4_chunks(self.source, self.block)
+            while self._walk is not None and (not self._chunks or self._chunks[-1].start + self._chunks[-1].length < stop):
+                chunk = next(self._walk, None)
+                if chunk is None:
+                    self._walk = None
+                    break
+                self._chunks.append(chunk)
+                self._starts.append(chunk.start)
             return self._chunks
 
     def _decompress(self, item: tuple[int, bytes]) -> bytes:
         index, payload = item
-        chunk = self.chunks[index]
+        chunk = self._chunks[index]  # already walked by spans()
         try:
             out = lz4.block.decompress(payload, uncompressed_size=chunk.length)
         except lz4.block.LZ4BlockError as err:
@@ -173,7 +189,7 @@ class _Lz4Reader(_BlockReader):
         return out
 
     def spans(self, ranges: list[tuple[int, int]]) -> list[bytes]:
-        chunks = self.chunks
+        chunks = self._index_upto(max(stop for _, stop in ranges))
         needed: list[int] = []
         for start, stop in ranges:
             first = bisect.bisect_right(self._starts, start) - 1

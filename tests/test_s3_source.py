@@ -59,7 +59,7 @@ def test_frames_equal_the_local_file_and_fetch_one_range_each(s3_bucket, cold_ca
         frame_bytes = 1024 * 1024 * 2
         # Frame -1 is frame 9 again: served from the fetch cache, not fetched.
         assert after["bytes_fetched"] - before["bytes_fetched"] == 3 * frame_bytes
-        assert after["requests"] - before["requests"] == 3
+        assert after["requests"] - before["requests"] <= 3  # the first header may sit in the opening read
         assert after["cache_bytes"] - before["cache_bytes"] == frame_bytes
         np.testing.assert_array_equal(exp.arrays["amp33"].frame(2), local.arrays["amp33"].frame(2))
     local.close()
@@ -95,7 +95,14 @@ def test_lz4_frames_fetch_only_their_chunks(s3_bucket, cold_cache):
     with _open(s3_bucket, "lz4") as exp:
         source = exp.source
         assert exp.compression == "lz4"
-        np.testing.assert_array_equal(exp.frame(0), local.frame(0))  # also walks the chunk index
+        before = source.stats.snapshot()
+        np.testing.assert_array_equal(exp.frame(0), local.frame(0))
+        after = source.stats.snapshot()
+        # The chunk index is walked only as far as frame 0 needs: two 8-byte
+        # headers, then its two chunks in one request.
+        assert len(exp.data._reader._chunks) == 2
+        assert after["requests"] - before["requests"] <= 3  # the first header may sit in the opening read
+        exp.data._reader.chunks  # walk the rest, so the loop below measures data only
         for k in (3, 5, 1):
             before = source.stats.snapshot()
             np.testing.assert_array_equal(exp.frame(k), local.frame(k))
@@ -112,7 +119,7 @@ def test_lz4_frames_fetch_only_their_chunks(s3_bucket, cold_cache):
 def test_lz4_chunk_index_is_cached_by_etag(s3_bucket, cold_cache):
     local = open_exposure(s3_bucket["local"]["lz4"])
     with _open(s3_bucket, "lz4") as exp:
-        exp.frame(0)
+        exp.frame(5)  # the last read: the whole chunk index is walked
         first_walk = exp.source.requests
     assert first_walk >= 12  # one small request per chunk header, the first time
     with _open(s3_bucket, "lz4") as exp:
