@@ -157,6 +157,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().addPermanentWidget(self.message_label)
         self._message_timer = QtCore.QTimer(self, singleShot=True)
         self._message_timer.timeout.connect(lambda: self.message_label.setText(""))
+        self.fetch_label = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.fetch_label)
+        self._fetch_timer = QtCore.QTimer(self, interval=500)
+        self._fetch_timer.timeout.connect(self._update_fetch_label)
+        self._fetch_timer.start()
         self.task_area = QtWidgets.QWidget()
         self.task_layout = QtWidgets.QHBoxLayout(self.task_area)
         self.task_layout.setContentsMargins(0, 0, 0, 0)
@@ -210,33 +215,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _make_s3_dock(self) -> QtWidgets.QDockWidget | None:
-        """Dock the S3 browser (issue 6) if it is installed."""
-        try:
-            module = importlib.import_module("brightstar_gui.widgets.s3_browser")
-        except Exception:  # noqa: BLE001 - absent or broken: the viewer works without it
-            return None
-        cls = None
-        for name in dir(module):
-            obj = getattr(module, name)
-            if isinstance(obj, type) and issubclass(obj, QtWidgets.QWidget) and hasattr(obj, "open_requested") \
-                    and obj.__module__ == module.__name__:
-                cls = obj
-                break
-        if cls is None:
-            return None
-        try:
-            try:
-                widget = cls(endpoint_url=self.endpoint_url)
-            except TypeError:
-                widget = cls()
-        except Exception:  # noqa: BLE001
-            return None
-        widget.open_requested.connect(self.open_uri)
-        dock = self._dock("S3", widget, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+    def _make_s3_dock(self) -> QtWidgets.QDockWidget:
+        """The S3 browser, tabbed with the folder browser (it lists nothing until shown)."""
+        from .widgets.s3_browser import S3BrowserWidget
+
+        self.s3_browser = S3BrowserWidget(endpoint_url=self.endpoint_url)
+        self.s3_browser.open_requested.connect(self.open_uri)
+        dock = self._dock("S3", self.s3_browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.browser_dock, dock)
         self.browser_dock.raise_()
         return dock
+
+    def _update_fetch_label(self) -> None:
+        """Bytes fetched from S3 for the open exposure, in the status bar."""
+        sess = self.session
+        stats = getattr(getattr(sess.primary, "source", None), "stats", None) if sess is not None else None
+        if stats is None:
+            self.fetch_label.setText("")
+            return
+        snap = stats.snapshot()
+        self.fetch_label.setText(
+            f"S3: {snap['bytes_fetched'] / 1e6:,.1f} MB in {snap['requests']} requests"
+            f" (+{snap['cache_bytes'] / 1e6:,.1f} MB from cache)")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -800,6 +800,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("view/fps", self.slider.fps.value())
         settings_mod.save_state(self.settings, self.state)
         self.settings.sync()
+        self._fetch_timer.stop()
+        self.s3_browser.shutdown()
         self.pool.shutdown()
         if self.session is not None:
             self.session.close()

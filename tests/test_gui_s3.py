@@ -1,0 +1,57 @@
+"""The viewer on S3: open an exposure from the (loopback) bucket, see the
+bytes fetched, and a refused object as a message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import pyqtgraph as pg  # noqa: E402
+from s3_server import s3_bucket, s3_server  # noqa: E402,F401  (pytest fixtures)
+
+from processing.io import open_exposure  # noqa: E402
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+WAIT = 30_000
+
+
+@pytest.fixture
+def s3_window(qtbot, s3_bucket):
+    from brightstar_gui.main_window import MainWindow
+
+    w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_open_from_s3_shows_the_frame_and_bytes_fetched(qtbot, s3_window, s3_bucket):
+    w = s3_window
+    uri = s3_bucket["uri"]["none"]
+    with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
+        w.open_uri(uri)
+    assert w.session.uri == uri
+    assert w.session.primary.model_type == "TvacModel"
+    w.state.frame = 4
+    qtbot.waitUntil(lambda: w.last_render is not None and w.last_render.request.frame == 4 and not w._render_inflight,
+                    timeout=WAIT)
+    with open_exposure(s3_bucket["local"]["none"]) as local:
+        expected = np.array(local.frame(4))
+    np.testing.assert_array_equal(np.asarray(w.session.primary.frame(4)), expected)
+    w._update_fetch_label()
+    text = w.fetch_label.text()
+    assert text.startswith("S3: ") and "requests" in text
+    fetched = w.session.primary.source.stats.snapshot()["bytes_fetched"]
+    assert fetched < 0.5 * w.session.primary.size  # frames, not the whole object
+
+
+def test_refused_object_is_a_message(qtbot, s3_window, s3_bucket):
+    with qtbot.waitSignal(s3_window.error_shown, timeout=WAIT) as blocker:
+        s3_window.open_uri(s3_bucket["private_uri"])
+    assert s3_bucket["private_uri"].rsplit("/", 1)[-1] in blocker.args[0]
+    assert s3_window.session is None
