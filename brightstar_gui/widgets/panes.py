@@ -240,6 +240,14 @@ class PaneGroup(QtWidgets.QWidget):
         half = max(4, int(round(max(w, h) / 2)))
         self.cutout_edited.emit(int(round(y + h / 2)), int(round(x + w / 2)), half)
 
+    def show_empty(self, text: str) -> None:
+        """No exposure open: no cutout box, a hint on the raw pane, a sensible frame."""
+        self.roi.setVisible(False)
+        self.set_data_bounds((0, 4096, 0, 4096), auto_range=True)
+        for kind in PANES:
+            self.images[kind].clear()
+            self.set_message(kind, text if kind == PANES[0] else "")
+
     def clear(self) -> None:
         for kind in PANES:
             self.images[kind].clear()
