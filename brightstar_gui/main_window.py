@@ -119,7 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         # -- widgets -----------------------------------------------------------------------
         self.panes = PaneGroup()
-        self.panes.show_empty("No exposure open.\nFile > Open, double-click one in the\nExposures or S3 browser, or File > Open demo data.")
+        self.panes.show_empty("No exposure open.\nFile > Open, or double-click\na file in a browser (left).")
         self.slider = FrameSlider(self.state)
         self.slider.ready_for_next = lambda: not self._render_inflight
         self.slider.install_shortcuts(self)
