@@ -161,6 +161,20 @@ def block_reduce(a: np.ndarray, step: int, how: str = "max") -> np.ndarray:
 # -- levels ---------------------------------------------------------------------------
 
 
+def _good_sample(values: np.ndarray, bad: np.ndarray | None, max_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """An evenly strided sample of ``values`` (at most ~``max_samples``) and its good-pixel mask.
+
+    Flagged (``bad``) and non-finite pixels are excluded explicitly, unlike
+    pyqtgraph's auto levels, which subsample and miss single hot pixels.
+    """
+    values = np.asarray(values)
+    step = max(1, int(math.ceil(math.sqrt(values.size / max_samples)))) if values.size else 1
+    sample = values[::step, ::step]
+    good = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(sample.shape, bool)
+    if bad is not None:
+        good &= ~np.asarray(bad)[::step, ::step]
+    return sample, good
+
 def good_levels(values: np.ndarray, bad: np.ndarray | None = None, low: float = 2.0, high: float = 98.0,
                 max_samples: int = 262_144) -> tuple[float, float]:
     """Percentile levels over good pixels.
@@ -182,12 +196,7 @@ def good_levels(values: np.ndarray, bad: np.ndarray | None = None, low: float = 
     (lo, hi) : float
         ``(0, 1)`` if no good pixel remains; ``hi > lo`` always.
     """
-    values = np.asarray(values)
-    step = max(1, int(math.ceil(math.sqrt(values.size / max_samples)))) if values.size else 1
-    sample = values[::step, ::step]
-    good = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(sample.shape, bool)
-    if bad is not None:
-        good &= ~np.asarray(bad)[::step, ::step]
+    sample, good = _good_sample(values, bad, max_samples)
     pick = sample[good]
     if pick.size == 0:
         return 0.0, 1.0
@@ -201,12 +210,7 @@ def good_levels(values: np.ndarray, bad: np.ndarray | None = None, low: float = 
 def histogram(values: np.ndarray, bad: np.ndarray | None, levels: tuple[float, float], bins: int = 128,
               max_samples: int = 262_144) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of good pixels over a range somewhat wider than ``levels``."""
-    values = np.asarray(values)
-    step = max(1, int(math.ceil(math.sqrt(values.size / max_samples)))) if values.size else 1
-    sample = values[::step, ::step]
-    good = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(sample.shape, bool)
-    if bad is not None:
-        good &= ~np.asarray(bad)[::step, ::step]
+    sample, good = _good_sample(values, bad, max_samples)
     lo, hi = levels
     span = hi - lo
     start, stop = lo - 0.25 * span, hi + 0.25 * span
