@@ -14,8 +14,8 @@ configuration:
   ``config/roman/server_config`` names a context, so the look-up is answered
   locally and no socket is opened.
 
-Every call into stpipe should still go through :func:`guard_exit`, which turns
-a ``SystemExit`` into an ordinary exception.
+Every call into stpipe or CRDS should still go through :func:`guard_exit`,
+which turns a ``SystemExit`` into an ordinary exception.
 """
 
 from __future__ import annotations
@@ -56,14 +56,25 @@ def offline_crds_path() -> Path:
             "download_metadata": {},
             "last_synced": "offline",
         }
-        tmp = config.with_suffix(".partial")
+        tmp = config.with_suffix(f".partial-{os.getpid()}")
         tmp.write_text(pprint.pformat(info))
         os.replace(tmp, config)
     return root
 
 
+def _is_private_offline(crds_path: str | None) -> bool:
+    if not crds_path:
+        return False
+    try:
+        return Path(crds_path).resolve() == (paths.cache_dir() / "crds-offline").resolve()
+    except OSError:
+        return False
+
+
 def configure() -> str:
     """Prepare the environment before romancal is imported or called.
+
+    Safe to call more than once.
 
     Returns
     -------
@@ -75,11 +86,17 @@ def configure() -> str:
     os.environ.setdefault("STPIPE_DISABLE_CRDS_STEPPARS", "true")
     if crds_server_configured():
         return "server"
-    if _has_server_config(os.environ.get("CRDS_PATH")):
+    crds_path = os.environ.get("CRDS_PATH")
+    if _has_server_config(crds_path) and not _is_private_offline(crds_path):
         return "cache"
     os.environ["CRDS_PATH"] = str(offline_crds_path())
     os.environ["CRDS_MODE"] = "local"
     return "offline"
+
+
+def user_crds_configured() -> bool:
+    """True when reference files should come from the user's CRDS (server or own cache)."""
+    return configure() in ("server", "cache")
 
 
 class PipelineExit(RuntimeError):
@@ -96,3 +113,40 @@ def guard_exit(what: str):
             f"{what} stopped: CRDS could not be reached or its cache is incomplete "
             f"(exit code {exc.code}). Set CRDS_SERVER_URL and CRDS_PATH, or give reference files explicitly."
         ) from exc
+
+
+def best_references(model, reftypes) -> dict[str, str]:
+    """CRDS's best reference files for a datamodel.
+
+    Parameters
+    ----------
+    model : roman_datamodels DataModel
+        The exposure (a lazily opened tree is enough: only metadata are read).
+    reftypes : iterable of str
+
+    Returns
+    -------
+    dict
+        Reference type -> local path (or ``"N/A"``).
+
+    Raises
+    ------
+    PipelineExit
+        If CRDS tried to end the process.
+    """
+    configure()
+    from romancal.stpipe import RomanStep
+    from stpipe import crds_client
+
+    with guard_exit("CRDS reference look-up"):
+        parameters, observatory = RomanStep._get_crds_parameters(model)
+        return crds_client.get_multiple_reference_paths(parameters, list(reftypes), observatory)
+
+
+def context_info() -> dict[str, str]:
+    """CRDS software version and context in use, as romancal records them in ``meta.ref_file.crds``."""
+    configure()
+    from stpipe import crds_client
+
+    with guard_exit("CRDS context look-up"):
+        return {"version": crds_client.get_svn_version(), "context": crds_client.get_context_used("roman")}

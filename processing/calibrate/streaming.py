@@ -1,0 +1,382 @@
+"""The streaming engine: romancal's exposure steps with bounded memory.
+
+The whole-cube pipeline holds the exposure several times over in float32 and
+float64 (about 30 GiB for 55 reads).  The four steps we run only couple
+reads in per-pixel ways or within one read (see :mod:`.steps` and
+:mod:`.refpix_streaming`), so the same numbers come out of three passes that
+each hold a small part of the exposure:
+
+pass 1, row bands across all reads (input)
+    dq_init's data conversion, **saturation** (group and pixel DQ) and the
+    sums of refpix's per-pixel offset fit.  Group DQ goes to the output
+    file; pixel DQ (H x W) and the offsets (H x 4224) stay in memory.
+pass 2, one read at a time (input)
+    **refpix** on the whole read, written to the output file.
+pass 3, row bands across all reads (output, in place)
+    **linearity**, which needs each pixel's first and last unsaturated reads.
+
+The output is a RampModel ASDF file written by :mod:`.ramp_file` (metadata by
+romancal's own dq_init on a one-frame stand-in, arrays filled in place).
+Saturation and linearity references are read by row bands as well
+(:mod:`.ref_arrays`); only the refpix coefficients are held whole.
+Passes run their bands or reads on a small thread pool (numpy, scipy's FFT
+and file I/O release the GIL) and yield progress after each piece, so a
+consumer that stops iterating (or closes the generator) stops the work
+within one piece -- well under two seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExposureError
+from ..io import Exposure
+from ..progress import Job, Progress, scaled
+from . import steps
+from .input_cube import InputCube
+from .ramp_file import RampFileWriter, placeholder
+from .ref_arrays import RefArray
+from .references import ReferenceSet
+from .refpix_streaming import FrameCorrector, check_geometry, offset_band
+
+#: Rows per band in passes 1 and 3 are chosen so that one band of all reads
+#: (float32) stays near this size; a multiple of stcal's 64-row linearity tiles.
+BAND_BYTES = 48 * 1024 * 1024
+#: Progress span of each pass (measured shares of the wall time).
+_SPANS = {"input": (0.0, 0.03), "setup": (0.03, 0.06), "pass1": (0.06, 0.3), "pass2": (0.3, 0.7), "pass3": (0.7, 0.98)}
+
+
+def band_rows(n_reads: int, height: int, width: int) -> int:
+    """Rows per band: about :data:`BAND_BYTES` of float32 across all reads, a multiple of 64."""
+    rows = BAND_BYTES // max(1, n_reads * width * 4)
+    rows = max(64, min(512, (rows // 64) * 64))
+    return min(rows, height)
+
+
+def _bands(height: int, rows: int) -> list[tuple[int, int]]:
+    return [(y0, min(y0 + rows, height)) for y0 in range(0, height, rows)]
+
+
+def _run_pieces(pool: ThreadPoolExecutor, pieces: list, work, on_done, span: tuple[float, float], label: str,
+                in_flight: int) -> Job[None]:
+    """Run ``work(piece)`` on the pool, ``on_done(result)`` in order, yielding progress.
+
+    At most ``in_flight`` pieces are queued, so memory is bounded and a
+    cancel (the generator being closed) waits for at most that many pieces.
+    """
+    queue: deque[Future] = deque()
+    todo = iter(pieces)
+    done = 0
+    start, stop = span
+    try:
+        for piece in todo:
+            queue.append(pool.submit(work, piece))
+            if len(queue) >= in_flight:
+                break
+        while queue:
+            result = queue.popleft().result()
+            on_done(result)
+            done += 1
+            nxt = next(todo, None)
+            if nxt is not None:
+                queue.append(pool.submit(work, nxt))
+            yield Progress(start + (stop - start) * done / len(pieces), f"{label} {done}/{len(pieces)}")
+    finally:
+        for future in queue:
+            future.cancel()
+        for future in queue:
+            if not future.cancelled():
+                try:
+                    future.result()
+                except Exception:
+                    pass
+
+
+def _read_pattern(model, n_reads: int, uri: str) -> list[list[int]]:
+    pattern = model.meta.exposure.read_pattern
+    try:
+        out = [[int(r) for r in group] for group in pattern]
+    except (TypeError, ValueError) as err:
+        raise ExposureError(uri, f"meta.exposure.read_pattern is not a list of read lists: {err}") from err
+    if len(out) != n_reads or not all(out):
+        raise ExposureError(uri, f"meta.exposure.read_pattern has {len(out)} entries for {n_reads} reads; romancal needs one per read")
+    return out
+
+
+def _skeleton_meta(ramp, refs: ReferenceSet) -> None:
+    """cal_step, ref_file and software version as ExposurePipeline leaves them."""
+    from .. import crds_env
+
+    cal = ramp.meta.cal_step
+    cal.saturation = "COMPLETE"
+    cal.refpix = "COMPLETE"
+    cal.linearity = "COMPLETE"
+    for field in steps.SKIPPED_STEPS.values():
+        setattr(cal, field, "SKIPPED")
+    ref_file = ramp.meta.ref_file
+    for reftype, path in refs.as_strings().items():
+        setattr(ref_file, reftype, path)
+    ref_file.integralnonlinearity = "N/A"
+    info = crds_env.context_info()
+    ref_file.crds.version = info["version"]
+    ref_file.crds.context = info["context"]
+    ramp.meta.calibration_software_version = importlib.metadata.version("romancal")
+
+
+class _Opened(list):
+    """Reference arrays to close when a pass ends (or the job stops)."""
+
+    def add(self, ref: RefArray) -> RefArray:
+        self.append(ref)
+        return ref
+
+    def close_all(self) -> None:
+        while self:
+            self.pop().close()
+
+
+def _open_ref(path, model_name: str):
+    from roman_datamodels import datamodels as rdm
+
+    return getattr(rdm, model_name)(str(path), memmap=False)
+
+
+def _load_arrays(path, model_name: str, names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Arrays of a reference file, loaded into memory (lz4 blocks decompressed)."""
+    model = _open_ref(path, model_name)
+    try:
+        return tuple(np.array(getattr(model, name)) for name in names)
+    finally:
+        model.close()
+
+
+def _single_plane(arr, shape: tuple[int, int], uri: str) -> np.ndarray | None:
+    """A (1, H, W) or (H, W) array as (H, W); None if absent."""
+    if arr is None:
+        return None
+    plane = arr.read()
+    if plane.ndim == 3 and plane.shape[0] == 1:
+        plane = plane[0]
+    if plane.shape != shape:
+        raise ExposureError(uri, f"its reference read has shape {plane.shape}; expected {shape}")
+    return plane
+
+
+def _load_refpix(path):
+    from romancal.refpix._data import Coefficients
+
+    from .refpix_streaming import ChannelPlan
+
+    coeffs = Coefficients(*_load_arrays(path, "RefpixRefModel", ("gamma", "zeta", "alpha")))
+    return ChannelPlan.of(coeffs).compact(coeffs)
+
+
+def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path, scratch: Path,
+                  workers: int | None = None) -> Job[dict]:
+    """Calibrate ``exposure`` into the RampModel file ``out_path``.
+
+    Parameters
+    ----------
+    exposure : Exposure
+        The raw exposure (TvacModel or ScienceRawModel), open.
+    model : DataModel
+        The same file opened by roman_datamodels with a lazy tree (metadata
+        only: its arrays are never read through it).
+    refs : ReferenceSet
+        Validated reference files.
+    out_path : Path
+        Where to write (the caller renames it into place afterwards).
+    scratch : Path
+        Directory for temporary files (a copy of a remote or compressed input).
+    workers : int, optional
+        Threads; default the number of CPUs (at most 4).
+
+    Returns
+    -------
+    dict
+        ``cal_step`` and ``ref_file`` of the result.
+    """
+    from roman_datamodels.dqflags import group, pixel
+
+    n_reads, height, width = exposure.shape
+    problem = check_geometry(height, width)
+    if problem:
+        raise ExposureError(exposure.uri, problem)
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+
+    cube = yield from scaled(InputCube.open_job(exposure, scratch), *_SPANS["input"], "input: ")
+    writer = None
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="calibrate")
+    # Reference files are loaded one pass ahead, so that no pass waits for
+    # seconds of lz4 decompression at its start.
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibrate-refs")
+    opened = _Opened()
+    try:
+        # Saturation and linearity references are read by row bands as the
+        # passes need them; the refpix one (needed whole) is loaded ahead.
+        threshold = opened.add(RefArray(refs.paths["saturation"], "data"))
+        threshold_dq = opened.add(RefArray(refs.paths["saturation"], "dq"))
+        refpix_future = loader.submit(_load_refpix, refs.paths["refpix"])
+        read_pattern = _read_pattern(model, n_reads, exposure.uri)
+        is_tvac = type(model).__name__ in ("TvacModel", "FpsModel")
+        encoding_offset = getattr(model.meta.instrument, "data_encoding_offset", 0) or 0
+        # Flight L1 data had the reference read subtracted on board; dq_init
+        # adds it back (TVAC files already include it).
+        reference_read = None if is_tvac else _single_plane(cube.arrays.get("reference_read"), (height, width), exposure.uri)
+        reference_amp33 = None if is_tvac else _single_plane(cube.arrays.get("reference_amp33"), (height, cube.arrays["amp33"].shape[2]), exposure.uri)
+        big = {name: (arr.shape, arr.dtype, exposure.arrays[name].ref.unit) for name, arr in cube.arrays.items()
+               if name not in ("data", "amp33") and len(arr.shape) == 3 and np.prod(arr.shape) * arr.dtype.itemsize > steps._BIG_INPUT_BYTES}
+
+        # -- dq_init on a one-frame stand-in: pixel DQ, border DQ and metadata.
+        yield Progress(_SPANS["setup"][0], "dq_init")
+        mask = _open_ref(refs.paths["mask"], "MaskRefModel")
+        try:
+            ramp = steps.dq_init_skeleton(model, cube.arrays["data"].frame(0), cube.arrays["amp33"].frame(0), mask, big)
+        finally:
+            mask.close()
+        pixeldq = np.array(ramp.pixeldq, dtype=np.uint32)
+        _skeleton_meta(ramp, refs)
+        shape = (n_reads, height, width)
+        ramp.data = placeholder(shape, np.float32)
+        ramp.groupdq = placeholder(shape, np.uint8)
+        ramp.pixeldq = placeholder((height, width), np.uint32)
+        ramp.amp33 = placeholder((n_reads, height, cube.arrays["amp33"].shape[2]), np.uint16)
+        ramp.border_ref_pix_left = placeholder((n_reads, height, 4), np.float32)
+        ramp.border_ref_pix_right = placeholder((n_reads, height, 4), np.float32)
+        ramp.border_ref_pix_top = placeholder((n_reads, 4, width), np.float32)
+        ramp.border_ref_pix_bottom = placeholder((n_reads, 4, width), np.float32)
+        filled = ["data", "groupdq", "pixeldq", "amp33", "border_ref_pix_left", "border_ref_pix_right",
+                  "border_ref_pix_top", "border_ref_pix_bottom"]
+        passed = [name for name in sorted(big) if getattr(ramp, name, None) is not None]
+        for name in passed:
+            template = getattr(ramp, name)
+            arr = placeholder(cube.arrays[name].shape, np.asarray(template).dtype)
+            if hasattr(template, "unit"):  # a Quantity: keep its unit and integer dtype
+                arr = type(template)(arr, template.unit, dtype=arr.dtype, copy=False)
+            setattr(ramp, name, arr)
+        cal_step = {k: str(v) for k, v in ramp.meta.cal_step.items()}
+        ref_file = {k: (dict(v) if hasattr(v, "items") else str(v)) for k, v in ramp.meta.ref_file.items()}
+        writer = RampFileWriter(out_path, ramp, filled + passed)
+        del ramp
+        yield Progress(_SPANS["setup"][1], "output file laid out")
+
+        # -- pass 1: saturation and the refpix offsets, by row bands.
+        offset = np.empty((height, width + cube.arrays["amp33"].shape[2]), np.float32)
+        top = np.empty((n_reads, 4, width), np.float32)
+        bottom = np.empty((n_reads, 4, width), np.float32)
+        halo = steps.STEP_PARAMETERS["saturation"]["n_pix_grow_sat"]
+        resultant_dq = cube.arrays.get("resultantdq")
+        all_saturated = [True, True]
+
+        def pass1(band):
+            y0, y1 = band
+            h0, h1 = max(0, y0 - halo), min(height, y1 + halo)
+            data = steps.raw_to_float(cube.arrays["data"].band(h0, h1), encoding_offset,
+                                      None if reference_read is None else reference_read[h0:h1])
+            gdq = resultant_dq.band(h0, h1).astype(np.uint8) if resultant_dq is not None else np.zeros(data.shape, np.uint8)
+            gdq, pdq = steps.saturation_band(data, gdq, pixeldq[h0:h1].copy(), threshold.rows(h0, h1),
+                                             threshold_dq.rows(h0, h1), read_pattern)
+            core = slice(y0 - h0, y0 - h0 + (y1 - y0))
+            data, gdq, pdq = data[:, core], np.ascontiguousarray(gdq[:, core]), pdq[core]
+            borders = (data[:, : max(0, 4 - y0)].copy(), data[:, max(0, height - 4 - y0):].copy())
+            bad = steps.bad_ref_pixel_mask(pdq)
+            if bad.any():
+                data[:, bad] = 0
+            amp = steps.amp33_to_float(cube.arrays["amp33"].band(y0, y1), encoding_offset,
+                                       None if reference_amp33 is None else reference_amp33[y0:y1])
+            off = offset_band(data, amp)
+            writer.write_band("groupdq", y0, gdq)
+            sat_g = bool(np.all(gdq & group.SATURATED))
+            sat_p = bool(np.all(pdq & pixel.SATURATED))
+            return y0, y1, pdq, off, borders, (sat_g, sat_p)
+
+        def keep1(result):
+            y0, y1, pdq, off, (b_top, b_bottom), (sat_g, sat_p) = result
+            pixeldq[y0:y1] = pdq
+            offset[y0:y1] = off
+            if b_top.shape[1]:
+                top[:, y0 : y0 + b_top.shape[1]] = b_top
+            if b_bottom.shape[1]:
+                start = max(y0, height - 4) - (height - 4)
+                bottom[:, start : start + b_bottom.shape[1]] = b_bottom
+            all_saturated[0] &= sat_g
+            all_saturated[1] &= sat_p
+
+        rows = band_rows(n_reads, height, width)
+        yield from _run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
+        opened.close_all()
+        if all_saturated[0] or all_saturated[1]:
+            raise ExposureError(exposure.uri, "every pixel is saturated: romancal returns a zeroed image instead of a ramp, so there is nothing to calibrate")
+
+        # -- pass 2: refpix, one read at a time.
+        coeffs, plan = refpix_future.result()
+        del refpix_future
+        corrector = FrameCorrector(coeffs, offset, plan=plan)
+        bad_ref = steps.bad_ref_pixel_mask(pixeldq)
+        def pass2(k):
+            det = steps.raw_to_float(cube.arrays["data"].frame(k), encoding_offset, reference_read)
+            if bad_ref.any():
+                det[bad_ref] = 0
+            amp = steps.amp33_to_float(cube.arrays["amp33"].frame(k), encoding_offset, reference_amp33)
+            out, amp_out = corrector.correct(det, amp)
+            writer.write_frame("data", k, out)
+            # RefPixStep's update(): amp33 back to uint16 through abs().
+            writer.write_frame("amp33", k, np.abs(amp_out).astype(np.uint16))
+            return k
+
+        yield from _run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
+        corrector = coeffs = plan = offset = None  # frees ~0.5 GB before pass 3
+
+        # -- pass 3: linearity, by row bands of the output, in place.
+        lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
+        lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
+        ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
+        # romancal's border_ref_pix_left/right are views of the refpix output
+        # that linearity then corrects in place: they end up as the final
+        # data's outer four columns.
+        left = np.empty((n_reads, height, 4), np.float32)
+        right = np.empty((n_reads, height, 4), np.float32)
+
+        def pass3(band):
+            y0, y1 = band
+            data = writer.read_band("data", y0, y1)
+            gdq = writer.read_band("groupdq", y0, y1)
+            data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
+                                                  lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
+            writer.write_band("data", y0, data)
+            writer.write_band("groupdq", y0, gdq)
+            return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
+
+        def keep3(result):
+            y0, y1, pdq, lft, rgt = result
+            pixeldq[y0:y1] = pdq
+            left[:, y0:y1] = lft
+            right[:, y0:y1] = rgt
+
+        yield from _run_pieces(pool, _bands(height, rows), pass3, keep3, _SPANS["pass3"], "linearity", workers)
+        opened.close_all()
+
+        # -- the small arrays and anything passed through unchanged.
+        writer.write_array("pixeldq", pixeldq)
+        writer.write_array("border_ref_pix_left", left)
+        writer.write_array("border_ref_pix_right", right)
+        writer.write_array("border_ref_pix_top", top)
+        writer.write_array("border_ref_pix_bottom", bottom)
+        for name in passed:
+            for k in range(cube.arrays[name].shape[0]):
+                writer.write_frame(name, k, cube.arrays[name].frame(k))
+        yield Progress(1.0, "calibrated")
+        return {"cal_step": cal_step, "ref_file": ref_file}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        loader.shutdown(wait=True, cancel_futures=True)
+        opened.close_all()
+        if writer is not None:
+            writer.close()
+        cube.close()
