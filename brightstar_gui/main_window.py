@@ -143,7 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.controls_dock, self.metadata_dock)
         self.controls_dock.raise_()
         self.ramp_dock = self._dock("Pixel ramp", self.ramp, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.controls_dock.setMinimumWidth(360)
+        self.controls_dock.setMinimumWidth(420)  # the controls fit without a horizontal scroll bar
         self.browser_dock.setMinimumWidth(300)
 
         self.hover_label = QtWidgets.QLabel("")

@@ -93,6 +93,10 @@ class PaneGroup(QtWidgets.QWidget):
             plot.addItem(marker, ignoreBounds=True)
             self.plots[kind], self.images[kind], self.colorbars[kind] = plot, image, cbar
             self.messages[kind], self.crosshairs[kind], self.markers[kind] = text, (vline, hline), marker
+        # Colour-bar columns keep their width when the window narrows (the
+        # plots shrink instead), so tick labels are never clipped.
+        for column in (1, 3):
+            self.graphics.ci.layout.setColumnFixedWidth(column, 72)
         first = self.plots[PANES[0]].getViewBox()
         for kind in PANES[1:]:
             vb = self.plots[kind].getViewBox()
