@@ -80,8 +80,11 @@ class RampPanel(QtWidgets.QWidget):
                 row_labels.append(label)
             self.grid_curves.append(row_curves)
             self.grid_labels.append(row_labels)
-        self.grid_good = pg.ScatterPlotItem(size=4, pen=None, brush=GOOD_BRUSH)
-        self.grid_sat = pg.ScatterPlotItem(size=4, pen=None, brush=SAT_BRUSH)
+        # Lines, not scatter points: nine ramps of 55 reads as symbols cost
+        # more to paint than everything else in a pixel click.  NaNs split
+        # the cells; the red line runs over the saturated reads.
+        self.grid_good = pg.PlotCurveItem(pen=pg.mkPen(90, 170, 255, width=1.5), connect="finite")
+        self.grid_sat = pg.PlotCurveItem(pen=pg.mkPen(230, 40, 40, width=2.5), connect="finite")
         self.grid.addItem(self.grid_good)
         self.grid.addItem(self.grid_sat)
         self.grid.setXRange(-0.05, 3.25, padding=0)
@@ -162,8 +165,10 @@ class RampPanel(QtWidgets.QWidget):
                     px, py = c * 1.1 + xs, r * 1.1 + yn
                     curve.setData(px, py)
                     s_mask = sat[:, gr, gc] if sat is not None else np.zeros(n, bool)
-                    good_x.append(px[~s_mask]); good_y.append(py[~s_mask])
-                    sat_x.append(px[s_mask]); sat_y.append(py[s_mask])
+                    # The segment into the first saturated read is red too.
+                    red = s_mask | np.append(s_mask[1:], False)
+                    good_x.append(np.append(px, np.nan)); good_y.append(np.append(np.where(s_mask, np.nan, py), np.nan))
+                    sat_x.append(np.append(px, np.nan)); sat_y.append(np.append(np.where(red, py, np.nan), np.nan))
                     label.setText(f"{r0 + gr},{c0 + gc}")
                 else:
                     curve.setData([], [])
