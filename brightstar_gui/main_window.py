@@ -180,6 +180,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ev.selected_pixel.connect(self.panes.set_selected)
         ev.frame.connect(self.ramp.set_frame)
         self.panes.pixel_clicked.connect(lambda r, c: setattr(self.state, "selected_pixel", (r, c)))
+        self._hover_pixel: tuple[int, int] | None = None
         self.panes.pixel_hovered.connect(self._on_hover)
         self.panes.cutout_edited.connect(self._on_cutout_edited)
         self.panes.view_changed.connect(self._on_view_changed)
@@ -588,6 +589,9 @@ class MainWindow(QtWidgets.QMainWindow):
             # The layout has settled by now: fit the data and draw at screen resolution.
             self._first_render = False
             self.reset_zoom()
+        # The status-bar readout follows the frame, not only the mouse.
+        if self._hover_pixel is not None:
+            self._on_hover(*self._hover_pixel)
         self.frame_rendered.emit(result.seconds)
 
     # -- summaries (mean slope) --------------------------------------------------------------------------------------
@@ -628,6 +632,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ramp_plotted.emit()
 
     def _on_hover(self, row: int, col: int) -> None:
+        self._hover_pixel = (row, col) if row >= 0 else None
         if row < 0 or self.last_render is None:
             self.hover_label.setText("")
             return

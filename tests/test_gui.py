@@ -432,3 +432,16 @@ def test_closing_cancels_and_joins_workers(qtbot, small_set, monkeypatch):
     w.close()
     assert time.perf_counter() - t0 < 5
     assert not [t for t in workers.live_threads() if t.isRunning()]
+
+
+def test_hover_readout_follows_the_frame(qtbot, window, small_set):
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    cy, cx = small_set["star_center"]
+    w.panes.pixel_hovered.emit(cy, cx + 20)
+    assert f"frame {w.state.frame}" in w.hover_label.text()
+    target = (w.state.frame + 3) % w.state.n_frames
+    w.state.frame = target
+    wait_render(qtbot, w, frame=target)
+    assert f"frame {target}" in w.hover_label.text()
+    with open_exposure(small_set["illuminated"]) as exp:
+        assert f"value {float(exp.frame(target)[cy, cx + 20]):.1f} DN" in w.hover_label.text()
