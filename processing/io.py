@@ -250,6 +250,36 @@ class _Lz4Reader(_BlockReader):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _trim_blocks_cache(keep: Path) -> None:
+    """Evict least-recently-used decompressed blocks beyond the cache-size setting.
+
+    Shares the bound of the calibration and S3 caches
+    (:func:`processing.cache.limit_bytes`).  Unlinking a block another
+    process has memory-mapped is safe: its mapping stays valid.
+    """
+    from .cache import limit_bytes
+
+    files = []
+    for path in paths.blocks_cache_dir().glob("*.raw"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    limit = limit_bytes()
+    for _, size, path in sorted(files):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        try:
+            path.unlink()
+            total -= size
+        except OSError:
+            pass
+
+
 class _CachedStreamReader(_BlockReader):
     """A zlib or bzp2 block, decompressed once into the on-disk cache."""
 
@@ -263,8 +293,14 @@ class _CachedStreamReader(_BlockReader):
 
     @property
     def ready(self) -> bool:
-        """True when the decompressed block is in the cache."""
-        return self.cache_path.exists() and self.cache_path.stat().st_size == self.block.data_size
+        """True when the decompressed block is in the cache (and marks it recently used)."""
+        try:
+            if self.cache_path.stat().st_size != self.block.data_size:
+                return False
+            os.utime(self.cache_path)  # least-recently-used order for eviction
+            return True
+        except OSError:
+            return False
 
     def prepare(self) -> Job[None]:
         """Decompress the block into the cache, reporting progress.
@@ -302,6 +338,7 @@ class _CachedStreamReader(_BlockReader):
                     self.source.uri, f"{self.block.compression} block decompressed to {written} bytes, header says {self.block.data_size}"
                 )
             os.replace(tmp, self.cache_path)
+            _trim_blocks_cache(keep=self.cache_path)
         finally:
             if tmp.exists():
                 tmp.unlink()

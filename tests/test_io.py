@@ -291,3 +291,23 @@ def test_release_pages_keeps_data_valid(files):
         exp.release_pages()
         np.testing.assert_array_equal(view, before)  # re-faulted from the page cache
         np.testing.assert_array_equal(exp.frame(3), before)
+
+
+def test_decompressed_blocks_are_evicted_beyond_the_cache_limit(tmp_path, monkeypatch):
+    first = synth.write_exposure(tmp_path / "a_zlib.asdf", frames=3, size=128, seed=1, compression="zlib")
+    second = synth.write_exposure(tmp_path / "b_zlib.asdf", frames=3, size=128, seed=2, compression="zlib")
+    block_bytes = 3 * 128 * 128 * 2
+    # Room for one decompressed block, not two.
+    monkeypatch.setenv("BRIGHTSTAR_CACHE_LIMIT_GB", str(1.5 * block_bytes / 1e9))
+    with io.open_exposure(first) as a:
+        run(a.prepare())
+        first_cache = a.data._reader.cache_path
+    assert first_cache.exists()
+    with io.open_exposure(second) as b:
+        run(b.prepare())
+        second_cache = b.data._reader.cache_path
+        np.testing.assert_array_equal(b.frame(2), _reference(second)[2])
+    assert second_cache.exists() and not first_cache.exists()
+    with io.open_exposure(first) as a:  # evicted: decompressed again on demand
+        assert a.needs_preparation
+        np.testing.assert_array_equal(a.frame(1), _reference(first)[1])
