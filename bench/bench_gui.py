@@ -39,24 +39,10 @@ def ensure_data(folder: Path, frames: int, size: int) -> Path:
     manifest = synth.read_manifest(folder)
     if manifest and manifest["config"]["frames"] == frames and manifest["config"]["size"] == size:
         return folder / manifest["illuminated"]
-    cfg = synth.SynthConfig(frames=frames, size=size)
-    det = synth.Detector(cfg)
-    where = synth.dataset_paths(folder)
     t0 = time.perf_counter()
     print(f"writing {frames} x {size} x {size} into {folder} ...", file=sys.stderr, flush=True)
-    plan = synth.ExposurePlan(Path(where["illuminated"]), synth.ILLUM_STAMP, True)
-    run(synth.write_exposure_job(plan, cfg, det))
-    refs = run(synth.write_reference_files_job(Path(where["references"]), cfg, det))
-    manifest = {
-        "generator": "bench/bench_gui.py (illuminated + references only)",
-        "config": {"frames": frames, "size": size, "seed": cfg.seed},
-        "star_center": list(cfg.center()),
-        "illuminated": str(Path(where["illuminated"]).relative_to(folder)),
-        "darks": [],
-        "references": {k: str(Path(v).relative_to(folder)) for k, v in refs.items()},
-    }
-    Path(where["manifest"]).write_text(json.dumps(manifest, indent=2))
-    print(f"  done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    manifest = run(synth.write_first_look_job(folder, synth.SynthConfig(frames=frames, size=size)))
+    print(f"  written in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return folder / manifest["illuminated"]
 
 

@@ -439,19 +439,29 @@ class MainWindow(QtWidgets.QMainWindow):
 
         folder = paths.demo_dir() if (frames, size) == (55, 4096) else paths.demo_dir() / f"n{frames}-s{size}"
         manifest = synth.read_manifest(folder)
-        if manifest is not None and manifest.get("config", {}).get("frames") == frames and manifest["config"].get("size") == size:
+        same = manifest is not None and manifest.get("config", {}).get("frames") == frames \
+            and manifest["config"].get("size") == size
+        cfg = synth.SynthConfig(frames=frames, size=size)
+
+        def write_darks():
+            # The darks (for the superbias) follow in the background.
+            self.submit_task("demo", lambda token: synth.write_darks_job(folder, cfg),
+                             lambda result: self.scan_folder(str(folder)))
+
+        def look(result):
             self.browser.set_folder(str(folder))
             self.scan_folder(str(folder))
-            self.open_uri(str(folder / manifest["illuminated"]))
-            return
-        cfg = synth.SynthConfig(frames=frames, size=size)
-        self.flash(f"writing the demo data set into {folder} (first use only)")
-
-        def done(result):
-            self.scan_folder(str(folder))
             self.open_uri(str(folder / result["illuminated"]))
+            if not result["complete"]:
+                write_darks()
 
-        self.submit_task("demo", lambda token: synth.write_dataset_job(folder, cfg), done)
+        if same:
+            look(manifest)
+            return
+        # First use: the illuminated exposure and its references first, so
+        # there is something to look at in under a minute.
+        self.flash(f"writing the demo data set into {folder} (first use only)")
+        self.submit_task("demo", lambda token: synth.write_first_look_job(folder, cfg), look)
 
     # -- region and view -------------------------------------------------------------------------------------
     def _on_cutout_edited(self, row: int, col: int, half: int) -> None:
@@ -708,7 +718,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for parent in list(Path(self.session.uri).resolve().parents)[:5]:
             manifest = synth.read_manifest(parent)
             if manifest is not None:
-                return [str(parent / d) for d in manifest.get("darks", [])]
+                return [str(parent / d) for d in manifest.get("darks", []) if (parent / d).exists()]
         return []
 
     def show_superbias_dialog(self) -> SuperbiasDialog:

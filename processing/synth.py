@@ -522,33 +522,11 @@ def dataset_paths(outdir: Path) -> dict[str, object]:
     }
 
 
-def write_dataset_job(outdir, cfg: SynthConfig) -> Job[dict]:
-    """Write the tutorial's set: the illuminated exposure, three darks, references.
-
-    A ``manifest.json`` written last lists the files and the parameters; its
-    presence marks a complete set.
-
-    Returns
-    -------
-    dict
-        The manifest.
-    """
-    outdir = Path(outdir)
+def _write_manifest(outdir: Path, cfg: SynthConfig, refs: dict[str, Path], complete: bool) -> dict:
     where = dataset_paths(outdir)
-    manifest_path = Path(where["manifest"])
-    if manifest_path.exists():
-        manifest_path.unlink()  # the set is incomplete until rewritten
-    det = Detector(cfg)
-    yield Progress(0.01, "detector model")
-    plans = [ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)]
-    plans += [ExposurePlan(p, s, False, seed_offset=i + 1) for i, (p, s) in enumerate(zip(where["darks"], DARK_STAMPS))]
-    # Exposures take most of the time; references are ~10 %.
-    span = 0.9 / len(plans)
-    for i, plan in enumerate(plans):
-        yield from scaled(write_exposure_job(plan, cfg, det), 0.01 + i * span, 0.01 + (i + 1) * span)
-    refs = yield from scaled(write_reference_files_job(Path(where["references"]), cfg, det), 0.91, 1.0, "references: ")
     manifest = {
         "generator": "brightstar-gui processing.synth",
+        "complete": complete,
         "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
         "star_center": list(cfg.center()),
         "illuminated": str(Path(where["illuminated"]).relative_to(outdir)),
@@ -557,21 +535,91 @@ def write_dataset_job(outdir, cfg: SynthConfig) -> Job[dict]:
         "detector": DETECTOR,
         "optical_element": FILTER,
     }
+    manifest_path = Path(where["manifest"])
     tmp = manifest_path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp, manifest_path)
     return manifest
 
 
+def write_first_look_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[dict]:
+    """Write the illuminated exposure and the reference files: enough to look.
+
+    Writes a manifest with ``"complete": false`` (the darks are still to
+    come), so a viewer can open the exposure with its references while
+    :func:`write_darks_job` writes the rest.
+
+    Returns
+    -------
+    dict
+        The (incomplete) manifest.
+    """
+    outdir = Path(outdir)
+    where = dataset_paths(outdir)
+    manifest_path = Path(where["manifest"])
+    if manifest_path.exists():
+        manifest_path.unlink()  # nothing is usable until rewritten
+    det = det if det is not None else Detector(cfg)
+    yield Progress(0.02, "detector model")
+    plan = ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)
+    yield from scaled(write_exposure_job(plan, cfg, det), 0.02, 0.75)
+    refs = yield from scaled(write_reference_files_job(Path(where["references"]), cfg, det), 0.75, 1.0, "references: ")
+    return _write_manifest(outdir, cfg, refs, complete=False)
+
+
+def write_darks_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[dict]:
+    """Write the three darks after :func:`write_first_look_job`; completes the manifest.
+
+    Returns
+    -------
+    dict
+        The complete manifest.
+    """
+    outdir = Path(outdir)
+    first = read_manifest(outdir)
+    if first is None:
+        raise ValueError(f"{outdir}: no manifest; write the first look (illuminated exposure, references) first")
+    refs = {k: outdir / v for k, v in first["references"].items()}
+    det = det if det is not None else Detector(cfg)
+    yield Progress(0.02, "detector model")
+    where = dataset_paths(outdir)
+    plans = [ExposurePlan(p, s, False, seed_offset=i + 1) for i, (p, s) in enumerate(zip(where["darks"], DARK_STAMPS))]
+    span = 0.98 / len(plans)
+    for i, plan in enumerate(plans):
+        yield from scaled(write_exposure_job(plan, cfg, det), 0.02 + i * span, 0.02 + (i + 1) * span)
+    return _write_manifest(outdir, cfg, refs, complete=True)
+
+
+def write_dataset_job(outdir, cfg: SynthConfig) -> Job[dict]:
+    """Write the tutorial's set: the illuminated exposure, references, three darks.
+
+    A ``manifest.json`` lists the files and the parameters; ``"complete":
+    true`` in it marks a complete set.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    det = Detector(cfg)
+    yield from scaled(write_first_look_job(outdir, cfg, det), 0.0, 0.3)
+    return (yield from scaled(write_darks_job(outdir, cfg, det), 0.3, 1.0))
+
+
 def read_manifest(outdir) -> dict | None:
-    """The manifest of a complete synthetic set in ``outdir``, or None."""
+    """The manifest of a synthetic set in ``outdir`` (complete or not), or None.
+
+    ``manifest["complete"]`` tells whether the darks are written too.
+    """
     path = Path(outdir) / "manifest.json"
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    manifest.setdefault("complete", True)
+    return manifest
 
 
 def remove_dataset(outdir) -> None:

@@ -445,3 +445,18 @@ def test_hover_readout_follows_the_frame(qtbot, window, small_set):
     assert f"frame {target}" in w.hover_label.text()
     with open_exposure(small_set["illuminated"]) as exp:
         assert f"value {float(exp.frame(target)[cy, cx + 20]):.1f} DN" in w.hover_label.text()
+
+
+def test_demo_opens_first_look_then_writes_darks(qtbot, window):
+    from processing import paths, synth
+
+    folder = paths.demo_dir() / "n3-s128"
+    with qtbot.waitSignals([window.exposure_opened, window.context_loaded], timeout=120_000, order="strict"):
+        window.start_demo(frames=3, size=128)
+    assert window.session.uri.endswith(synth.exposure_filename(synth.ILLUM_STAMP))
+    assert window.session.sat_dn is not None  # references came with the first look
+    qtbot.waitUntil(lambda: (synth.read_manifest(folder) or {}).get("complete") is True, timeout=120_000)
+    qtbot.waitUntil(lambda: "demo" not in window._tasks, timeout=20_000)  # the darks job has ended
+    manifest = synth.read_manifest(folder)
+    assert all((folder / d).exists() for d in manifest["darks"])
+    assert len(window.dark_candidates()) == 3

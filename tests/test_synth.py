@@ -190,3 +190,22 @@ def test_cli_reports_bad_input(tmp_path):
     result = subprocess.run([sys.executable, "-m", "processing.cli", "info", str(bad)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "not an ASDF file" in result.stderr and str(bad) in result.stderr
+
+
+def test_first_look_then_darks(tmp_path):
+    """The demo's two stages: something to look at first, the darks after."""
+    from processing.progress import run
+
+    cfg = synth.SynthConfig(frames=3, size=128, seed=5)
+    first = run(synth.write_first_look_job(tmp_path, cfg))
+    assert first["complete"] is False
+    assert (tmp_path / first["illuminated"]).exists()
+    assert all((tmp_path / p).exists() for p in first["references"].values())
+    assert not any((tmp_path / d).exists() for d in first["darks"])
+    assert synth.read_manifest(tmp_path)["complete"] is False
+    done = run(synth.write_darks_job(tmp_path, cfg))
+    assert done["complete"] is True and all((tmp_path / d).exists() for d in done["darks"])
+    # Same bytes as writing the set in one go (same seed, same detector).
+    whole = tmp_path / "whole"
+    run(synth.write_dataset_job(whole, cfg))
+    np.testing.assert_array_equal(_cube(tmp_path / done["darks"][1]), _cube(whole / done["darks"][1]))
