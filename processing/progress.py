@@ -113,3 +113,7 @@ def scaled(job: Job[T], start: float, stop: float, prefix: str = "") -> Job[T]:
             yield Progress(start + span * report.fraction, prefix + report.message)
     except StopIteration as done:
         return done.value
+    finally:
+        # Closing the outer job (a cancel) closes the sub-job now, so its
+        # ``finally`` blocks (temporary files) run at once, not at garbage collection.
+        job.close()
