@@ -63,12 +63,6 @@ class GroupdqSaturation:
         return (np.asarray(self.groupdq.frame(k)) & 2).astype(np.uint8)
 
 
-def release_mapped_pages(exposure) -> None:
-    """Drop the file pages a memory-mapped exposure holds in this process's resident set."""
-    if exposure is not None:
-        exposure.release_pages()
-
-
 #: Distinct frames rendered before the session's mapped pages are released.
 _FRAMES_BEFORE_RELEASE = 12
 
@@ -163,8 +157,9 @@ class Session:
             if release:
                 self._touched.clear()
         if release:
-            release_mapped_pages(self.raw)
-            release_mapped_pages(self.calibrated)
+            for exp in (self.raw, self.calibrated):
+                if exp is not None:
+                    exp.release_pages()
 
     def pooled_bad(self, view: Region, step: int, compute) -> np.ndarray:
         """Flags of ``view`` block-reduced by ``step`` (cached: they do not change with the frame)."""
@@ -213,43 +208,22 @@ class Session:
 # -- opening ------------------------------------------------------------------------------------
 
 
-def _try_calibrate_module():
-    try:
-        from processing import calibrate
-    except ImportError:
-        return None
-    # Still being written (a namespace package without its entry points) counts as absent.
-    return calibrate if hasattr(calibrate, "calibrate_job") else None
-
-
 def find_cached_calibration(uri: str, refs: dict | None = None, endpoint_url: str | None = None) -> Path | None:
-    """A calibrated RampModel of ``uri`` in the cache, if the calibration module has one."""
-    calibrate = _try_calibrate_module()
-    if calibrate is None or not hasattr(calibrate, "find_cached"):
-        return None
+    """A calibrated RampModel of ``uri`` already in the cache, or None (no computation)."""
+    from processing import calibrate
+
     try:
-        kwargs = {"refs": refs or None}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        found = calibrate.find_cached(uri, **kwargs)
+        found = calibrate.find_cached(uri, refs=refs or None, endpoint_url=endpoint_url)
     except Exception:  # noqa: BLE001 - a cache miss, whatever the reason
         return None
     return Path(found) if found else None
 
 
 def calibration_job(uri: str, refs: dict[str, Path] | None, endpoint_url: str | None = None):
-    """The calibration job of :mod:`processing.calibrate` (issue 4's contract)."""
-    calibrate = _try_calibrate_module()
-    if calibrate is None:
-        raise RuntimeError("calibration is not available: processing.calibrate is not installed")
-    kwargs: dict[str, Any] = {"refs": refs or None}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
-    try:
-        return calibrate.calibrate_job(uri, **kwargs)
-    except TypeError:
-        kwargs.pop("endpoint_url", None)
-        return calibrate.calibrate_job(uri, **kwargs)
+    """The calibration job of :mod:`processing.calibrate` for ``uri``."""
+    from processing import calibrate
+
+    return calibrate.calibrate_job(uri, refs=refs or None, endpoint_url=endpoint_url)
 
 
 def load_references(session: Session) -> None:
@@ -603,7 +577,7 @@ def summary_job(session: Session, kind: str, region: Region):
                 i += 1
                 if full and i % 4 == 0:  # keep the resident set small on full frames
                     for exp in opened:
-                        release_mapped_pages(exp)
+                        exp.release_pages()
                 yield report
         except StopIteration as stop:
             summary = stop.value

@@ -39,9 +39,9 @@ BLOCK_MAGIC = b"\xd3BLK"
 _BLOCK_HEADER = struct.Struct(">I4sQQQ16s")  # flags, compression, allocated, used, data, checksum
 _INDEX_MARKER = b"#ASDF BLOCK INDEX"
 _TREE_END = re.compile(rb"\r?\n\.\.\.\r?\n")
-_HEAD_READ = 256 * 1024  # first read; grown until the YAML tree ends
+HEAD_READ = 256 * 1024  # first read; grown until the YAML tree ends
 _MAX_TREE = 256 * 1024 * 1024
-_TAIL_READ = 64 * 1024
+TAIL_READ = 64 * 1024
 
 
 class TaggedDict(dict):
@@ -170,7 +170,7 @@ def read_tree(source: ByteSource) -> tuple[dict, int]:
     """
     if source.size == 0:
         raise ExposureError(source.uri, "the file is empty")
-    head = source.read(0, min(_HEAD_READ, source.size))
+    head = source.read(0, min(HEAD_READ, source.size))
     if not head.startswith(b"#ASDF "):
         start = head[:16].decode("latin-1").encode("unicode_escape").decode()
         raise ExposureError(source.uri, f"not an ASDF file (it starts with {start!r})")
@@ -224,7 +224,7 @@ def _parse_block_header(source: ByteSource, offset: int, raw: bytes | None = Non
 
 def _read_block_index(source: ByteSource) -> list[int] | None:
     """Offsets from the ``#ASDF BLOCK INDEX`` at the end of the file, if any."""
-    start = max(0, source.size - _TAIL_READ)
+    start = max(0, source.size - TAIL_READ)
     tail = source.read(start, source.size - start)
     pos = tail.rfind(_INDEX_MARKER)
     if pos < 0:

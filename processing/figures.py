@@ -20,7 +20,6 @@ matplotlib is imported only by the figure writers.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,21 +294,19 @@ def colorize(values: np.ndarray, levels: tuple[float, float], lut: np.ndarray, b
 def find_references(uri: str | Path, max_up: int = 5) -> dict[str, Path] | None:
     """Reference files of the synthetic data set that holds ``uri``, if any.
 
-    Walks up from the file looking for a ``manifest.json`` written by
-    :func:`processing.synth.write_dataset_job`.
+    Walks up from the file looking for the manifest written by
+    :func:`processing.synth.write_first_look_job`.
     """
+    from . import synth
+
     text = str(uri)
     if "://" in text and not text.startswith("file://"):
         return None
     path = Path(text.removeprefix("file://")).resolve()
     for parent in list(path.parents)[:max_up]:
-        manifest = parent / "manifest.json"
-        if manifest.exists():
-            try:
-                data = json.loads(manifest.read_text())
-            except (OSError, ValueError):
-                return None
-            refs = data.get("references") or {}
+        manifest = synth.read_manifest(parent)
+        if manifest is not None:
+            refs = manifest.get("references") or {}
             return {k: parent / v for k, v in refs.items()} or None
     return None
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .asdf_blocks import _HEAD_READ, _TAIL_READ
+from .asdf_blocks import HEAD_READ, TAIL_READ
 from .errors import ExposureError
 from .fetch_cache import CachedObject, FetchCache, default_cache
 
@@ -429,7 +429,7 @@ class S3Client:
         async def one(rng: str, expect: int | None):
             async with limit:
                 return await asyncio.wait_for(
-                    self._get(bucket, key, rng, expect, headers, stats), self.options.deadline(expect or _HEAD_READ)
+                    self._get(bucket, key, rng, expect, headers, stats), self.options.deadline(expect or HEAD_READ)
                 )
 
         return await asyncio.gather(*(one(r, e) for r, e in requests), return_exceptions=True)
@@ -624,7 +624,7 @@ class S3Source:
         if known is not None:
             etag, size = known
             cached = self._fetch_cache.version(self.endpoint_url, self.bucket, self.key, etag, size)
-            head = min(_HEAD_READ, size)
+            head = min(HEAD_READ, size)
             if size == 0 or cached.covered(0, head):
                 (answer,) = self._client.get_ranges(self.bucket, self.key, [(0, max(head, 1))], self.stats, if_none_match=etag)
                 if isinstance(answer, S3Error) and answer.kind == "not_modified":
@@ -639,7 +639,7 @@ class S3Source:
                     raise answer
                 if isinstance(answer, RangeResult) and answer.size is not None:
                     # A new version: its head is here already; fetch its tail.
-                    (tail,) = self._client.get_ranges(self.bucket, self.key, [], self.stats, suffix=_TAIL_READ)
+                    (tail,) = self._client.get_ranges(self.bucket, self.key, [], self.stats, suffix=TAIL_READ)
                     if self._adopt(answer, tail):
                         return
         self._open_fresh()
@@ -662,7 +662,7 @@ class S3Source:
 
     def _open_fresh(self) -> None:
         for _ in range(2):  # once more if the object changes between the two GETs
-            head, tail = self._client.get_ranges(self.bucket, self.key, [(0, _HEAD_READ)], self.stats, suffix=_TAIL_READ)
+            head, tail = self._client.get_ranges(self.bucket, self.key, [(0, HEAD_READ)], self.stats, suffix=TAIL_READ)
             if isinstance(head, S3Error) and head.kind == "range":
                 size, etag = self._client.head(self.bucket, self.key, self.stats)  # only an empty object refuses bytes=0-
                 self._set_version(etag or "", size)

@@ -12,14 +12,14 @@ import pytest
 from s3_server import TcpProxy, s3_bucket, s3_server, upload  # noqa: F401  (pytest fixtures)
 
 from processing import synth
-from processing.asdf_blocks import _HEAD_READ, _TAIL_READ, lz4_chunk_index, read_layout
+from processing.asdf_blocks import HEAD_READ, TAIL_READ, lz4_chunk_index, read_layout
 from processing.io import open_exposure
 from processing.progress import run
 from processing.s3 import S3Error, S3Source, resolve_endpoint
 from processing.sources import LocalFileSource
 
 #: What opening may fetch: the head (tree), the tail (block index) and block headers.
-OPEN_BUDGET = _HEAD_READ + _TAIL_READ + 4096
+OPEN_BUDGET = HEAD_READ + TAIL_READ + 4096
 
 
 @pytest.fixture
