@@ -9,7 +9,6 @@ Every worker error goes to :meth:`MainWindow.show_error` (one handler).
 
 from __future__ import annotations
 
-import importlib
 import math
 import threading
 import time
@@ -157,7 +156,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.message_label.setMaximumWidth(520)
         self.statusBar().addPermanentWidget(self.message_label)
         self._message_timer = QtCore.QTimer(self, singleShot=True)
-        self._message_timer.timeout.connect(lambda: self.message_label.setText(""))
+        self._message_timer.timeout.connect(self.message_label.clear)
         self.fetch_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.fetch_label)
         self._fetch_timer = QtCore.QTimer(self, interval=500)
@@ -207,7 +206,16 @@ class MainWindow(QtWidgets.QMainWindow):
         folder = settings_mod.value(self.settings, "browser/folder", "")
         if folder and Path(folder).is_dir():
             self.browser.set_folder(folder)
-            QtCore.QTimer.singleShot(0, lambda: self.scan_folder(folder))
+            # A child timer, not QTimer.singleShot(0, lambda): a window closed
+            # before the event loop runs takes it along, so the scan never
+            # calls into a deleted window.
+            self._remembered_folder = folder
+            timer = QtCore.QTimer(self, singleShot=True, interval=0)
+            timer.timeout.connect(self._scan_remembered_folder)
+            timer.start()
+
+    def _scan_remembered_folder(self) -> None:
+        self.scan_folder(self._remembered_folder)
 
     # -- construction helpers ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
@@ -816,7 +824,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("view/fps", self.slider.fps.value())
         settings_mod.save_state(self.settings, self.state)
         self.settings.sync()
-        self._fetch_timer.stop()
+        # No timer may fire into a window that is going away.
+        for timer in self.findChildren(QtCore.QTimer):
+            timer.stop()
         self.s3_browser.shutdown()
         self.pool.shutdown()
         if self.session is not None:

@@ -316,7 +316,6 @@ def test_cancel_calibration(qtbot, window, small_set, monkeypatch):
     assert not w.state.calibrated_available and "calibrate" not in w._tasks
 
 
-@pytest.mark.skipif(session_mod._try_calibrate_module() is None, reason="processing.calibrate (issue 4) not available yet")
 def test_real_calibration_refusal_is_a_message(qtbot, window, small_set):
     """processing.calibrate needs 4096 columns (refpix); the small set gets a clear message, no crash."""
     w = open_and_wait(qtbot, window, small_set["illuminated"])
@@ -424,6 +423,7 @@ def test_closing_cancels_and_joins_workers(qtbot, small_set, monkeypatch):
 
     monkeypatch.setattr(session_mod, "calibration_job", endless)
     w = MainWindow()
+    qtbot.addWidget(w)  # deleted at teardown, not whenever Python collects it
     w.show()
     open_and_wait(qtbot, w, small_set["illuminated"])
     w.start_calibration()
