@@ -8,7 +8,7 @@ pixel and a line of text for messages ("computing the mean slope...").  The
 raw pane carries the cutout rectangle.
 
 The panes never compute: they upload RGBA images rendered by a worker
-(:func:`brightstar_gui.session.render`) and report what the user does
+(:func:`brightstar_gui.jobs.render.render_job`) and report what the user does
 (``pixel_clicked``, ``pixel_hovered``, ``cutout_edited``, ``view_changed``).
 """
 
@@ -185,8 +185,10 @@ class PaneGroup(QtWidgets.QWidget):
             self.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
 
     # -- what is visible -------------------------------------------------------------------
-    def visible(self) -> tuple[tuple[float, float, float, float], float]:
-        """Visible range ``(y0, y1, x0, x1)`` and data pixels per screen pixel."""
+    def visible(self) -> tuple[tuple[float, float, float, float], float] | None:
+        """Visible range ``(y0, y1, x0, x1)`` and data pixels per screen pixel (None: not shown)."""
+        if not self.isVisible():
+            return None
         (x0, x1), (y0, y1) = self.viewbox.viewRange()
         rect = self.viewbox.sceneBoundingRect()
         dpr = self.devicePixelRatioF() or 1.0
