@@ -51,7 +51,7 @@ from ._runner import JobRunner
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
                "demo": "Demo data", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
-DATASET_CHANNELS = ("render", "prefetch", "pixel", "hover", "summary", "context", "attach")
+DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "attach")
 #: Reads prefetched ahead during playback.
 PREFETCH_FRAMES = 2
 
@@ -105,6 +105,10 @@ class ViewerController(AnalysisMixin):
         self._first_render = True
         self._render_times: deque[float] = deque(maxlen=90)
         self._hold_render = False
+        self._ahead: tuple[RenderRequest, RenderResult | None] | None = None
+        self._waiting_for_ahead = False
+        self._last_advance = 0.0
+        self._applying = False
         ev = self.model.events
         for name in ("frame", "baseline", "displays", "flag_color", "subtract_superbias"):
             ev[name].connect(self._on_render_field)
@@ -225,6 +229,8 @@ class ViewerController(AnalysisMixin):
             if self.attached is not None:
                 self._retired.append(self.attached)
         self.dataset = self.context = self.attached = None
+        self._ahead = None
+        self._waiting_for_ahead = False
         self.superbias = None
         self.summaries = []
         self.last_render = None
@@ -298,7 +304,10 @@ class ViewerController(AnalysisMixin):
         self._render_times.clear()
         if not playing:
             self.runner.cancel("prefetch")
+            self._drop_ahead()
             self.views.status.set_playback_rate(None)
+            if not self.render_inflight:
+                self.request_render()  # with the histogram playback leaves out
 
     def _apply_region(self, auto_range: bool) -> None:
         if self.dataset is None:
@@ -362,27 +371,83 @@ class ViewerController(AnalysisMixin):
         region = m.region()
         view, step = self.render_view(region)
         summary = self.summary_for(m.data_kind, region)
+        k = m.frame if frame is None else frame
+        sat_box = "unknown"
+        onset = next((s for s in self.summaries if s.onset_boxes is not None and s.covers(s.kind, view)), None)
+        if onset is not None:
+            sat_box = onset.saturated_box(k)
         return RenderRequest(
             dataset=self.dataset, context=self.context, values=self.values_source(m.data_kind), kind=m.data_kind,
-            frame=m.frame if frame is None else frame, baseline=m.baseline, region=region, view=view, step=step,
+            frame=k, baseline=m.baseline, region=region, view=view, step=step, saturated_box=sat_box,
             styles=styles, flag_color=m.flag_color, subtract_superbias=m.subtract_superbias and self.superbias is not None,
             mean_slope=None if summary is None else summary.mean_slope_of(region),
-            superbias=self.superbias, histogram_pane=histogram_pane or getattr(self, "histogram_pane", None),
+            superbias=self.superbias,
+            # No histogram during playback: the controls show it when paused.
+            histogram_pane="" if m.playing else (histogram_pane or getattr(self, "histogram_pane", None)),
             reads=self._reads,
         )
 
     def request_render(self) -> None:
-        """Ask for the panes of the current state (the newest request wins)."""
+        """Ask for the panes of the current state (the newest request wins).
+
+        During playback the next frame is already being rendered ahead
+        (:meth:`_render_ahead`): if that is the request, its result is used
+        (now, or when it arrives) instead of a new job.
+        """
         ds = self.dataset
         if ds is None or self._hold_render:
             return
         req = self.build_render_request()
+        ahead = self._ahead
+        if ahead is not None and _same(ahead[0], req):
+            self.render_inflight = True
+            if ahead[1] is not None:
+                self._ahead = None
+                self._apply_render(ahead[1])
+            else:
+                self._waiting_for_ahead = True
+            return
+        self._drop_ahead()
         self.render_inflight = True
         self.submit("render", lambda token: render_job(req, token), self._apply_render, tag=ds.id,
                     on_cancel=self._render_dropped, on_error=lambda err: self._render_dropped())
 
     def _render_dropped(self) -> None:
         self.render_inflight = False
+
+    def _render_ahead(self, shown: RenderRequest) -> None:
+        """Playing: start rendering the frame after ``shown`` now, in parallel with uploading this one."""
+        n = self.model.n_frames
+        req = self.build_render_request(frame=(shown.frame + 1) % n)
+        self._ahead = (req, None)
+        self._waiting_for_ahead = False
+
+        def done(result: RenderResult):
+            if self._ahead is None or self._ahead[0] is not req:
+                return
+            if self._waiting_for_ahead:
+                self._ahead = None
+                self._waiting_for_ahead = False
+                self._apply_render(result)
+            else:
+                self._ahead = (req, result)
+
+        def dropped(*_):
+            if self._ahead is not None and self._ahead[0] is req:
+                self._ahead = None
+                if self._waiting_for_ahead:
+                    self._waiting_for_ahead = False
+                    self.render_inflight = False
+                    self.request_render()
+
+        self.submit("ahead", lambda token: render_job(req, token), done, tag=self.dataset.id, on_cancel=dropped,
+                    on_error=dropped)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead = None
+            self._waiting_for_ahead = False
+            self.runner.cancel("ahead")
 
     def _apply_render(self, result: RenderResult) -> None:
         req = result.request
@@ -416,11 +481,20 @@ class ViewerController(AnalysisMixin):
         self._trace("rendered", frame=req.frame, data_kind=req.kind,
                     panes={k: list(req.view) for k, p in result.panes.items() if p.rgba is not None},
                     bytes_fetched=self.bytes_fetched(), seconds=round(result.seconds, 5))
+        self.views.status.notify("rendered", result)
         if self.model.playing:
             self._render_times.append(now)
             self.views.status.set_playback_rate(self.achieved_rate())
+            self._render_ahead(req)
             self._prefetch(req)
-        self.views.status.notify("rendered", result)
+            # Advance as soon as the frame is due, not at the timer's next tick
+            # (not from inside a nested apply: a result ready at once would recurse).
+            if not self._applying and now - self._last_advance >= 1.0 / self.model.fps - 0.002:
+                self._applying = True
+                try:
+                    self.tick()
+                finally:
+                    self._applying = False
 
     # -- playback --------------------------------------------------------------------
     def tick(self) -> None:
@@ -428,6 +502,7 @@ class ViewerController(AnalysisMixin):
         m = self.model
         if not m.playing or self.dataset is None or self.render_inflight:
             return
+        self._last_advance = time.monotonic()
         m.frame = (m.frame + 1) % m.n_frames if m.n_frames else 0
 
     def achieved_rate(self) -> float | None:
@@ -526,3 +601,8 @@ class ViewerController(AnalysisMixin):
             if manifest is not None:
                 return [str(parent / d) for d in manifest.get("darks", []) if (parent / d).exists()]
         return []
+
+
+def _same(a: RenderRequest, b: RenderRequest) -> bool:
+    """``a`` renders what ``b`` asks (the mean slope counts by presence: it never changes once known)."""
+    return a == b and (a.mean_slope is None) == (b.mean_slope is None) and (a.superbias is None) == (b.superbias is None)

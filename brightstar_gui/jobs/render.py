@@ -28,8 +28,10 @@ from .reads import RegionReads
 
 Region = tuple[int, int, int, int]
 
-#: Pixels of a region sampled (evenly strided) for its levels and histogram.
-LEVEL_SAMPLES = 65_536
+#: Pixels of a region sampled (evenly strided) for its levels and histogram:
+#: the 2nd and 98th percentiles of 16k good pixels are within a fraction of a
+#: percent of the full region's, at a quarter of the cost of 65k per frame.
+LEVEL_SAMPLES = 16_384
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,6 +77,10 @@ class RenderRequest:
         no flagged pixel disappears).
     styles : tuple of (pane, PaneStyle)
     mean_slope : (h, w) float32 over ``region`` or None, read-only
+    saturated_box : (y0, y1, x0, x1), None or "unknown"
+        Where the pixels saturated at ``frame`` lie, from the saturation
+        onset of the mean-slope pass (None: nowhere); the mask is then
+        tested only there.  "unknown": test the whole view.
     superbias : (H, W) float32 or None, read-only
     reads : RegionReads
         Memo of region reads (see :mod:`brightstar_gui.jobs.reads`).
@@ -96,7 +102,7 @@ class RenderRequest:
     superbias: np.ndarray | None = field(default=None, compare=False)
     panes: tuple[str, ...] = figures.PANES
     histogram_pane: str | None = None
-    mean_slope_pending: bool = False
+    saturated_box: tuple[int, int, int, int] | None | str = "unknown"
     reads: RegionReads | None = field(default=None, compare=False)
 
     def style(self, pane: str) -> PaneStyle:
@@ -138,6 +144,28 @@ def region_read(req: RenderRequest, name: str, source, k: int, box: Region, step
     return req.reads.get((req.dataset.id, name, id(source), k, box, step), read)
 
 
+def grown(box: Region, shape: tuple[int, int], by: int = 1) -> Region:
+    """``box`` grown by ``by`` pixels on each side, clipped to a frame of ``shape``."""
+    y0, y1, x0, x1 = box
+    return max(y0 - by, 0), min(y1 + by, shape[0]), max(x0 - by, 0), min(x1 + by, shape[1])
+
+
+def view_read(req: RenderRequest, name: str, source, k: int) -> np.ndarray:
+    """Frame ``k`` of ``source`` over the request's view at its step.
+
+    At full resolution the view plus a one-pixel margin is read (and the view
+    cut from it): the mask test needs that margin, so when the saturation
+    source is the shown exposure one read serves both (one row band over S3).
+    """
+    step = max(1, int(req.step))
+    if step > 1:
+        return region_read(req, name, source, k, req.view, step)
+    vy0, vy1, vx0, vx1 = req.view
+    big = grown(req.view, req.dataset.shape[1:])
+    arr = region_read(req, name, source, k, big, 1)
+    return arr[vy0 - big[0] : vy1 - big[0], vx0 - big[2] : vx1 - big[2]]
+
+
 def _sample_step(shape) -> int:
     """Stride giving about :data:`LEVEL_SAMPLES` pixels of a region for its levels."""
     return max(1, int(math.ceil(math.sqrt(shape[0] * shape[1] / LEVEL_SAMPLES))))
@@ -168,7 +196,7 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             raise Cancelled("cancelled")
 
     def view_of(name, source, kk):
-        return region_read(req, name, source, kk, req.view, step)
+        return view_read(req, name, source, kk)
 
     def sample_of(name, source, kk, view_arr):
         # Levels over the whole region, not the view: zooming keeps the stretch.
@@ -246,14 +274,7 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             message = "loading the references..." if ctx is None else "no saturation reference"
             panes["mask"] = PaneImage(None, rect, (0.0, 3.0), None, message)
         else:
-            # One pixel of margin so that neighbours across the view's edge count.
-            my0, my1 = max(vy0 - 1, 0), min(vy1 + 1, h)
-            mx0, mx1 = max(vx0 - 1, 0), min(vx1 + 1, w)
-            box = (my0, my1, mx0, mx1)
-            raw_k = region_read(req, "saturation", ctx.sat_source, k, box, 1)
-            sat = ctx.saturation.region(raw_k, my0, mx0)
-            margin = (vy0 - my0, my1 - vy1, vx0 - mx0, mx1 - vx1)
-            codes_view = compose("mask", PaneInputs(frame_v, saturated=sat, margin=margin, step=step))
+            codes_view = _mask_view(req, ctx, k, frame_v)
             probe["mask_codes"] = codes_view
             levels = (style.vmin, style.vmax) if style.mode == "manual" else (0.0, 3.0)
             counts = np.bincount(codes_view.astype(np.int64).ravel(), minlength=4)[:4]
@@ -262,6 +283,51 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
     if ctx is not None and ctx.pixeldq is not None:
         probe["pixeldq"] = ctx.pixeldq
     return RenderResult(req, panes, probe, time.perf_counter() - t0)
+
+
+def _mask_view(req: RenderRequest, ctx: Context, k: int, frame_v: np.ndarray) -> np.ndarray:
+    """Mask codes of the view at ``step`` (block maximum), uint8 as float32.
+
+    With a known ``saturated_box`` only that box (grown by the one pixel of
+    neighbours, aligned to the step grid) is tested -- exact, because every
+    pixel saturated at frame k lies in it -- so a full frame in view costs a
+    star's worth of pixels, not 16 million.
+    """
+    vy0, vy1, vx0, vx1 = req.view
+    step = max(1, int(req.step))
+    _, h, w = req.dataset.shape
+    shape = (-(-(vy1 - vy0) // step), -(-(vx1 - vx0) // step))
+    box = req.saturated_box
+    if box == "unknown":
+        return _mask_part(req, ctx, k, req.view, step)
+    out = np.zeros(shape, np.float32)
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
+    gy0, gy1 = max(vy0, y0 - 1), min(vy1, y1 + 1)
+    gx0, gx1 = max(vx0, x0 - 1), min(vx1, x1 + 1)
+    if gy1 <= gy0 or gx1 <= gx0:
+        return out
+    gy0, gx0 = vy0 + (gy0 - vy0) // step * step, vx0 + (gx0 - vx0) // step * step
+    gy1, gx1 = min(vy1, vy0 + _ceil_to(gy1 - vy0, step)), min(vx1, vx0 + _ceil_to(gx1 - vx0, step))
+    part = _mask_part(req, ctx, k, (gy0, gy1, gx0, gx1), step)
+    r0, c0 = (gy0 - vy0) // step, (gx0 - vx0) // step
+    out[r0 : r0 + part.shape[0], c0 : c0 + part.shape[1]] = part
+    return out
+
+
+def _mask_part(req: RenderRequest, ctx: Context, k: int, part: Region, step: int) -> np.ndarray:
+    """Mask codes of ``part`` of the frame, tested with a one-pixel margin, block-reduced by ``step``."""
+    py0, py1, px0, px1 = part
+    _, h, w = req.dataset.shape
+    # One pixel of margin so that neighbours across the part's edge count.
+    my0, my1 = max(py0 - 1, 0), min(py1 + 1, h)
+    mx0, mx1 = max(px0 - 1, 0), min(px1 + 1, w)
+    name = req.kind if ctx.sat_source is req.values else "saturation"
+    raw_k = region_read(req, name, ctx.sat_source, k, (my0, my1, mx0, mx1), 1)
+    sat = ctx.saturation.region(raw_k, my0, mx0)
+    margin = (py0 - my0, my1 - py1, px0 - mx0, mx1 - px1)
+    return compose("mask", PaneInputs(raw_k, saturated=sat, margin=margin, step=step))
 
 
 def _memo(req: RenderRequest, key, compute):
@@ -277,18 +343,14 @@ def prefetch_job(req: RenderRequest, frames: tuple[int, ...], token: CancelToken
     """
     total = 0
     n = req.dataset.shape[0]
+    ctx = req.context
     for kk in frames:
         if token is not None and token.cancelled:
             raise Cancelled("cancelled")
         kk %= n
-        arr = region_read(req, req.kind, req.values, kk, req.view, req.step)
-        total += arr.nbytes
-        if req.context is not None and req.context.saturation is not None and "mask" in req.panes:
-            vy0, vy1, vx0, vx1 = req.view
-            _, h, w = req.dataset.shape
-            box = (max(vy0 - 1, 0), min(vy1 + 1, h), max(vx0 - 1, 0), min(vx1 + 1, w))
-            if req.context.sat_source is not req.values or box != req.view:
-                total += region_read(req, "saturation", req.context.sat_source, kk, box, 1).nbytes
+        total += view_read(req, req.kind, req.values, kk).nbytes
+        if ctx is not None and ctx.saturation is not None and ctx.sat_source is not req.values and "mask" in req.panes:
+            total += region_read(req, "saturation", ctx.sat_source, kk, grown(req.view, req.dataset.shape[1:]), 1).nbytes
     return total
 
 

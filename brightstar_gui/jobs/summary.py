@@ -45,6 +45,18 @@ class SummaryResult:
     region: Region
     mean_slope: np.ndarray
     onset: np.ndarray | None
+    onset_boxes: np.ndarray | None = None
+
+    def saturated_box(self, k: int) -> tuple[int, int, int, int] | None:
+        """Bounding box (absolute y0, y1, x0, x1) of every pixel of the region saturated at read ``k``.
+
+        Every pixel saturated at ``k`` has its onset at or before ``k``, so it
+        lies in this box; None: none saturated (an empty box).
+        """
+        if self.onset_boxes is None:
+            raise ValueError("no saturation onset")
+        y0, y1, x0, x1 = (int(v) for v in self.onset_boxes[min(max(k, 0), len(self.onset_boxes) - 1)])
+        return None if y1 <= y0 else (y0, y1, x0, x1)
 
     def covers(self, kind: str, region: Region) -> bool:
         y0, y1, x0, x1 = region
@@ -83,4 +95,43 @@ def summary_job(req: SummaryRequest):
             yield Progress(report.fraction, report.message)
     except StopIteration as stop:
         summary = stop.value
-    return SummaryResult(req.dataset_id, req.kind, req.region, readonly(summary.mean_slope), readonly(summary.onset))
+    n = req.values.shape[0]
+    boxes = onset_boxes(summary.onset, n, (y0, x0)) if summary.onset is not None else None
+    return SummaryResult(req.dataset_id, req.kind, req.region, readonly(summary.mean_slope), readonly(summary.onset),
+                         readonly(boxes))
+
+
+def onset_boxes(onset: np.ndarray, n: int, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """For each read k, the bounding box of the pixels whose saturation onset is at or before k.
+
+    Parameters
+    ----------
+    onset : (h, w) int
+        First saturated read of each pixel, -1: never.
+    n : int
+        Reads.
+    origin : (y, x)
+        Absolute position of ``onset[0, 0]``.
+
+    Returns
+    -------
+    (n, 4) int64
+        ``[y0, y1, x0, x1]`` (absolute, end exclusive); ``[0, 0, 0, 0]`` when
+        no pixel has saturated by read k.
+    """
+    onset = np.asarray(onset)
+    ys, xs = np.nonzero(onset >= 0)
+    out = np.zeros((n, 4), np.int64)
+    if ys.size == 0:
+        return out
+    ks = onset[ys, xs].astype(np.int64)
+    order = np.argsort(ks, kind="stable")
+    ys, xs, ks = ys[order], xs[order], ks[order]
+    y_lo, y_hi = np.minimum.accumulate(ys), np.maximum.accumulate(ys)
+    x_lo, x_hi = np.minimum.accumulate(xs), np.maximum.accumulate(xs)
+    last = np.searchsorted(ks, np.arange(n), side="right") - 1  # index of the last pixel with onset <= k
+    some = last >= 0
+    i = last[some]
+    oy, ox = origin
+    out[some] = np.stack([y_lo[i] + oy, y_hi[i] + 1 + oy, x_lo[i] + ox, x_hi[i] + 1 + ox], axis=1)
+    return out

@@ -23,6 +23,12 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from processing.figures import PANE_TITLES, PANES
 
 
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Draw the plot's axes from a pixmap cache (repainted only when they change)."""
+    for axis in plot.axes.values():
+        axis["item"].setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 class PaneGroup(QtWidgets.QWidget):
     """The four panes.
 
@@ -103,6 +109,12 @@ class PaneGroup(QtWidgets.QWidget):
             vb.setXLink(first)
             vb.setYLink(first)
         self.viewbox = first
+        # Axes are painted once into a pixmap and blitted afterwards: replaying
+        # their tick labels on every frame was most of a playback frame's paint.
+        for plot in self.plots.values():
+            cache_axes(plot)
+        for cbar in self.colorbars.values():
+            cbar.axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self.roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((0, 255, 120), width=2), movable=True, resizable=True,
                               rotatable=False, removable=False)

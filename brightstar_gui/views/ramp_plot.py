@@ -98,6 +98,10 @@ class RampPanel(QtWidgets.QWidget):
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setMinimumWidth(240)
 
+        from .panes import cache_axes
+
+        cache_axes(self.plot.getPlotItem())
+        cache_axes(self.grid.getPlotItem())
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         splitter = QtWidgets.QSplitter()
