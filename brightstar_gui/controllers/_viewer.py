@@ -51,7 +51,7 @@ from ._runner import JobRunner
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
                "demo": "Demo data", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
-DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "attach")
+DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach")
 #: Reads prefetched ahead during playback.
 PREFETCH_FRAMES = 2
 
@@ -109,6 +109,9 @@ class ViewerController(AnalysisMixin):
         self._waiting_for_ahead = False
         self._last_advance = 0.0
         self._applying = False
+        # Colour tables come from matplotlib, whose import takes a second or
+        # more: build the default ones in the pool now, not in the first render.
+        self.runner.submit("warm", lambda token: warm_job(self.model.displays))
         ev = self.model.events
         for name in ("frame", "baseline", "displays", "flag_color", "subtract_superbias"):
             ev[name].connect(self._on_render_field)
@@ -258,14 +261,23 @@ class ViewerController(AnalysisMixin):
         self.views.status.set_references(f"references ({ctx.references_from or 'not found'}): {used}")
         for note in ctx.notes:
             self.views.status.flash(note, 10000)
-        if ctx.calibration_path is not None:
-            self.attach_calibrated(ctx.calibration_path)
-        elif self.start_options is not None and self.start_options.calibrated and ds.raw is not None:
-            self.start_calibration()
+        if ds.raw is not None:
+            req = opening.CachedRequest(ds.id, ds.uri, dict(ctx.references), self.endpoint_url)
+            self.submit("cached", lambda token: opening.cached_calibration_job(req), self._on_cached, tag=ds.id)
         self.request_render()
         self.ensure_summary()
         self.request_pixel()
         self.views.status.notify("context_loaded", ds.uri)
+
+    def _on_cached(self, found: tuple[int, Path | None]) -> None:
+        ds_id, path = found
+        if self.dataset is None or self.dataset.id != ds_id:
+            return
+        if path is not None:
+            self.views.status.flash(f"using the cached calibration {path.name}", 5000)
+            self.attach_calibrated(path)
+        elif self.start_options is not None and self.start_options.calibrated:
+            self.start_calibration()
 
     def close(self) -> None:
         """Cancel everything, join the workers and close the files (the window is closing)."""
@@ -606,3 +618,12 @@ class ViewerController(AnalysisMixin):
 def _same(a: RenderRequest, b: RenderRequest) -> bool:
     """``a`` renders what ``b`` asks (the mean slope counts by presence: it never changes once known)."""
     return a == b and (a.mean_slope is None) == (b.mean_slope is None) and (a.superbias is None) == (b.superbias is None)
+
+
+def warm_job(displays: dict) -> int:
+    """Build the colour tables of ``displays`` and import the diagnostics (the first render's slow parts)."""
+    import processing.diagnostics  # noqa: F401 - scipy.ndimage, needed by the first open
+
+    for d in displays.values():
+        lut(d.cmap, d.scale)
+    return len(displays)

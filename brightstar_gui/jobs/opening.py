@@ -111,8 +111,6 @@ class Context:
     references : dict type -> Path
     references_from : str
         Where they were found ("the data set's manifest", a folder, ...).
-    calibration_path : Path or None
-        A cached calibrated ramp of this exposure.
     notes : tuple of str
     """
 
@@ -124,7 +122,6 @@ class Context:
     bad: np.ndarray | None = None
     references: dict = field(default_factory=dict)
     references_from: str = ""
-    calibration_path: Path | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -187,7 +184,7 @@ class ContextRequest:
 
 
 def context_job(req: ContextRequest):
-    """Reference files, pixel DQ and a cached calibration (a progress generator returning :class:`Context`)."""
+    """Reference files, pixel DQ and the saturation test (a progress generator returning :class:`Context`)."""
     ds = req.dataset
     yield Progress(0.1, "reading reference files")
     refs, source = resolve_references(ds.uri, ds.references_override)
@@ -203,17 +200,13 @@ def context_job(req: ContextRequest):
     exp = ds.primary
     if "pixeldq" in exp.arrays:
         pixeldq = np.asarray(exp.arrays["pixeldq"].read(), dtype=np.uint32)
-    cached = None
-    if ds.raw is not None:
-        yield Progress(0.5, "looking for a cached calibration")
-        cached = find_cached_calibration(ds.uri, refs, req.endpoint_url)
     saturation, sat_source = _saturation(ds, sat_dn)
     if ds.raw is not None and sat_dn is None:
         notes.append("no saturation reference: the mask and slope-ratio panes need one (Analysis > Reference files)")
     yield Progress(1.0, "references loaded")
     return Context(dataset_id=ds.id, sat_dn=readonly(sat_dn), saturation=saturation, sat_source=sat_source,
                    pixeldq=readonly(pixeldq), bad=readonly(None if pixeldq is None else pixeldq != 0),
-                   references=refs, references_from=source, calibration_path=cached, notes=tuple(notes))
+                   references=refs, references_from=source, notes=tuple(notes))
 
 
 def _saturation(ds: Dataset, sat_dn) -> tuple[SaturationTest | None, Any]:
@@ -224,6 +217,23 @@ def _saturation(ds: Dataset, sat_dn) -> tuple[SaturationTest | None, Any]:
     if cal is not None and "groupdq" in cal.arrays:
         return SaturationTest(np.ones(shape, np.float32), shape).prepare(np.uint8), GroupdqSaturation(cal.arrays["groupdq"])
     return None, None
+
+
+@dataclass(frozen=True)
+class CachedRequest:
+    dataset_id: int
+    uri: str
+    references: dict
+    endpoint_url: str | None = None
+
+
+def cached_calibration_job(req: CachedRequest) -> tuple[int, Path | None]:
+    """``(dataset_id, path)`` of a calibrated ramp of ``req.uri`` already in the cache (path None: none).
+
+    A job of its own, after the context: the lookup identifies the input (seconds on a
+    full-size file) and must not hold back the mask and ratio panes.
+    """
+    return req.dataset_id, find_cached_calibration(req.uri, req.references, req.endpoint_url)
 
 
 def find_cached_calibration(uri: str, refs: dict | None = None, endpoint_url: str | None = None) -> Path | None:

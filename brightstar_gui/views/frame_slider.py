@@ -42,6 +42,7 @@ class FrameSlider(QtWidgets.QWidget):
         self.slider.setRange(0, 0)
         self.slider.setPageStep(5)
         self.slider.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys are window shortcuts
+        self.slider.setMinimumWidth(120)  # still a slider when the window is narrow
         self.fps = QtWidgets.QDoubleSpinBox()
         self.fps.setRange(0.5, 120.0)
         self.fps.setValue(5.0)
@@ -50,9 +51,9 @@ class FrameSlider(QtWidgets.QWidget):
         self.fps.setToolTip("Playback speed")
         self.rate_label = QtWidgets.QLabel("")
         self.rate_label.setToolTip("Playback rate achieved (frames on screen per second)")
-        self.rate_label.setMinimumWidth(90)
+        self.rate_label.setMinimumWidth(64)
         self.label = QtWidgets.QLabel("no exposure")
-        self.label.setMinimumWidth(210)
+        self.label.setMinimumWidth(190)
         font = self.label.font()
         font.setFamily("monospace")
         self.label.setFont(font)
