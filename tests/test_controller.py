@@ -349,3 +349,20 @@ def test_model_batches_events():
     m.events.data_kind.connect(lambda v: kinds.append((v, m.calibrated_available)))
     m.calibrated_available = False
     assert m.data_kind == "raw" and kinds == [("raw", False)]  # emitted after the flag is stored
+
+
+def test_pausing_while_a_frame_is_rendered_ahead_still_renders(make, small_set):
+    c, views, runner = make(deferred=True)
+    c.open(small_set["illuminated"])
+    runner.run_pending()
+    c.model.playing = True
+    c.tick()
+    runner.run_one([t for t in runner.pending if t.channel == "render"][0])
+    # The frame is shown; the next one is being rendered ahead (not finished).
+    assert c._ahead is not None and c._ahead[1] is None and runner.busy("ahead")
+    c.tick()  # advance onto the frame rendered ahead: waiting for it
+    assert c.render_inflight and not runner.busy("render")
+    c.model.playing = False  # pause before it arrives
+    runner.run_pending()
+    assert not c.render_inflight and c.last_render.request.frame == c.model.frame
+    assert c.last_render.request.histogram_pane != ""  # paused: the histogram is back

@@ -318,8 +318,7 @@ class ViewerController(AnalysisMixin):
             self.runner.cancel("prefetch")
             self._drop_ahead()
             self.views.status.set_playback_rate(None)
-            if not self.render_inflight:
-                self.request_render()  # with the histogram playback leaves out
+            self.request_render()  # with the histogram playback leaves out
 
     def _apply_region(self, auto_range: bool) -> None:
         if self.dataset is None:
