@@ -253,11 +253,11 @@ class _Lz4Reader(_BlockReader):
 def _trim_blocks_cache(keep: Path) -> None:
     """Evict least-recently-used decompressed blocks beyond the cache-size setting.
 
-    Shares the bound of the calibration and S3 caches
-    (:func:`processing.cache.limit_bytes`).  Unlinking a block another
-    process has memory-mapped is safe: its mapping stays valid.
+    Its share of the one cache budget (:func:`processing.cache_budget.limit_for`).
+    Unlinking a block another process has memory-mapped is safe: its mapping
+    stays valid.
     """
-    from .cache import limit_bytes
+    from .cache_budget import limit_for
 
     files = []
     for path in paths.blocks_cache_dir().glob("*.raw"):
@@ -267,7 +267,7 @@ def _trim_blocks_cache(keep: Path) -> None:
             continue
         files.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in files)
-    limit = limit_bytes()
+    limit = limit_for("blocks")  # its share of the one budget
     for _, size, path in sorted(files):
         if total <= limit:
             break
