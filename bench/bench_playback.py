@@ -10,8 +10,11 @@ the slider row shows (the controller's ``achieved_rate``) and the
   second over ``--seconds`` after a warm-up;
 * pixel click -> ramp plot drawn, median of 15;
 * open a local exposure -> first panes on screen;
-* over a loopback S3 server (moto, its own process): playback of a 512 x 512
-  cutout and the bytes fetched per new read;
+* over a loopback S3 endpoint (``bench/range_s3_server.py``: ranged GETs of
+  the same full-size file, as S3 answers them; moto re-reads the whole
+  object on every GET, which would time the mock): playback of a 512 x 512
+  cutout and the bytes fetched per new read (the tests assert the bytes
+  against moto, ``tests/test_region_reads.py``);
 * the process's peak and final RSS.
 
 Usage (the data set from ``brightstar synth DIR``; the S3 file is written
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
 
 
 def rss_mb() -> float:
@@ -123,13 +126,24 @@ class Bench:
         self.wait(self.settled, 60)
         from brightstar_gui.trace import read_trace
 
-        rendered = [e for e in read_trace(self.trace_path) if e["event"] == "rendered" and t_start <= e["t"] <= t_end]
+        events = [e for e in read_trace(self.trace_path) if e["event"] == "rendered"]
+        # Bytes moved per read shown for the first time (from the trace's cumulative count).
+        seen, new_read_bytes, last_bytes = set(), [], None
+        for e in events:
+            if e["t"] >= t_start and e["frame"] not in seen and last_bytes is not None:
+                new_read_bytes.append(e["bytes_fetched"] - last_bytes)
+            if e["t"] >= t_start:
+                seen.add(e["frame"])
+            last_bytes = e["bytes_fetched"]
+        rendered = [e for e in events if t_start <= e["t"] <= t_end]
         frames = {e["frame"] for e in rendered}
         rate = (len(rendered) - 1) / (rendered[-1]["t"] - rendered[0]["t"]) if len(rendered) > 2 else 0.0
         last = rendered[-1] if rendered else {}
         return {"asked_fps": fps, "achieved_fps": round(rate, 1), "readout": readout, "frames_shown": len(rendered),
                 "distinct_frames": len(frames), "panes": last.get("panes"),
-                "bytes_per_frame": round((bytes1 - bytes0) / max(1, len(rendered))) if bytes1 > bytes0 else 0}
+                "bytes_per_frame": round((bytes1 - bytes0) / max(1, len(rendered))) if bytes1 > bytes0 else 0,
+                "bytes_per_new_read_max": max(new_read_bytes, default=0),
+                "bytes_per_new_read_median": int(statistics.median(new_read_bytes)) if new_read_bytes else 0}
 
     def clicks(self, star, n=15) -> dict:
         times = []
@@ -154,17 +168,6 @@ class Bench:
         self.trace.close()
 
 
-def s3_file(folder: Path, frames: int) -> Path:
-    from s3_server import write_patterned_exposure
-
-    from processing import synth
-
-    path = folder / f"s3-{frames}" / synth.exposure_filename(synth.ILLUM_STAMP)
-    if not path.exists():
-        write_patterned_exposure(path, frames=frames)
-    return path
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="a `brightstar synth` data set (full size)")
@@ -173,7 +176,6 @@ def main(argv=None) -> int:
     p.add_argument("--warm", type=float, default=2.0)
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--no-s3", action="store_true")
-    p.add_argument("--s3-frames", type=int, default=12)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if not os.environ.get("DISPLAY"):
@@ -227,14 +229,10 @@ def main(argv=None) -> int:
     b.close()
 
     if not args.no_s3:
-        from s3_server import MotoServer, make_public_bucket, upload
+        from range_s3_server import RangeServer
 
-        path = s3_file(scratch, args.s3_frames)
-        server = MotoServer().start()
-        try:
-            client = server.client()
-            make_public_bucket(client)
-            s3_uri = upload(client, path, "bench/" + path.name)
+        with RangeServer({"bench/" + uri.name: uri}) as server:
+            s3_uri = f"s3://bench/{uri.name}"
             b = Bench(app, size, scratch / "trace-s3.jsonl", endpoint_url=server.endpoint_url)
             c = b.w.controller
             results["s3_open_to_first_panes_s"] = round(b.open(s3_uri), 3)
@@ -244,8 +242,6 @@ def main(argv=None) -> int:
             results["s3_cutout_512"] = b.play(args.fps, args.warm, args.seconds)
             print("S3 cutout 512 x 512:", results["s3_cutout_512"], flush=True)
             b.close()
-        finally:
-            server.stop()
     stop.set()
     results["load_avg_after"] = os.getloadavg()
     print(json.dumps(results))

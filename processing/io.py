@@ -462,7 +462,9 @@ class LazyArray:
         row = width * self.ref.dtype.itemsize
         start = self.ref.offset + k * self._plane + y0 * row
         band = self._as_array(self._reader.span(start, start + (y1 - y0) * row), (y1 - y0, width))
-        return band[::step, x0:x1:step]
+        if step == 1 and (x0, x1) == (0, width):
+            return band
+        return np.ascontiguousarray(band[::step, x0:x1:step])  # a copy: the band is not kept alive
 
     def read(self) -> np.ndarray:
         """The whole array (for small arrays such as ``pixeldq``)."""

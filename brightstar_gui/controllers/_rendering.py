@@ -212,7 +212,8 @@ class RenderingMixin:
 
     def _prefetch(self, req: RenderRequest) -> None:
         n = self.model.n_frames
-        frames = tuple((req.frame + i) % n for i in range(1, PREFETCH_FRAMES + 1))
+        # The frame after this one is read by the render-ahead job; read the ones after it.
+        frames = tuple((req.frame + i) % n for i in range(2, PREFETCH_FRAMES + 2))
         self.submit("prefetch", lambda token: prefetch_job(req, frames, token), tag=req.dataset.id)
 
     def bytes_fetched(self) -> int:

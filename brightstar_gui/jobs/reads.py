@@ -35,23 +35,41 @@ class RegionReads:
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._inflight: dict[Hashable, threading.Event] = {}
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable, read: Callable[[], np.ndarray]) -> np.ndarray:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return hit
-            self.misses += 1
-        value = np.asarray(read())
-        if value.flags.writeable:
-            value = value.view()
-            value.flags.writeable = False
-        self.put(key, value)
-        return value
+        """The array for ``key``; ``read()`` is called once even when two jobs ask at once.
+
+        (Playback's render-ahead and prefetch jobs may want the same read at
+        the same moment: the second waits for the first instead of fetching
+        the same bytes again.)
+        """
+        while True:
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None:
+                    self._items.move_to_end(key)
+                    self.hits += 1
+                    return hit
+                pending = self._inflight.get(key)
+                if pending is None:
+                    pending = self._inflight[key] = threading.Event()
+                    self.misses += 1
+                    break
+            pending.wait()  # another job is reading it; then look again
+        try:
+            value = np.asarray(read())
+            if value.flags.writeable:
+                value = value.view()
+                value.flags.writeable = False
+            self.put(key, value)
+            return value
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+            pending.set()
 
     def peek(self, key: Hashable) -> np.ndarray | None:
         with self._lock:
