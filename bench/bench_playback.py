@@ -17,11 +17,15 @@ the slider row shows (the controller's ``achieved_rate``) and the
   against moto, ``tests/test_region_reads.py``);
 * the process's peak and final RSS.
 
-Usage (the data set from ``brightstar synth DIR``; the S3 file is written
-with the tests' pattern writer)::
+``--before REF`` also measures the viewer as it was at git commit REF (the
+single-class window before the model/controller redesign, ``0c99700``) in
+the same run, under the same load: playback of the cutout and of the full
+frame, and open to first panes.
+
+Usage (the data set from ``brightstar synth DIR``)::
 
     Xvfb :93 -screen 0 1920x1200x24 &
-    DISPLAY=:93 python bench/bench_playback.py --data DIR [--size 1280x800] [--fps 60] [--no-s3]
+    DISPLAY=:93 python bench/bench_playback.py --data DIR [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
 """
 
 from __future__ import annotations
@@ -168,6 +172,72 @@ class Bench:
         self.trace.close()
 
 
+#: The measurement of the viewer before the redesign (its API: MainWindow.session, state, slider.toggle_play).
+BEFORE = r"""
+import json, os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "xcb"
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtWidgets
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+app = QtWidgets.QApplication(["before"])
+from brightstar_gui.main_window import MainWindow
+from brightstar_gui.state import Cutout
+uri, fps, warm, seconds, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+w = MainWindow(); w.resize(width, height); w.show()
+def pump(s):
+    end = time.perf_counter() + s
+    while time.perf_counter() < end:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+def wait(c, t=1200):
+    t0 = time.perf_counter()
+    while not c():
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+        if time.perf_counter() - t0 > t: raise TimeoutError
+pump(0.5)
+out = {}
+t0 = time.perf_counter()
+w.open_uri(uri)
+wait(lambda: w.last_render is not None)
+out["open_to_first_panes_s"] = round(time.perf_counter() - t0, 3)
+wait(lambda: w.session.sat_dn is not None and not w._render_inflight)
+star = w.session.star
+w.state.cutout = Cutout(star[0], star[1], 256, True)
+wait(lambda: w.session.mean_slope("raw", w.state.region()) is not None and not w._render_inflight)
+times = []
+w.frame_rendered.connect(lambda s: times.append(time.monotonic()))
+def play():
+    w.slider.fps.setValue(fps)
+    w.slider.toggle_play(); pump(warm); times.clear(); pump(seconds); w.slider.stop()
+    wait(lambda: not w._render_inflight)
+    return round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 2 else 0.0
+out["cutout_512_fps"] = play()
+h, wd = w.state.frame_shape
+w.state.cutout = Cutout(star[0], star[1], 256, False)
+wait(lambda: w.last_render.request.region[1] == h and not w._render_inflight)
+wait(lambda: w.session.summary_for("raw", (0, h, 0, wd))[0] is not None and not w._render_inflight)
+out["full_frame_fps"] = play()
+w.close()
+print(json.dumps(out))
+"""
+
+
+def measure_before(ref: str, uri: Path, args, size) -> dict:
+    """Run :data:`BEFORE` on the tree of commit ``ref`` (exported to a temporary folder)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = dict(os.environ, PYTHONPATH=tmp, QT_QPA_PLATFORM="xcb")
+        env["BRIGHTSTAR_CONFIG_DIR"] = str(Path(env["BRIGHTSTAR_CONFIG_DIR"]) / "before")
+        proc = subprocess.run([sys.executable, "-c", BEFORE, str(uri), str(args.fps), str(args.warm), str(args.seconds),
+                               str(size[0]), str(size[1])], env=env, capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the viewer at {ref} failed: {proc.stderr[-2000:]}")
+        return {"ref": ref, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="a `brightstar synth` data set (full size)")
@@ -176,6 +246,7 @@ def main(argv=None) -> int:
     p.add_argument("--warm", type=float, default=2.0)
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--no-s3", action="store_true")
+    p.add_argument("--before", default=None, metavar="REF", help="also measure the viewer at git commit REF")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if not os.environ.get("DISPLAY"):
@@ -206,6 +277,7 @@ def main(argv=None) -> int:
     results: dict = {"platform": app.platformName(), "window": list(size), "load_avg_before": os.getloadavg()}
     b = Bench(app, size, scratch / "trace.jsonl")
     w, c = b.w, b.w.controller
+    b.wait(lambda: not w.pool.busy("warm"), 60)  # a user opens a file after the window is up
     results["open_to_first_panes_s"] = round(b.open(str(uri)), 3)
     star = c.dataset.star
     n, h, wd = c.dataset.shape
@@ -235,6 +307,7 @@ def main(argv=None) -> int:
             s3_uri = f"s3://bench/{uri.name}"
             b = Bench(app, size, scratch / "trace-s3.jsonl", endpoint_url=server.endpoint_url)
             c = b.w.controller
+            b.wait(lambda: not b.w.pool.busy("warm"), 60)
             results["s3_open_to_first_panes_s"] = round(b.open(s3_uri), 3)
             b.w.model.cutout = Cutout(2048, 2048, 256, True)
             b.wait(lambda: b.settled() and c.last_render.request.region == b.w.model.region(), 120)
@@ -242,6 +315,9 @@ def main(argv=None) -> int:
             results["s3_cutout_512"] = b.play(args.fps, args.warm, args.seconds)
             print("S3 cutout 512 x 512:", results["s3_cutout_512"], flush=True)
             b.close()
+    if args.before:
+        results["before"] = measure_before(args.before, uri, args, size)
+        print(f"viewer at {args.before}:", results["before"], flush=True)
     stop.set()
     results["load_avg_after"] = os.getloadavg()
     print(json.dumps(results))
