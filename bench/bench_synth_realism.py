@@ -28,10 +28,12 @@ Run::
     python bench/bench_synth_realism.py [--data /tmp/bench-data/realism] [--seed 0]
                                         [--regenerate] [--code DIR] [--keep] [--time-only]
 
-The first look is written into ``--data`` when missing (about a minute) and
-reused after; the calibrated file is kept beside it while it is newer than
-the exposure.  ``--code DIR`` only times generation (into a scratch folder
-it deletes).
+The first look is written into ``--data`` when missing (about a minute
+unloaded); a full-size synthetic set already there (one kept with ``--keep``,
+or the demo's) is used as it is, and so is its calibrated file while newer
+than the exposure.  Without ``--keep`` the run deletes what it wrote itself.
+``--code DIR`` writes its timing run into a scratch folder it deletes;
+``--time-only`` stops after the timings.
 """
 
 from __future__ import annotations
@@ -205,14 +207,16 @@ def main(argv=None) -> int:
         print(f"first look with {Path(base['synth']).parent.parent}: {base['wall']:.1f} s wall, "
               f"{base['cpu']:.1f} s CPU, peak RSS {base['rss'] / GIB:.2f} GiB (load {base['load']:.1f})")
     manifest = synth.read_manifest(data)
+    generated = False
     if args.regenerate or manifest is None or manifest["config"]["size"] != 4096 or manifest["config"]["frames"] != 55:
         synth.remove_dataset(data)
+        generated = True
         gen = generate(data, args.seed)
         print(f"first look with {Path(gen['synth']).parent.parent}: {gen['wall']:.1f} s wall, "
               f"{gen['cpu']:.1f} s CPU, peak RSS {gen['rss'] / GIB:.2f} GiB (load {gen['load']:.1f})")
         manifest = synth.read_manifest(data)
     if args.time_only:
-        if not args.keep:
+        if generated and not args.keep:
             synth.remove_dataset(data)
         return 0
     exposure = data / manifest["illuminated"]
@@ -224,8 +228,9 @@ def main(argv=None) -> int:
     ok = print_table(ours)
     print(f"\n{'every row within range' if ok else 'some rows out of range'} "
           f"(25 %; percentiles near zero within {ABS_TOLERANCE:.0f} DN)")
-    if not args.keep:
-        synth.remove_dataset(data)
+    if not args.keep:  # what this run wrote; a set it was given stays
+        if generated:
+            synth.remove_dataset(data)
         calibrated.unlink(missing_ok=True)
         shutil.rmtree(data / "cache", ignore_errors=True)
     return 0 if ok else 1
