@@ -1,0 +1,141 @@
+"""How the saturated area grows, read by read: counts of the tutorial's masks.
+
+For each read this counts the pixels of the four masks of
+:func:`~.masks.saturation_masks` -- saturated, newly saturated, 4-neighbours
+and diagonal neighbours of saturation -- and gives the radius of the disc of
+the same area, ``sqrt(N_saturated / pi)``.  It streams: one read at a time,
+two (H, W) boolean masks kept, so a full 55 x 4096 x 4096 exposure costs a
+few hundred MB.  The masks come from the package's one saturation rule
+(:class:`~.thresholds.SaturationTest`) and neighbour code
+(:class:`~.neighbours.Neighbours`); a calibrated ramp is handled through
+:func:`~.saturated.saturation_input`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..progress import CancelToken, Job, Progress, run
+from .frames import BoxFrames, as_frame_source, read_frame
+from .neighbours import Neighbours
+from .ramp import OnProgress
+from .thresholds import SaturationTest, align_saturation_threshold
+
+#: Column names of :meth:`SaturationGrowth.columns`, in order (the CLI's CSV header).
+GROWTH_COLUMNS = ("read", "time_s", "saturated", "new", "nearby", "diagonal", "equivalent_radius_px")
+
+
+@dataclass(frozen=True)
+class SaturationGrowth:
+    """Per-read counts of saturation and its neighbours.
+
+    Attributes
+    ----------
+    read : (N,) int64
+        Read index, 0-based.
+    time_s : (N,) float64, s
+        Time of each read since the first; NaN when the exposure does not say.
+    saturated, new, nearby, diagonal : (N,) int64, pixels
+        Pixels in each of the tutorial's masks (see :func:`~.masks.saturation_masks`).
+    equivalent_radius_px : (N,) float64, pixels
+        ``sqrt(saturated / pi)``.
+    region : (y0, y1, x0, x1) or None
+        The box counted; None for the whole frame.
+    """
+
+    read: np.ndarray
+    time_s: np.ndarray
+    saturated: np.ndarray
+    new: np.ndarray
+    nearby: np.ndarray
+    diagonal: np.ndarray
+    equivalent_radius_px: np.ndarray
+    region: tuple[int, int, int, int] | None = None
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table as name -> (N,) column, in :data:`GROWTH_COLUMNS` order."""
+        return {name: getattr(self, name) for name in GROWTH_COLUMNS}
+
+
+def equivalent_radius(n_pixels: Any) -> np.ndarray:
+    """Radius of a disc of ``n_pixels`` pixels: ``sqrt(n / pi)``, pixels."""
+    return np.sqrt(np.asarray(n_pixels, dtype=np.float64) / np.pi)
+
+
+def _times(read_times: Any, n: int) -> np.ndarray:
+    if read_times is None:
+        return np.full(n, np.nan)
+    times = np.asarray(read_times, dtype=np.float64)
+    if times.shape != (n,):
+        raise ValueError(f"read_times has shape {times.shape}; expected ({n},), one per read")
+    return times
+
+
+def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None,
+                          read_times: Any = None) -> Job[SaturationGrowth]:
+    """Generator form of :func:`saturation_growth`; yields progress after each read."""
+    source = as_frame_source(frames, "frames")
+    n, h, w = source.shape
+    sat_full = align_saturation_threshold(sat_dn, (h, w))
+    box = None
+    if region is not None:
+        source = BoxFrames(source, region)
+        box = source.box
+        y0, y1, x0, x1 = box
+        sat_full = sat_full[y0:y1, x0:x1]
+        h, w = y1 - y0, x1 - x0
+    times = _times(read_times, n)
+    test = SaturationTest(sat_full, (h, w))
+    neighbours = Neighbours((h, w))
+    sat, before = np.empty((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
+    scratch_a, scratch_b = np.empty((h, w), dtype=bool), np.empty((h, w), dtype=bool)
+    counts = np.zeros((4, n), dtype=np.int64)
+    for k in range(n):
+        test(read_frame(source, k, "frames"), out=sat)
+        counts[0, k] = np.count_nonzero(sat)
+        # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
+        counts[1, k] = np.count_nonzero(np.greater(sat, before, out=scratch_a))
+        neighbours.classify(sat, scratch_a, scratch_b)
+        counts[2, k] = np.count_nonzero(scratch_a)
+        counts[3, k] = np.count_nonzero(scratch_b)
+        sat, before = before, sat
+        yield Progress((k + 1) / n, f"saturation growth: read {k + 1}/{n}")
+    return SaturationGrowth(np.arange(n, dtype=np.int64), times, counts[0], counts[1], counts[2], counts[3],
+                            equivalent_radius(counts[0]), box)
+
+
+def saturation_growth(frames: Any, sat_dn: np.ndarray, *, region: Any = None, read_times: Any = None,
+                      on_progress: OnProgress = None, cancel: CancelToken | None = None) -> SaturationGrowth:
+    """Per-read counts of saturated, newly saturated, 4-neighbour and diagonal pixels.
+
+    Parameters
+    ----------
+    frames : (N, H, W) array or frame source, DN
+        Raw frames, or :class:`~.saturated.FlaggedFrames` of a calibrated
+        ramp (see :func:`~.saturated.saturation_input`).
+    sat_dn : (H, W) or (H + 8, W + 8) array, DN
+        Per-pixel saturation thresholds of the whole frame.
+    region : (y0, y1, x0, x1), optional
+        Count only this box (half-open rows and columns); only its pixels are
+        read when ``frames`` is an exposure.  As in the tutorial's cutouts,
+        pixels outside the box count as unsaturated for the neighbour masks.
+    read_times : (N,) array, s, optional
+        E.g. :attr:`processing.io.Exposure.read_times`.
+    on_progress : callable, optional
+        Called with a :class:`~processing.progress.Progress` after each read.
+    cancel : CancelToken, optional
+        Checked after each read; raises :class:`~processing.progress.Cancelled`.
+
+    Returns
+    -------
+    SaturationGrowth
+
+    Raises
+    ------
+    ValueError
+        If the region is not inside the frame or the shapes disagree.
+    """
+    return run(saturation_growth_job(frames, sat_dn, region=region, read_times=read_times), on_progress, cancel)
