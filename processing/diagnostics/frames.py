@@ -189,3 +189,21 @@ class BoxFrames:
                 self._cube = np.asarray(self.source.cutout(y0, y1, x0, x1))
             return self._cube[k]
         return read_frame(self.source, k, "frames")[y0:y1, x0:x1]
+
+
+#: Streaming passes drop the pages they have mapped every this many frames.
+RELEASE_EVERY = 4
+
+
+def release_pages_now(source: Any, k: int) -> None:
+    """Let a memory-mapped exposure drop its mapped pages every :data:`RELEASE_EVERY` frames.
+
+    A pass over a 1.85 GB exposure would otherwise count every page it
+    touched in the process's resident set (they stay in the OS page cache
+    either way).  Sources without ``release_pages`` are left alone.
+    """
+    if isinstance(source, BoxFrames):
+        source = source.source
+    release = getattr(source, "release_pages", None)
+    if release is not None and (k + 1) % RELEASE_EVERY == 0:
+        release()

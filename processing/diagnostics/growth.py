@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..progress import CancelToken, Job, Progress, run
-from .frames import BoxFrames, as_frame_source, read_frame
+from .frames import BoxFrames, as_frame_source, read_frame, release_pages_now
 from .neighbours import Neighbours
 from .ramp import OnProgress
 from .thresholds import SaturationTest, align_saturation_threshold
@@ -65,6 +65,18 @@ def equivalent_radius(n_pixels: Any) -> np.ndarray:
     return np.sqrt(np.asarray(n_pixels, dtype=np.float64) / np.pi)
 
 
+def _window_around(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of ``mask`` grown by one pixel (clipped to the frame); None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    r0, r1 = rows[0], rows[-1] + 1
+    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
+    c0, c1 = cols[0], cols[-1] + 1
+    h, w = mask.shape
+    return slice(max(0, r0 - 1), min(h, r1 + 1)), slice(max(0, c0 - 1), min(w, c1 + 1))
+
+
 def _times(read_times: Any, n: int) -> np.ndarray:
     if read_times is None:
         return np.full(n, np.nan)
@@ -89,19 +101,25 @@ def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None
         h, w = y1 - y0, x1 - x0
     times = _times(read_times, n)
     test = SaturationTest(sat_full, (h, w))
-    neighbours = Neighbours((h, w))
     sat, before = np.empty((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
-    scratch_a, scratch_b = np.empty((h, w), dtype=bool), np.empty((h, w), dtype=bool)
     counts = np.zeros((4, n), dtype=np.int64)
     for k in range(n):
         test(read_frame(source, k, "frames"), out=sat)
-        counts[0, k] = np.count_nonzero(sat)
-        # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
-        counts[1, k] = np.count_nonzero(np.greater(sat, before, out=scratch_a))
-        neighbours.classify(sat, scratch_a, scratch_b)
-        counts[2, k] = np.count_nonzero(scratch_a)
-        counts[3, k] = np.count_nonzero(scratch_b)
+        window = _window_around(sat)
+        if window is not None:
+            # Every count lives within one pixel of a saturated pixel, so only
+            # that window is classified -- exactly the same counts, a fraction
+            # of the work for a star (the whole frame with scattered hot pixels).
+            s, b = sat[window], before[window]
+            counts[0, k] = np.count_nonzero(s)
+            # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
+            counts[1, k] = np.count_nonzero(np.greater(s, b))
+            nearby, diagonal = np.empty(s.shape, dtype=bool), np.empty(s.shape, dtype=bool)
+            Neighbours(s.shape).classify(s, nearby, diagonal)
+            counts[2, k] = np.count_nonzero(nearby)
+            counts[3, k] = np.count_nonzero(diagonal)
         sat, before = before, sat
+        release_pages_now(source, k)
         yield Progress((k + 1) / n, f"saturation growth: read {k + 1}/{n}")
     return SaturationGrowth(np.arange(n, dtype=np.int64), times, counts[0], counts[1], counts[2], counts[3],
                             equivalent_radius(counts[0]), box)
