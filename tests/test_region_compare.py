@@ -238,3 +238,13 @@ def test_mismatched_pairs_are_refused_naming_both():
     with pytest.raises(PairingError, match="detector WFI11.*detector WFI02"):
         DifferenceFrames(a, _Meta(np.zeros((4, 8, 8), np.uint16), "b.asdf", "WFI02"))
     check_pair(a, _Meta(np.ones((4, 8, 8), np.float32), "b.asdf", None))  # unknown detector: allowed
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 300), st.sampled_from(["uint16", "uint8", "float32", "float64", "int32"]), st.integers(0, 2**32 - 1))
+def test_the_fast_median_is_numpys(n, dtype, seed):
+    from processing.diagnostics.regionstats import _median
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(100, 40, n).clip(0, 250).astype(dtype)
+    assert _median(values) == float(np.median(values.astype(np.float64)))

@@ -146,17 +146,35 @@ def region_stats_job(values: Any, region: Any, *, sat_frames: Any = None, sat_dn
             sat = test(read_frame(sat_box, k, "raw_frames")) & inside
             n_sat[k] = np.count_nonzero(sat)
             good &= ~sat
-        picked = frame[good].astype(np.float64)
+        picked = frame.ravel() if good.all() else frame[good]
         n_good[k] = picked.size
         if picked.size:
-            out["mean"][k] = picked.mean()
-            out["median"][k] = np.median(picked)
-            out["std"][k] = picked.std()
+            out["mean"][k] = picked.mean(dtype=np.float64)
+            out["median"][k] = _median(picked)
+            out["std"][k] = picked.std(dtype=np.float64)
             out["min"][k] = picked.min()
             out["max"][k] = picked.max()
         yield Progress((k + 1) / n, f"region statistics: read {k + 1}/{n}")
     return RegionStats(np.arange(n, dtype=np.int64), out["mean"], out["median"], out["std"], out["min"], out["max"],
                        n_good, n_sat, int(inside.sum()), box)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array without NaN, exactly, in a fraction of its time.
+
+    Raw reads are uint16: a histogram of the 65536 possible values gives the
+    middle ones in one pass.  Floats are partitioned in their own dtype (not
+    copied to float64 first); the two middle values are averaged in float64
+    as ``np.median`` of the float64 copy would.
+    """
+    n = values.size
+    lo, hi = (n - 1) // 2, n // 2
+    if values.dtype.kind in "ub" and values.dtype.itemsize <= 2:
+        cumulative = np.cumsum(np.bincount(values, minlength=1))
+        a, b = np.searchsorted(cumulative, [lo + 1, hi + 1])
+        return (float(a) + float(b)) / 2
+    part = np.partition(values, [lo, hi])
+    return (float(part[lo]) + float(part[hi])) / 2
 
 
 def region_stats(values: Any, region: Any, *, sat_frames: Any = None, sat_dn: np.ndarray | None = None,
