@@ -314,3 +314,22 @@ def test_box_frames_slices_without_cutout_for_plain_sources(small):
     box = BoxFrames(Plain(), (3, 9, 4, 20))
     np.testing.assert_array_equal(box.frame(2), cube[2, 3:9, 4:20])
     assert box.shape == (cube.shape[0], 6, 16)
+
+
+@pytest.mark.slow
+def test_saturation_command_calibrates_a_raw_exposure_first(tmp_path_factory, tmp_path):
+    from test_calibrate import full_size_exposure, full_size_refs
+
+    from processing.calibrate import calibrate_job
+
+    refs, raw = full_size_refs(tmp_path_factory), full_size_exposure(tmp_path_factory, 3)
+    out = tmp_path / "cal.csv"
+    assert cli_main(["saturation", str(raw), "--calibrated", "--references", str(refs), "--csv", str(out), "--quiet"]) == 0
+    calibrated = run(calibrate_job(raw, refs=refs))  # the cached result the command used
+    assert calibrated.from_cache
+    with open_exposure(calibrated.path) as exp:
+        flagged = np.stack([(np.asarray(exp.arrays["groupdq"].frame(k)) & 2) != 0 for k in range(exp.shape[0])])
+    _, rows = read_csv(out)
+    sat, new, nearby, diag = expected_counts(flagged)
+    assert [int(r[2]) for r in rows] == list(sat) and [int(r[4]) for r in rows] == list(nearby)
+    assert sat[-1] > 0
