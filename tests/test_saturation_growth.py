@@ -333,3 +333,21 @@ def test_saturation_command_calibrates_a_raw_exposure_first(tmp_path_factory, tm
     sat, new, nearby, diag = expected_counts(flagged)
     assert [int(r[2]) for r in rows] == list(sat) and [int(r[4]) for r in rows] == list(nearby)
     assert sat[-1] > 0
+
+
+def test_growth_inside_a_circle_counts_only_its_pixels(small, small_set):
+    from processing.diagnostics.regionstats import circle
+
+    cube, sat_dn, _ = small
+    r, c = small_set["star_center"]
+    shape = circle(r + 3.2, c - 4.1, 30.5)
+    growth = saturation_growth(cube, sat_dn, region=shape)
+    box = growth.region
+    y0, y1, x0, x1 = box
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = np.hypot(yy - (r + 3.2), xx - (c - 4.1)) < 30.5
+    masks = tutorial_masks(exact_saturated(cube[:, y0:y1, x0:x1], sat_dn[y0:y1, x0:x1]))
+    expected = [(m & inside).sum(axis=(1, 2)) for m in (masks[0], masks[2], masks[1], masks[3])]
+    for name, want in zip(("saturated", "new", "nearby", "diagonal"), expected):
+        np.testing.assert_array_equal(getattr(growth, name), want, err_msg=name)
+    assert 0 < growth.saturated[-1] < exact_saturated(cube, sat_dn)[-1].sum()

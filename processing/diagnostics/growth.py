@@ -43,7 +43,7 @@ class SaturationGrowth:
     equivalent_radius_px : (N,) float64, pixels
         ``sqrt(saturated / pi)``.
     region : (y0, y1, x0, x1) or None
-        The box counted; None for the whole frame.
+        The box counted (a shape's bounding box); None for the whole frame.
     """
 
     read: np.ndarray
@@ -92,8 +92,12 @@ def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None
     source = as_frame_source(frames, "frames")
     n, h, w = source.shape
     sat_full = align_saturation_threshold(sat_dn, (h, w))
-    box = None
+    box = inside = None
     if region is not None:
+        if hasattr(region, "to_mask"):  # a regions shape: its bounding box, counted inside the shape only
+            from .regionstats import region_mask
+
+            region, inside = region_mask(region, (h, w))
         source = BoxFrames(source, region)
         box = source.box
         y0, y1, x0, x1 = box
@@ -111,13 +115,12 @@ def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None
             # that window is classified -- exactly the same counts, a fraction
             # of the work for a star (the whole frame with scattered hot pixels).
             s, b = sat[window], before[window]
-            counts[0, k] = np.count_nonzero(s)
-            # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
-            counts[1, k] = np.count_nonzero(np.greater(s, b))
+            keep = None if inside is None else inside[window]
             nearby, diagonal = np.empty(s.shape, dtype=bool), np.empty(s.shape, dtype=bool)
             Neighbours(s.shape).classify(s, nearby, diagonal)
-            counts[2, k] = np.count_nonzero(nearby)
-            counts[3, k] = np.count_nonzero(diagonal)
+            # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
+            for i, mask in enumerate((s, np.greater(s, b), nearby, diagonal)):
+                counts[i, k] = np.count_nonzero(mask if keep is None else mask & keep)
         sat, before = before, sat
         release_pages_now(source, k)
         yield Progress((k + 1) / n, f"saturation growth: read {k + 1}/{n}")
@@ -136,10 +139,12 @@ def saturation_growth(frames: Any, sat_dn: np.ndarray, *, region: Any = None, re
         ramp (see :func:`~.saturated.saturation_input`).
     sat_dn : (H, W) or (H + 8, W + 8) array, DN
         Per-pixel saturation thresholds of the whole frame.
-    region : (y0, y1, x0, x1), optional
-        Count only this box (half-open rows and columns); only its pixels are
-        read when ``frames`` is an exposure.  As in the tutorial's cutouts,
-        pixels outside the box count as unsaturated for the neighbour masks.
+    region : (y0, y1, x0, x1) or regions.PixelRegion, optional
+        Count only this box (half-open rows and columns), or only the pixels
+        of this shape (a circle, an annulus; see :mod:`.regionstats`); only
+        the bounding box is read when ``frames`` is an exposure.  As in the
+        tutorial's cutouts, pixels outside the box count as unsaturated for
+        the neighbour masks.
     read_times : (N,) array, s, optional
         E.g. :attr:`processing.io.Exposure.read_times`.
     on_progress : callable, optional
