@@ -351,3 +351,29 @@ def test_growth_inside_a_circle_counts_only_its_pixels(small, small_set):
     for name, want in zip(("saturated", "new", "nearby", "diagonal"), expected):
         np.testing.assert_array_equal(getattr(growth, name), want, err_msg=name)
     assert 0 < growth.saturated[-1] < exact_saturated(cube, sat_dn)[-1].sum()
+
+
+@pytest.mark.parametrize("read", [0, 3, 7])
+def test_onset_contours_enclose_exactly_the_pixels_saturated_by_the_read(small, read):
+    from matplotlib.path import Path as MplPath
+
+    from processing.diagnostics.onset import onset_contours
+
+    cube, sat_dn, _ = small
+    onset = onset_map(cube, sat_dn).onset
+    onset[3:6, 0:4] = 0  # an area touching the frame edge must be closed too
+    onset[200, 200] = 1  # an isolated pixel
+    lines = onset_contours(onset, read)
+    assert lines and all(np.array_equal(line[0], line[-1]) for line in lines)
+    yy, xx = np.mgrid[0 : onset.shape[0], 0 : onset.shape[1]]
+    centres = np.column_stack([yy.ravel(), xx.ravel()])
+    crossings = sum(MplPath(line).contains_points(centres).astype(int) for line in lines)
+    with np.errstate(invalid="ignore"):
+        expected = (onset <= read).ravel()
+    np.testing.assert_array_equal(crossings % 2 == 1, expected)
+
+
+def test_onset_contours_of_nothing_saturated_are_empty():
+    from processing.diagnostics.onset import onset_contours
+
+    assert onset_contours(np.full((5, 5), np.nan, np.float32), 3) == []

@@ -91,6 +91,40 @@ def onset_map(frames: Any, sat_dn: np.ndarray, *, region: Any = None, read_times
     return run(onset_map_job(frames, sat_dn, region=region, read_times=read_times), on_progress, cancel)
 
 
+def onset_contours(onset: np.ndarray, read: int) -> list[np.ndarray]:
+    """Outlines of the area saturated by read ``read`` (onset <= read), for drawing over a pane.
+
+    The mask ``onset <= read`` is contoured at 0.5 (contourpy's marching
+    squares), so every line runs half-way between a saturated pixel centre
+    and an unsaturated one; the frame is padded with unsaturated pixels so
+    that areas touching its edge are closed too.
+
+    Parameters
+    ----------
+    onset : (H, W) float, read index, NaN never
+        E.g. :attr:`OnsetMap.onset`.
+    read : int
+
+    Returns
+    -------
+    list of (M, 2) float64, (row, col) pixels
+        Closed polylines (first point repeated last).  With the even-odd
+        rule, a pixel centre lies inside them iff the pixel saturated by ``read``.
+    """
+    import contourpy
+
+    onset = np.asarray(onset)
+    if onset.ndim != 2:
+        raise ValueError(f"onset must be an (H, W) map; got shape {onset.shape}")
+    with np.errstate(invalid="ignore"):
+        inside = np.pad(onset <= read, 1).astype(np.float64)
+    if not inside.any():
+        return []
+    gen = contourpy.contour_generator(z=inside, name="serial", line_type=contourpy.LineType.Separate)
+    # contourpy gives (x, y) in the padded grid: column and row, one pixel off.
+    return [np.column_stack([line[:, 1] - 1.0, line[:, 0] - 1.0]) for line in gen.lines(0.5)]
+
+
 def write_onset_map(path: str | os.PathLike, result: OnsetMap, meta: dict | None = None) -> Path:
     """Write an onset map to an ASDF file, atomically.
 
