@@ -242,9 +242,12 @@ def test_mismatched_pairs_are_refused_naming_both():
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 300), st.sampled_from(["uint16", "uint8", "float32", "float64", "int32"]), st.integers(0, 2**32 - 1))
-def test_the_fast_median_is_numpys(n, dtype, seed):
-    from processing.diagnostics.regionstats import _median
+def test_the_fast_statistics_are_numpys(n, dtype, seed):
+    from processing.diagnostics.regionstats import _statistics
 
     rng = np.random.default_rng(seed)
     values = rng.normal(100, 40, n).clip(0, 250).astype(dtype)
-    assert _median(values) == float(np.median(values.astype(np.float64)))
+    v = values.astype(np.float64)
+    mean, median, std, lo, hi = _statistics(values)
+    assert median == float(np.median(v)) and lo == v.min() and hi == v.max()
+    assert mean == pytest.approx(v.mean(), rel=1e-13) and std == pytest.approx(v.std(), rel=1e-9, abs=1e-12)
