@@ -377,3 +377,9 @@ def test_onset_contours_of_nothing_saturated_are_empty():
     from processing.diagnostics.onset import onset_contours
 
     assert onset_contours(np.full((5, 5), np.nan, np.float32), 3) == []
+
+
+def test_calibrated_on_a_raw_exposure_that_cannot_be_calibrated_says_why(small_set, capsys):
+    assert cli_main(["saturation", str(small_set["illuminated"]), "--calibrated", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert str(small_set["illuminated"]) in err and "refpix needs 4096" in err

@@ -97,7 +97,7 @@ def _run_quietly(job):
 
 
 @contextlib.contextmanager
-def open_input(args, *, need_saturation: bool = True) -> Iterator[AnalysisInput]:
+def open_input(args) -> Iterator[AnalysisInput]:
     """Open ``args.uri`` (calibrating it first for ``--calibrated``) and close what was opened."""
     from ..diagnostics.saturated import saturation_input
     from ..io import open_exposure
@@ -111,18 +111,20 @@ def open_input(args, *, need_saturation: bool = True) -> Iterator[AnalysisInput]
         exposure = first
         if args.calibrated and raw is not None:
             from ..calibrate import calibrate_job
+            from ..calibrate.whole_cube import CalibrationFailed
+            from ..crds_env import PipelineExit
 
-            result = run_with_bar(calibrate_job(args.uri, refs=args.references, endpoint_url=args.endpoint_url),
-                                  "calibrate", quiet=args.quiet)
+            try:
+                result = run_with_bar(calibrate_job(args.uri, refs=args.references, endpoint_url=args.endpoint_url),
+                                      "calibrate", quiet=args.quiet)
+            except (CalibrationFailed, PipelineExit) as err:  # the shared handler knows only bad-input errors
+                raise ExposureError(args.uri, f"calibration failed: {err}") from err
             exposure = open_exposure(result.path)
             opened.append(exposure)
         thresholds = None
-        if need_saturation and "groupdq" not in exposure.arrays:
+        if "groupdq" not in exposure.arrays:
             thresholds = saturation_thresholds(exposure, args.references)
-        if need_saturation:
-            frames, thresholds = saturation_input(exposure, thresholds)
-        else:
-            frames = None
+        frames, thresholds = saturation_input(exposure, thresholds)
         times = exposure.read_times
         if times is None and raw is not None:
             times = raw.read_times
