@@ -383,3 +383,21 @@ def test_calibrated_on_a_raw_exposure_that_cannot_be_calibrated_says_why(small_s
     assert cli_main(["saturation", str(small_set["illuminated"]), "--calibrated", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(small_set["illuminated"]) in err and "refpix needs 4096" in err
+
+
+def test_growth_and_onset_in_one_pass_equal_the_two_passes(small, small_set):
+    from processing.diagnostics.growth import saturation_analysis_job
+    from processing.diagnostics.regionstats import annulus
+
+    cube, sat_dn, times = small
+    for region in (None, (90, 150, 100, 170), annulus(119.0, 119.0, 10.5, 40.2)):
+        src = _CountingExposure(cube)
+        growth, onset = run(saturation_analysis_job(src, sat_dn, region=region, read_times=times))
+        assert len(src.frames_read) + len(src.cutouts) * cube.shape[0] == cube.shape[0], "one pass"
+        alone = saturation_growth(cube, sat_dn, region=region, read_times=times)
+        for name in GROWTH_COLUMNS:
+            np.testing.assert_array_equal(getattr(growth, name), getattr(alone, name), err_msg=name)
+        y0, y1, x0, x1 = growth.region or (0, cube.shape[1], 0, cube.shape[2])
+        expected = naive_onset(exact_saturated(cube[:, y0:y1, x0:x1], sat_dn[y0:y1, x0:x1]))
+        np.testing.assert_array_equal(onset.onset, expected)
+        assert onset.region == growth.region

@@ -21,7 +21,8 @@ import numpy as np
 from ..progress import CancelToken, Job, Progress, run
 from .frames import BoxFrames, as_frame_source, read_frame, release_pages_now
 from .neighbours import Neighbours
-from .ramp import OnProgress
+from .onset import OnsetMap
+from .ramp import OnProgress, onset_dtype
 from .thresholds import SaturationTest, align_saturation_threshold
 
 #: Column names of :meth:`SaturationGrowth.columns`, in order (the CLI's CSV header).
@@ -86,9 +87,9 @@ def _times(read_times: Any, n: int) -> np.ndarray:
     return times
 
 
-def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None,
-                          read_times: Any = None) -> Job[SaturationGrowth]:
-    """Generator form of :func:`saturation_growth`; yields progress after each read."""
+def _scan_job(frames: Any, sat_dn: np.ndarray, region: Any, read_times: Any,
+              onset: bool) -> Job[tuple[SaturationGrowth, np.ndarray | None]]:
+    """The growth counts (and, if asked, the first saturated read of each pixel) in one pass."""
     source = as_frame_source(frames, "frames")
     n, h, w = source.shape
     sat_full = align_saturation_threshold(sat_dn, (h, w))
@@ -106,6 +107,7 @@ def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None
     times = _times(read_times, n)
     test = SaturationTest(sat_full, (h, w))
     sat, before = np.empty((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
+    first = np.full((h, w), -1, dtype=onset_dtype(n)) if onset else None
     counts = np.zeros((4, n), dtype=np.int64)
     for k in range(n):
         test(read_frame(source, k, "frames"), out=sat)
@@ -121,11 +123,41 @@ def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None
             # Read 0 has no previous read: all its saturated pixels are new (as in the tutorial).
             for i, mask in enumerate((s, np.greater(s, b), nearby, diagonal)):
                 counts[i, k] = np.count_nonzero(mask if keep is None else mask & keep)
+            if first is not None:
+                seen = first[window]  # a view: written in place
+                np.copyto(seen, k, where=s & (seen < 0))
         sat, before = before, sat
         release_pages_now(source, k)
         yield Progress((k + 1) / n, f"saturation growth: read {k + 1}/{n}")
-    return SaturationGrowth(np.arange(n, dtype=np.int64), times, counts[0], counts[1], counts[2], counts[3],
-                            equivalent_radius(counts[0]), box)
+    growth = SaturationGrowth(np.arange(n, dtype=np.int64), times, counts[0], counts[1], counts[2], counts[3],
+                              equivalent_radius(counts[0]), box)
+    return growth, first
+
+
+def saturation_growth_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None,
+                          read_times: Any = None) -> Job[SaturationGrowth]:
+    """Generator form of :func:`saturation_growth`; yields progress after each read."""
+    growth, _ = yield from _scan_job(frames, sat_dn, region, read_times, onset=False)
+    return growth
+
+
+def saturation_analysis_job(frames: Any, sat_dn: np.ndarray, *, region: Any = None,
+                            read_times: Any = None) -> Job[tuple[SaturationGrowth, OnsetMap]]:
+    """Saturation growth and the onset map in one pass over the reads.
+
+    Half the reading of :func:`saturation_growth` and
+    :func:`~.onset.onset_map` one after the other, which is what a campaign
+    over many 1.9 GB exposures wants.  Parameters as for
+    :func:`saturation_growth`; the onset map covers the region's bounding box.
+
+    Returns
+    -------
+    (SaturationGrowth, OnsetMap)
+    """
+    growth, first = yield from _scan_job(frames, sat_dn, region, read_times, onset=True)
+    onset = first.astype(np.float32)
+    onset[first < 0] = np.nan
+    return growth, OnsetMap(onset, growth.time_s, growth.region)
 
 
 def saturation_growth(frames: Any, sat_dn: np.ndarray, *, region: Any = None, read_times: Any = None,
