@@ -251,3 +251,17 @@ def test_the_fast_statistics_are_numpys(n, dtype, seed):
     mean, median, std, lo, hi = _statistics(values)
     assert median == float(np.median(v)) and lo == v.min() and hi == v.max()
     assert mean == pytest.approx(v.mean(), rel=1e-13) and std == pytest.approx(v.std(), rel=1e-9, abs=1e-12)
+
+
+def test_a_mask_region_such_as_a_footprint(small):
+    from processing.diagnostics.onset import onset_map
+
+    cube, sat_dn, _ = small
+    footprint = np.isfinite(onset_map(cube, sat_dn).onset)
+    stats = region_stats(cube, footprint)
+    assert stats.n_pixels == footprint.sum()
+    np.testing.assert_allclose(as_table(stats), naive_stats(cube, footprint))
+    with pytest.raises(ValueError, match="no pixel"):
+        region_stats(cube, np.zeros(cube.shape[1:], bool))
+    with pytest.raises(ValueError, match=r"\(256, 256\) bool array"):
+        region_stats(cube, np.ones((4, 4), bool))

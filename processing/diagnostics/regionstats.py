@@ -54,7 +54,9 @@ def region_mask(region: Any, frame_shape: tuple[int, int]) -> tuple[tuple[int, i
 
     Parameters
     ----------
-    region : regions.PixelRegion
+    region : regions.PixelRegion or (H, W) bool array
+        A shape, or a mask of the frame's pixels (e.g. a star's footprint,
+        ``np.isfinite(onset)``).
     frame_shape : (H, W)
 
     Returns
@@ -70,6 +72,14 @@ def region_mask(region: Any, frame_shape: tuple[int, int]) -> tuple[tuple[int, i
         If no pixel of the region lies in the frame.
     """
     h, w = frame_shape
+    if isinstance(region, np.ndarray):
+        if region.dtype != bool or region.shape != (h, w):
+            raise ValueError(f"a mask region must be a ({h}, {w}) bool array like the frame; got {region.dtype} {region.shape}")
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        if rows.size == 0:
+            raise ValueError(f"the mask region has no pixel inside the {h} x {w} frame")
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        return (y0, y1, x0, x1), region[y0:y1, x0:x1].copy()
     rmask = region.to_mask(mode="center")
     bbox = rmask.bbox
     y0, y1 = max(0, bbox.iymin), min(h, bbox.iymax)
@@ -191,9 +201,9 @@ def region_stats(values: Any, region: Any, *, sat_frames: Any = None, sat_dn: np
     ----------
     values : (N, H, W) array or frame source, DN
         The reads (raw or calibrated).
-    region : regions.PixelRegion
-        E.g. :func:`rectangle`, :func:`circle`, :func:`annulus`, or one read
-        by :func:`read_ds9`.
+    region : regions.PixelRegion or (H, W) bool array
+        E.g. :func:`rectangle`, :func:`circle`, :func:`annulus`, one read by
+        :func:`read_ds9`, or a mask such as a star's footprint.
     sat_frames : frame source, optional
         What the saturation test reads (default ``values``): raw DN, or
         :class:`~.saturated.FlaggedFrames`.
