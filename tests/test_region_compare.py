@@ -265,3 +265,34 @@ def test_a_mask_region_such_as_a_footprint(small):
         region_stats(cube, np.zeros(cube.shape[1:], bool))
     with pytest.raises(ValueError, match=r"\(256, 256\) bool array"):
         region_stats(cube, np.ones((4, 4), bool))
+
+
+@pytest.mark.parametrize("which", ["stats", "profile", "onset", "analysis"])
+def test_every_analysis_job_reports_progress_to_one_and_cancels(small, which):
+    from processing.diagnostics.growth import saturation_analysis_job
+    from processing.diagnostics.onset import onset_map_job
+    from processing.diagnostics.profile import star_profiles_job
+    from processing.diagnostics.regionstats import region_stats_job
+    from processing.progress import CancelToken, Cancelled, run
+
+    cube, sat_dn, _ = small
+    make = {
+        "stats": lambda: region_stats_job(cube, circle(119.0, 119.0, 20.5), sat_dn=sat_dn),
+        "profile": lambda: star_profiles_job(cube, cube, sat_dn, max_radius=30.0),
+        "onset": lambda: onset_map_job(cube, sat_dn),
+        "analysis": lambda: saturation_analysis_job(cube, sat_dn),
+    }[which]
+    reports = []
+    run(make(), on_progress=reports.append)
+    assert reports[-1].fraction == 1.0 and all(0 <= r.fraction <= 1 for r in reports)
+    token = CancelToken()
+    seen = []
+
+    def cancel_after_two(report):
+        seen.append(report)
+        if len(seen) == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run(make(), on_progress=cancel_after_two, cancel=token)
+    assert len(seen) == 2
