@@ -401,3 +401,25 @@ def test_growth_and_onset_in_one_pass_equal_the_two_passes(small, small_set):
         expected = naive_onset(exact_saturated(cube[:, y0:y1, x0:x1], sat_dn[y0:y1, x0:x1]))
         np.testing.assert_array_equal(onset.onset, expected)
         assert onset.region == growth.region
+
+
+def test_a_box_too_big_for_one_cutout_is_read_one_read_at_a_time(small, monkeypatch):
+    from processing.diagnostics import frames as frames_module
+
+    cube, sat_dn, _ = small
+
+    class RegionReads(_CountingExposure):
+        regions = []
+
+        def frame_region(self, k, y0, y1, x0, x1):
+            self.regions.append((k, y0, y1, x0, x1))
+            return self.cube[k, y0:y1, x0:x1]
+
+    monkeypatch.setattr(frames_module, "BOX_CUTOUT_BUDGET", 0)
+    src = RegionReads(cube)
+    growth = saturation_growth(src, sat_dn, region=(90, 150, 100, 170))
+    assert src.cutouts == [] and src.frames_read == []
+    assert src.regions == [(k, 90, 150, 100, 170) for k in range(cube.shape[0])]
+    np.testing.assert_array_equal(growth.saturated, saturation_growth(cube, sat_dn, region=(90, 150, 100, 170)).saturated)
+    flagged = FlaggedFrames(np.full(cube.shape, 3, np.uint8))
+    np.testing.assert_array_equal(flagged.frame_region(2, 5, 9, 1, 4), np.ones((4, 3), np.uint8))

@@ -154,10 +154,13 @@ def check_box(box: Any, shape: tuple, name: str = "region") -> tuple[int, int, i
 class BoxFrames:
     """The rows ``y0:y1``, columns ``x0:x1`` of every frame of a source.
 
-    Reads only the box where the source can (it has ``cutout(y0, y1, x0, x1)``,
-    as :class:`processing.io.Exposure` does, and the box's reads fit in
-    :data:`BOX_CUTOUT_BUDGET`): then all reads of the box are fetched at the
-    first ``frame`` call.  Otherwise each frame is read whole and sliced.
+    Reads only the box where the source can: when it has
+    ``cutout(y0, y1, x0, x1)``, as :class:`processing.io.Exposure` does, and
+    the box's reads fit in :data:`BOX_CUTOUT_BUDGET`, all reads of the box are
+    fetched at the first ``frame`` call (one batch of range requests over S3);
+    a bigger box is read one read at a time with ``frame_region(k, y0, y1,
+    x0, x1)`` where the source has it.  Otherwise each frame is read whole and
+    sliced.
 
     Parameters
     ----------
@@ -188,6 +191,8 @@ class BoxFrames:
             if self._cube is None:
                 self._cube = np.asarray(self.source.cutout(y0, y1, x0, x1))
             return self._cube[k]
+        if hasattr(self.source, "frame_region"):  # reads only the box's rows of this read
+            return np.asarray(self.source.frame_region(k, y0, y1, x0, x1))
         return read_frame(self.source, k, "frames")[y0:y1, x0:x1]
 
 

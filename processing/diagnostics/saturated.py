@@ -47,6 +47,16 @@ class FlaggedFrames:
         dq = self.groupdq.frame(k) if hasattr(self.groupdq, "frame") else np.asarray(self.groupdq)[k]
         return self._flag(dq).astype(np.uint8, copy=False)
 
+    def frame_region(self, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``y0:y1``, columns ``x0:x1`` of read ``k``, (h, w) uint8 0/1.
+
+        Reads only those rows where the groupdq array can (a lazy array of an
+        opened exposure with ``frame_region``), else slices the whole read.
+        """
+        if hasattr(self.groupdq, "frame_region"):
+            return self._flag(self.groupdq.frame_region(k, y0, y1, x0, x1)).astype(np.uint8, copy=False)
+        return self.frame(k)[y0:y1, x0:x1]
+
     def cutout(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1``, columns ``x0:x1`` of every read, (N, h, w) uint8 0/1."""
         if hasattr(self.groupdq, "cutout"):
