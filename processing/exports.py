@@ -41,6 +41,8 @@ GROUPDQ_SATURATED = 2
 def onset_from_raw(raw_cube: np.ndarray, sat_dn: np.ndarray) -> np.ndarray:
     """First read at which each pixel is at or above its saturation threshold.
 
+    The rule of :func:`processing.diagnostics.saturation_onset`, on a cutout.
+
     Parameters
     ----------
     raw_cube : (N, h, w) raw DN
@@ -51,12 +53,9 @@ def onset_from_raw(raw_cube: np.ndarray, sat_dn: np.ndarray) -> np.ndarray:
     (h, w) int16 (int32 for N > 32767)
         -1 where the pixel never saturates.
     """
-    from .diagnostics.ramp import onset_dtype
-    from .figures import saturated, threshold_in_dtype
+    from .diagnostics import saturation_onset
 
-    thr, keep = threshold_in_dtype(sat_dn, raw_cube.dtype)
-    sat = np.stack([saturated(f, thr, keep) for f in raw_cube]) if len(raw_cube) else np.zeros(raw_cube.shape, bool)
-    return _first(sat, onset_dtype(len(raw_cube)))
+    return saturation_onset(raw_cube, sat_dn)
 
 
 def onset_from_groupdq(groupdq: np.ndarray) -> np.ndarray:
@@ -154,6 +153,9 @@ def cutout_asdf_job(path: str | Path, exposure, region, *, pixeldq: np.ndarray |
     cube = exposure.cutout(y0, y1, x0, x1)
     model = model_cls.create_fake_data(shape=cube.shape)
     model.meta = meta
+    # The source's name is in brightstar_cutout.source; the file's own here
+    # (a tagged scalar of the model's kind).
+    model.meta.filename = type(model.meta.filename)(path.name)
     yield Progress(0.3, "cutting the arrays")
     arrays = {}
     for i, (key, arr) in enumerate(exposure.arrays.items()):
@@ -195,7 +197,9 @@ def cutout_asdf_job(path: str | Path, exposure, region, *, pixeldq: np.ndarray |
     }
     yield Progress(0.75, "writing ASDF")
     model.validate()
-    with _atomic(path) as tmp:
+    with _atomic(path) as tmp, asdf.config_context() as cfg:
+        # Small arrays (temperatures, read times) stay in the tree as in the source.
+        cfg.array_inline_threshold = 100
         af = asdf.AsdfFile({"roman": model._instance, "brightstar_cutout": {k: v for k, v in info.items() if v is not None}})
         af.write_to(tmp)
     yield Progress(1.0, f"wrote {path.name}")
@@ -249,7 +253,7 @@ def ramp_table(row: int, col: int, *, raw=None, calibrated=None, pinned=(), sat_
     dict
         ``columns`` (list of str), ``rows`` (list of tuples), ``header`` (dict).
     """
-    from .figures import threshold_in_dtype
+    from .figures import saturated, threshold_in_dtype
 
     primary = raw if raw is not None else calibrated
     if primary is None:
@@ -269,7 +273,7 @@ def ramp_table(row: int, col: int, *, raw=None, calibrated=None, pinned=(), sat_
                  "groupdq": None if gdq_arr is None else gdq_arr.cutout(r, r + 1, c, c + 1)[:, 0, 0]}
         if "saturated" in columns:
             thr, keep = threshold_in_dtype(np.asarray(sat_dn)[r : r + 1, c : c + 1], cells["raw_dn"].dtype)
-            cells["saturated"] = (cells["raw_dn"] >= thr[0, 0]) & (True if keep is None else bool(keep[0, 0]))
+            cells["saturated"] = saturated(cells["raw_dn"][:, None, None], thr, keep)[:, 0, 0]
         for k in range(n):
             values = {"row": r, "col": c, "role": role, "read": k,
                       "time_s": None if read_times is None else float(read_times[k]),

@@ -181,6 +181,8 @@ def _draw(fig, g: fl.Grid, cell: fl.Cell, pane: _Pane, data: FigureData, raster:
         ax.set_title(fl.wrap_title(pane.title, cell.image.w, g.dpi), fontsize=fl.TITLE_PT, fontweight="bold")
         return None
     c = pane.composed
+    box = cell.image
+    c.record["image_px"] = {"left": box.x, "top": g.height - box.y - box.h, "width": box.w, "height": box.h}
     ax = fl.image_axes(fig, g, cell, c.rgba, _extent(data.region, raster, pane.shape), pane.title)
     if side is not None:
         draw_side(fig, g, side, c, pane.label, pane.spec.scale)
