@@ -793,7 +793,11 @@ class MainWindow(QtWidgets.QMainWindow):
         for k in PANES:
             d = st.displays[k]
             levels = (d.vmin, d.vmax) if d.mode == "manual" else None
-            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high))
+            # A flag colour the user picked is kept; the default white is the bottom of
+            # inferno_r, so files then get one chosen outside the colour map (pane_colours).
+            flag = (*st.flag_color, 255) if tuple(st.flag_color) != (255, 255, 255) else None
+            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high),
+                                        flag_color=flag)
         n = st.n_frames
         frames = [f for f in (frames or figures.default_frames(n)) if 0 <= f < n]
         req = ExportRequest(
