@@ -252,3 +252,38 @@ def test_binned_pane_flags_a_block_if_any_pixel_is():
     out, out_bad = figure_layout.bin_pane(values, bad, 3)
     assert out.shape == (2, 2) and out_bad.tolist() == [[False, False], [True, False]]
     assert out[0, 0] == pytest.approx(np.nanmean(values[:3, :3]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_pane_of_every_kind_is_whole_blocks_with_flags_in_colour(small_data, tmp_path, kind):
+    if kind == "pane":
+        fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("raw", scale="asinh"), 4)
+    elif kind == "group":
+        fig = figure_kinds.group_figure(small_data, {"raw": figures.PaneSpec("raw", scale="log")}, 4)
+    elif kind == "differences":
+        fig = figure_kinds.differences_figure(small_data, [2, 5], scale="asinh")
+    else:
+        fig = figure_kinds.rows_figure(small_data, [3, 6])
+    png = figures.save_figure(fig, tmp_path / f"{kind}.png")
+    rec = fig.brightstar_record
+    bad = small_data.bad
+    for pane in rec["panes"]:
+        shown = _blocks(_pane_pixels(png, pane), rec["raster"]["zoom"])[::-1]
+        assert shown.shape[:2] == bad.shape
+        if pane["pane"] != "mask":
+            flag = np.array([int(pane["flag_colour"][i : i + 2], 16) for i in (1, 3, 5)])
+            assert (shown[bad][:, :3] == flag).all(), pane["title"]
+
+
+def test_binned_pane_keeps_every_flag_visible(small_data, tmp_path):
+    fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("raw", scale="asinh"), 4, width=300)
+    png = figures.save_figure(fig, tmp_path / "b.png")
+    rec = fig.brightstar_record
+    b = rec["raster"]["bin"]
+    assert b >= 2 and Image.open(png).size[0] <= 300
+    shown = _blocks(_pane_pixels(png, rec["panes"][0]), rec["raster"]["zoom"])[::-1]
+    binned_bad = figures.block_reduce(small_data.bad, b, "any")
+    flag = np.array(pane_colours.flag_colour("inferno_r"), np.uint8)
+    assert (shown[binned_bad] == flag).all()
+    assert rec["panes"][0]["flagged_pixels"] == int(binned_bad.sum())
+    assert "mean of" in rec["raster"]["note"]
