@@ -94,7 +94,7 @@ def export_job(req: ExportRequest):
             path, req.cube_source, req.region, pixeldq=None if data is None else data.pixeldq,
             sat_dn=None if data is None else data.sat_dn, references=None if data is None else data.references,
             raw=req.raw_source, overwrite=req.overwrite))
-    size = {"dpi": req.dpi, "width": req.width}
+    size = {"dpi": req.dpi, "width": req.width, "native": path.suffix.lower() in (".pdf", ".svg")}
     if req.kind == "pane":
         fig = figures.pane_figure(data, req.specs.get(req.pane) or figures.PaneSpec(req.pane), req.frame, req.baseline, **size)
     elif req.kind == "group":

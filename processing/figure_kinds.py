@@ -147,7 +147,7 @@ class _Pane:
     shape: tuple[int, int] = (0, 0)
 
 
-def _prepare(data: FigureData, kind: str, spec: PaneSpec, k: int, baseline: int, raster: fl.Raster,
+def _prepare(data: FigureData, kind: str, spec: PaneSpec, k: int, baseline: int, raster: _Rasters,
              title: str | None = None, label: str | None = None, scale_values: float = 1.0,
              levels: tuple[float, float] | None = None) -> _Pane:
     title = title if title is not None else pane_title(data, kind, k, baseline)
@@ -171,7 +171,7 @@ def _prepare(data: FigureData, kind: str, spec: PaneSpec, k: int, baseline: int,
     return _Pane(kind, spec, composed, title, label, frame=k, shape=img.shape)
 
 
-def _draw(fig, g: fl.Grid, cell: fl.Cell, pane: _Pane, data: FigureData, raster: fl.Raster, side: fl.Box | None):
+def _draw(fig, g: fl.Grid, cell: fl.Cell, pane: _Pane, data: FigureData, raster: _Rasters, side: fl.Box | None):
     if pane.composed is None:
         ax = fig.add_axes((cell.image.x / g.width, cell.image.y / g.height, cell.image.w / g.width, cell.image.h / g.height))
         ax.text(0.5, 0.5, fl.wrap_title(pane.error, cell.image.w, g.dpi, 4), ha="center", va="center",
@@ -183,7 +183,7 @@ def _draw(fig, g: fl.Grid, cell: fl.Cell, pane: _Pane, data: FigureData, raster:
     c = pane.composed
     box = cell.image
     c.record["image_px"] = {"left": box.x, "top": g.height - box.y - box.h, "width": box.w, "height": box.h}
-    ax = fl.image_axes(fig, g, cell, c.rgba, _extent(data.region, raster, pane.shape), pane.title)
+    ax = fl.image_axes(fig, g, cell, c.rgba, _extent(data.region, raster.draw, pane.shape), pane.title)
     if side is not None:
         draw_side(fig, g, side, c, pane.label, pane.spec.scale)
     return ax
@@ -205,19 +205,40 @@ def _new_figure(g: fl.Grid):
     return Figure(figsize=g.figsize, dpi=g.dpi)
 
 
-def _finish(fig, kind: str, g: fl.Grid, raster: fl.Raster, panes: list[_Pane], data: FigureData, **extra):
+def _finish(fig, kind: str, g: fl.Grid, raster: _Rasters, panes: list[_Pane], data: FigureData, **extra):
+    lay, b = raster.layout, raster.draw.bin
+    if raster.draw is not lay and lay.bin > 1:
+        note = f"arrays embedded whole (one image pixel per data pixel), drawn {lay.bin}x smaller than in a PNG"
+    elif b > 1:
+        note = f"each displayed pixel is {lay.zoom} x {lay.zoom} output pixels and the mean of {b} x {b} data pixels, flagged if any is"
+    else:
+        note = f"each data pixel is {lay.zoom} x {lay.zoom} output pixels"
     fig.brightstar_record = {
         "figure": kind, "dpi": g.dpi, "size_px": [g.width, g.height],
-        "raster": {"zoom": raster.zoom, "bin": raster.bin,
-                   "note": "each displayed pixel is zoom x zoom output pixels" +
-                           (f"; each is the mean of {raster.bin} x {raster.bin} data pixels, flagged if any is"
-                            if raster.bin > 1 else "; displayed pixels are data pixels")},
+        "raster": {"zoom": lay.zoom, "bin": b, "note": note},
         "region": {"y0": int(data.region[0]), "y1": int(data.region[1]), "x0": int(data.region[2]), "x1": int(data.region[3])},
         "panes": [p.composed.record if p.composed is not None else {"pane": p.kind, "frame": p.frame, "error": p.error}
                   for p in panes],
         **extra,
     }
     return fig
+
+
+@dataclass(frozen=True)
+class _Rasters:
+    """The layout's raster (sizes) and the one the data are drawn with (binning)."""
+
+    layout: fl.Raster
+    draw: fl.Raster
+
+    @property
+    def bin(self) -> int:
+        return self.draw.bin
+
+
+def _raster(shape, ncols, dpi, width, native, side="each") -> _Rasters:
+    layout = fl.choose_raster(*shape, ncols, dpi, width, side)
+    return _Rasters(layout, fl.Raster(layout.zoom, 1) if native else layout)
 
 
 def _shape(data: FigureData) -> tuple[int, int]:
@@ -229,11 +250,18 @@ def _lines(titles: list[str], image_w: int, dpi: float) -> int:
     return max(fl.title_lines(t, image_w, dpi) for t in titles)
 
 
-def pane_figure(data: FigureData, spec: PaneSpec, k: int, baseline: int = 1, *, dpi: float = 100, width: int | None = None):
-    """One pane at frame ``k``: title, ticks, colour bar (or categories) and flag legend."""
-    raster = fl.choose_raster(*_shape(data), 1, dpi, width)
+def pane_figure(data: FigureData, spec: PaneSpec, k: int, baseline: int = 1, *, dpi: float = 100, width: int | None = None,
+                native: bool = False):
+    """One pane at frame ``k``: title, ticks, colour bar (or categories) and flag legend.
+
+    ``dpi`` and ``width`` set the layout (:func:`processing.figure_layout.choose_raster`);
+    ``native`` (for PDF and SVG) never bins: the panes' arrays are embedded
+    whole at the size the layout gives them.  The same keywords apply to
+    every builder here.
+    """
+    raster = _raster(_shape(data), 1, dpi, width, native)
     pane = _prepare(data, spec.kind, spec, k, baseline, raster)
-    iw, ih = raster.image_px(*_shape(data))
+    iw, ih = raster.layout.image_px(*_shape(data))
     g = fl.grid(1, 1, (iw, ih), dpi, title_lines=_lines([pane.title], iw, dpi))
     fig = _new_figure(g)
     cell = g.cells[0][0]
@@ -242,11 +270,11 @@ def pane_figure(data: FigureData, spec: PaneSpec, k: int, baseline: int = 1, *, 
 
 
 def group_figure(data: FigureData, specs: dict[str, PaneSpec], k: int, baseline: int = 1, *, dpi: float = 100,
-                 width: int | None = None):
+                 width: int | None = None, native: bool = False):
     """The four panes at frame ``k`` in a 2 x 2 grid, each with its own colour bar and tick labels."""
-    raster = fl.choose_raster(*_shape(data), 2, dpi, width)
+    raster = _raster(_shape(data), 2, dpi, width, native)
     panes = [_prepare(data, kind, specs.get(kind) or PaneSpec(kind), k, baseline, raster) for kind in PANES]
-    iw, ih = raster.image_px(*_shape(data))
+    iw, ih = raster.layout.image_px(*_shape(data))
     sup = f"{data.title} \N{MIDDLE DOT} frame {k} \N{MIDDLE DOT} {data.source_name}".strip(" \N{MIDDLE DOT}")
     g = fl.grid(2, 2, (iw, ih), dpi, title_lines=_lines([p.title for p in panes], iw, dpi), suptitle_lines=1)
     fig = _new_figure(g)
@@ -257,9 +285,10 @@ def group_figure(data: FigureData, specs: dict[str, PaneSpec], k: int, baseline:
 
 
 def differences_figure(data: FigureData, frames: list[int], baseline: int = 1, percentiles=(2.0, 98.0),
-                       cmap: str = "viridis", *, scale: str = "linear", dpi: float = 100, width: int | None = None):
+                       cmap: str = "viridis", *, scale: str = "linear", dpi: float = 100, width: int | None = None,
+                       native: bool = False):
     """The tutorial's first figure: differences of frames, shared levels and one colour bar."""
-    raster = fl.choose_raster(*_shape(data), len(frames), dpi, width, side="shared")
+    raster = _raster(_shape(data), len(frames), dpi, width, native, side="shared")
     diffs = [fl.bin_pane(data.pane("difference", k, baseline), data.bad, raster.bin)[0] for k in frames]
     bad = fl.bin_pane(np.zeros(_shape(data), np.float32), data.bad, raster.bin)[1]
     levels = [good_levels(d, bad, *percentiles) for d in diffs]
@@ -269,7 +298,7 @@ def differences_figure(data: FigureData, frames: list[int], baseline: int = 1, p
     for p in panes:
         p.composed.record["percentiles"] = list(percentiles)
         p.composed.record["levels_shared"] = True
-    iw, ih = raster.image_px(*_shape(data))
+    iw, ih = raster.layout.image_px(*_shape(data))
     sup = f"{data.title} \N{MIDDLE DOT} {describe(data, 'difference')} \N{MIDDLE DOT} {data.source_name}".strip(" \N{MIDDLE DOT}")
     g = fl.grid(1, len(frames), (iw, ih), dpi, side="shared", title_lines=_lines([p.title for p in panes], iw, dpi),
                 suptitle_lines=1)
@@ -282,12 +311,13 @@ def differences_figure(data: FigureData, frames: list[int], baseline: int = 1, p
     return _finish(fig, "differences", g, raster, panes, data, baseline=baseline, frames=list(frames))
 
 
-def rows_figure(data: FigureData, frames: list[int], *, dpi: float = 100, width: int | None = None):
+def rows_figure(data: FigureData, frames: list[int], *, dpi: float = 100, width: int | None = None,
+                native: bool = False):
     """The tutorial's final figures: for each frame, image (10^3 DN), slope ratio and mask."""
     frames = [k for k in frames if k >= 1]
     if not frames:
         raise ValueError("the rows figure needs frames >= 1 (the slope ratio uses the previous frame)")
-    raster = fl.choose_raster(*_shape(data), 3, dpi, width)
+    raster = _raster(_shape(data), 3, dpi, width, native)
     panes = []
     for k in frames:
         panes.append(_prepare(data, "raw", PaneSpec("raw", cmap="inferno_r", levels=(0, 80)), k, 1, raster,
@@ -297,7 +327,7 @@ def rows_figure(data: FigureData, frames: list[int], *, dpi: float = 100, width:
                               title=f"Difference / mean slope \N{MIDDLE DOT} frame {k}\n{describe(data, 'ratio')}"))
         panes.append(_prepare(data, "mask", PaneSpec("mask"), k, 1, raster,
                               title=f"Saturated or corrupted \N{MIDDLE DOT} frame {k}\n{describe(data, 'mask')}"))
-    iw, ih = raster.image_px(*_shape(data))
+    iw, ih = raster.layout.image_px(*_shape(data))
     g = fl.grid(len(frames), 3, (iw, ih), dpi, title_lines=_lines([p.title for p in panes], iw, dpi), suptitle_lines=1)
     fig = _new_figure(g)
     for pane, cell in zip(panes, [c for row in g.cells for c in row]):

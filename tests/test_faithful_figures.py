@@ -287,3 +287,14 @@ def test_binned_pane_keeps_every_flag_visible(small_data, tmp_path):
     assert (shown[binned_bad] == flag).all()
     assert rec["panes"][0]["flagged_pixels"] == int(binned_bad.sum())
     assert "mean of" in rec["raster"]["note"]
+
+
+@needs_poppler
+def test_pdf_never_bins_even_when_the_layout_does(small_set, tmp_path):
+    pdf, png = tmp_path / "n.pdf", tmp_path / "n.png"
+    args = [str(small_set["illuminated"]), "--kind", "pane", "--pane", "raw", "--cutout", "full", "--width", "400", "--quiet"]
+    assert main(["figure", args[0], str(png), *args[1:]]) == 0
+    assert main(["figure", args[0], str(pdf), *args[1:]]) == 0
+    assert json.loads((tmp_path / "n.png.json").read_text())["raster"]["bin"] == 2
+    assert json.loads((tmp_path / "n.pdf.json").read_text())["raster"]["bin"] == 1
+    assert [(w, h) for w, h, _ in _pdf_images(pdf) if w > 1] == [(256, 256)]

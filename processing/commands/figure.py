@@ -102,7 +102,8 @@ def _draw(args) -> int:
 
         # Before any drawing: an existing file is an error, not a surprise at the end.
         check_writable(args.out, args.overwrite, *([] if args.no_sidecar else [sidecar_path(args.out)]))
-        size = {"dpi": args.dpi, "width": args.width}
+        # PDF and SVG embed each pane's array whole, whatever the layout's size.
+        size = {"dpi": args.dpi, "width": args.width, "native": args.out.suffix.lower() in (".pdf", ".svg")}
         look = {k: v for k, v in (("scale", args.scale), ("cmap", args.cmap)) if v is not None}
         if args.kind == "pane":
             fig = figures.pane_figure(data, figures.PaneSpec(args.pane, **look), frame, args.baseline, **size)
