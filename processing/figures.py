@@ -13,9 +13,16 @@ pixels:
   automatic levels subsample and let hot pixels set the scale;
 * colour tables with a stretch folded in (:func:`lookup_table`), so that a
   log or asinh stretch is a different table, not a different image;
-* matplotlib figures (Agg canvas, no pyplot: safe in worker threads).
+* the data behind a figure (:class:`FigureData`) and how each pane is drawn
+  (:class:`PaneSpec`).
 
-matplotlib is imported only by the figure writers.
+The figures themselves are built in :mod:`processing.figure_kinds` (laid
+out pixel-exact by :mod:`processing.figure_layout`, non-data colours from
+:mod:`processing.pane_colours`) and written by
+:mod:`processing.figure_files`; data exports are in
+:mod:`processing.exports`.  Their entry points are also reachable here
+(``figures.pane_figure``, ``figures.save_figure``, ...).  matplotlib is
+imported only when drawing (Agg canvas, no pyplot: safe in worker threads).
 """
 
 from __future__ import annotations
@@ -472,7 +479,7 @@ class FigureData:
 
 
 FIGURE_KINDS = ("pane", "group", "differences", "rows")
-from .figure_files import FORMATS  # noqa: E402  (one list of figure formats)
+from .figure_files import FORMATS  # noqa: E402, F401  (re-exported: the one list of figure formats)
 
 
 def default_frames(n: int) -> list[int]:
