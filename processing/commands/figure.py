@@ -63,12 +63,15 @@ def _draw(args) -> int:
         n, h, w = exp.shape
         refs = figures.references_in_folder(args.references) if args.references else (figures.find_references(args.uri) or {})
         sat_dn = pixeldq = None
+        used = {}  # the reference files this figure uses, for its sidecar
         if "saturation" in refs:
             sat_dn = figures.align_to_frame(figures.load_reference_array(refs["saturation"], "data").astype(np.float32), (h, w))
+            used["saturation"] = refs["saturation"]
         if cal is not None and "pixeldq" in cal.arrays:
             pixeldq = cal.arrays["pixeldq"].read()
         elif "mask" in refs:
             pixeldq = figures.align_to_frame(figures.load_reference_array(refs["mask"], "dq"), (h, w))
+            used["mask"] = refs["mask"]
         if args.cutout == "full":
             region = (0, h, 0, w)
         else:
@@ -94,7 +97,7 @@ def _draw(args) -> int:
         title = f"SCA {det[3:].lstrip('0')}" if det.startswith("WFI") else det
         data = figures.FigureData(frames=values, raw=exp, region=region, sat_dn=sat_dn, pixeldq=pixeldq,
                                   mean_slope=mean_slope, title=title, data_kind="calibrated" if cal is not None else "raw",
-                                  source=str(args.calibrated or args.uri), references=refs)
+                                  source=str(args.calibrated or args.uri), references=used)
         frames = [int(v) for v in args.frames.split(",")] if args.frames else figures.default_frames(n)
         frames = [k for k in frames if 0 <= k < n]
         frame = args.frame if args.frame is not None else min(n - 1, max(2, n // 2))
