@@ -253,7 +253,7 @@ def ramp_table(row: int, col: int, *, raw=None, calibrated=None, pinned=(), sat_
     dict
         ``columns`` (list of str), ``rows`` (list of tuples), ``header`` (dict).
     """
-    from .figures import saturated, threshold_in_dtype
+    from .diagnostics.thresholds import SaturationTest
 
     primary = raw if raw is not None else calibrated
     if primary is None:
@@ -272,8 +272,8 @@ def ramp_table(row: int, col: int, *, raw=None, calibrated=None, pinned=(), sat_
                  "calibrated_dn": None if calibrated is None else calibrated.cutout(r, r + 1, c, c + 1)[:, 0, 0],
                  "groupdq": None if gdq_arr is None else gdq_arr.cutout(r, r + 1, c, c + 1)[:, 0, 0]}
         if "saturated" in columns:
-            thr, keep = threshold_in_dtype(np.asarray(sat_dn)[r : r + 1, c : c + 1], cells["raw_dn"].dtype)
-            cells["saturated"] = saturated(cells["raw_dn"][:, None, None], thr, keep)[:, 0, 0]
+            test = SaturationTest(np.asarray(sat_dn)[r : r + 1, c : c + 1], (1, 1))
+            cells["saturated"] = np.array([test(v.reshape(1, 1))[0, 0] for v in cells["raw_dn"]])
         for k in range(n):
             values = {"row": r, "col": c, "role": role, "read": k,
                       "time_s": None if read_times is None else float(read_times[k]),
