@@ -43,6 +43,10 @@ SIDE_IN, GAP_IN, BAR_IN, OUTER_IN = 1.55, 0.12, 0.16, 0.10
 MIN_IMAGE_PX, MAX_NATIVE = 400, 1024
 
 
+class LayoutError(ValueError):
+    """A requested size leaves no room for the figure (names the size and the minimum)."""
+
+
 @dataclass(frozen=True)
 class Raster:
     """How data pixels map to output pixels.
@@ -85,6 +89,8 @@ def choose_raster(h: int, w: int, ncols: int, dpi: float, width_px: int | None =
     -------
     Raster
     """
+    if not dpi > 0:
+        raise LayoutError(f"dpi must be positive, not {dpi}")
     if width_px is None:
         size = max(h, w)
         if size > MAX_NATIVE:
@@ -92,6 +98,10 @@ def choose_raster(h: int, w: int, ncols: int, dpi: float, width_px: int | None =
         return Raster(max(1, -(-MIN_IMAGE_PX // size)), 1)
     fixed = _fixed_width_px(ncols, dpi, side)
     per_pane = (int(width_px) - fixed) // ncols
+    if per_pane < 16:
+        raise LayoutError(f"a figure {int(width_px)} px wide leaves no room for {ncols} pane(s) at {dpi:g} dpi "
+                          f"(margins, labels and colour bars take {fixed} px); use --width {fixed + 16 * ncols} or more, "
+                          f"or a lower --dpi")
     if per_pane >= w:
         return Raster(per_pane // w, 1)
     # Too narrow for one output pixel per data pixel: the smallest binning that fits.

@@ -298,3 +298,12 @@ def test_pdf_never_bins_even_when_the_layout_does(small_set, tmp_path):
     assert json.loads((tmp_path / "n.png.json").read_text())["raster"]["bin"] == 2
     assert json.loads((tmp_path / "n.pdf.json").read_text())["raster"]["bin"] == 1
     assert [(w, h) for w, h, _ in _pdf_images(pdf) if w > 1] == [(256, 256)]
+
+
+def test_cli_says_when_a_width_or_dpi_cannot_work(small_set, tmp_path, capsys):
+    out = tmp_path / "w.png"
+    assert main(["figure", str(small_set["illuminated"]), str(out), "--kind", "group", "--width", "300", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "300 px" in err and "--width" in err and not out.exists()
+    assert main(["figure", str(small_set["illuminated"]), str(out), "--dpi", "0", "--quiet"]) == 2
+    assert "dpi" in capsys.readouterr().err and not out.exists()

@@ -43,9 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args) -> int:
     import sys
 
+    from ..figure_layout import LayoutError
+
     try:
         return _draw(args)
-    except FileExistsError as err:
+    except (FileExistsError, LayoutError) as err:
         print(f"brightstar: error: {err}", file=sys.stderr)
         return 2
 
