@@ -153,11 +153,20 @@ class AnalysisMixin:
             sat_dn=None if ctx is None or ctx.saturation is None else ctx.saturation.sat_dn,
             pixeldq=None if ctx is None else ctx.pixeldq, mean_slope=self.mean_slope(m.data_kind, region), title=title,
             superbias=self.superbias if m.subtract_superbias else None,
+            data_kind="calibrated" if m.data_kind == "calibrated" and self.calibrated_exposure() is not None else "raw",
+            source=str(self.attached.path if self.attached is not None else ds.uri) if m.data_kind == "calibrated" else ds.uri,
+            references={k: str(v) for k, v in (ctx.references if ctx is not None else {}).items()},
         )
 
     def export(self, kind: str, path: str, pane: str = "difference", frames: list[int] | None = None,
-               ramp: dict | None = None, on_progress=None, on_done=None, on_error=None) -> int:
-        """Export in the background (detached from later openings); ``on_done(path)`` when written."""
+               ramp: dict | None = None, on_progress=None, on_done=None, on_error=None, overwrite: bool = False,
+               size: dict | None = None) -> int:
+        """Export in the background (detached from later openings); ``on_done(path)`` when written.
+
+        An existing file is kept (the export fails) unless ``overwrite``: the
+        dialog asks first.  ``size``: ``dpi`` / ``width`` of a figure (the
+        export dialog's size settings).
+        """
         ds = self.dataset
         if ds is None:
             self._error("Export", "open an exposure first")
@@ -167,7 +176,11 @@ class AnalysisMixin:
         for k in PANES:
             d = m.displays[k]
             levels = (d.vmin, d.vmax) if d.mode == "manual" else None
-            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high))
+            # A flag colour the user picked is kept; the default white is the bottom of
+            # inferno_r, so files then get one chosen outside the colour map (pane_colours).
+            flag = (*m.flag_color, 255) if tuple(m.flag_color) != (255, 255, 255) else None
+            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high),
+                                        flag_color=flag)
         n = m.n_frames
         frames = [f for f in (frames or figures.default_frames(n)) if 0 <= f < n]
         last = self.last_render
@@ -176,6 +189,7 @@ class AnalysisMixin:
         req = ExportRequest(
             kind=kind, path=Path(path), data=self.figure_data(), pane=pane, specs=specs, frame=m.frame,
             baseline=m.baseline, frames=frames, ramp=ramp, cube_source=self.values_source(m.data_kind), region=region,
+            overwrite=overwrite, raw_source=ds.raw, calibrated_source=self.calibrated_exposure(), **(size or {}),
             meta={"source": ds.uri, "kind": m.data_kind, "read_times": None if times is None else [float(t) for t in times]},
             settings={"uri": ds.uri, "kind": m.data_kind, "frame": m.frame, "baseline": m.baseline, "region": region,
                       "frames": frames, "displays": {k: _plain(v) for k, v in m.displays.items()},

@@ -113,12 +113,17 @@ class DialogsMixin:
         self._export_dialog.raise_()
         return self._export_dialog
 
-    def export(self, kind: str, path: str, pane: str = "difference", frames: list[int] | None = None) -> int:
-        """Export in the background; ``export_finished(path)`` when written."""
+    def export(self, kind: str, path: str, pane: str = "difference", frames: list[int] | None = None,
+               overwrite: bool = False) -> int:
+        """Export in the background; ``export_finished(path)`` when written.
+
+        An existing file is kept (the export fails) unless ``overwrite``: the dialog asks first.
+        """
         self.settings.setValue("export/folder", str(Path(path).parent))
         dlg = self._export_dialog
         return self.controller.export(
-            kind, path, pane, frames, ramp=self.ramp.ramp_table(),
+            kind, path, pane, frames, ramp=self.ramp.ramp_table(), overwrite=overwrite,
+            size=dlg.size_settings() if dlg is not None else None,
             on_progress=(lambda f, m: dlg.set_progress(f, m)) if dlg is not None else None,
             on_done=(lambda out: dlg.set_done(f"wrote {out}")) if dlg is not None else None,
             on_error=(lambda err: dlg.set_done(f"failed: {err}")) if dlg is not None else None)
