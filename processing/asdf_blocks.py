@@ -87,6 +87,8 @@ class BlockHeader:
         of the uncompressed data.
     flags : int
         Block flags (bit 0: streamed).
+    checksum : bytes
+        MD5 of the ``used_size`` stored bytes (16 zero bytes: none).
     """
 
     offset: int
@@ -96,6 +98,7 @@ class BlockHeader:
     used_size: int
     data_size: int
     flags: int
+    checksum: bytes = bytes(16)
 
     @property
     def end(self) -> int:
@@ -209,8 +212,10 @@ def _parse_block_header(source: ByteSource, offset: int, raw: bytes | None = Non
         raise ExposureError(source.uri, f"ASDF block at byte {offset} has a short header ({header_size} bytes)")
     if len(raw) < 6 + _BLOCK_HEADER.size:
         raise ExposureError(source.uri, f"ASDF block header at byte {offset} is cut short: the file is truncated")
-    flags, comp, allocated, used, data_size, _checksum = _BLOCK_HEADER.unpack(raw[6 : 6 + _BLOCK_HEADER.size])
+    flags, comp, allocated, used, data_size, checksum = _BLOCK_HEADER.unpack(raw[6 : 6 + _BLOCK_HEADER.size])
     comp_label = comp.rstrip(b"\0").decode("ascii", "replace") or None
+    if used > allocated and not flags & 1:
+        raise ExposureError(source.uri, f"ASDF block at byte {offset} uses {used:,} bytes but allocates {allocated:,}: corrupt header")
     return BlockHeader(
         offset=offset,
         data_offset=offset + 6 + header_size,
@@ -219,6 +224,7 @@ def _parse_block_header(source: ByteSource, offset: int, raw: bytes | None = Non
         used_size=used,
         data_size=data_size,
         flags=flags,
+        checksum=checksum,
     )
 
 

@@ -42,7 +42,10 @@ def _run(args) -> int:
     cal = open_exposure(args.calibrated) if args.calibrated else None
     try:
         n, h, w = exp.shape
-        refs = figures.references_in_folder(args.references) if args.references else (figures.find_references(args.uri) or {})
+        from ..calibrate.references import VIEWER_TYPES, resolve
+
+        found = resolve(exp, args.references, types=VIEWER_TYPES, endpoint_url=args.endpoint_url)
+        refs = dict(found.paths) if found is not None else {}
         sat_dn = pixeldq = None
         if "saturation" in refs:
             sat_dn = figures.align_to_frame(figures.load_reference_array(refs["saturation"], "data").astype(np.float32), (h, w))
