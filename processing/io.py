@@ -203,13 +203,21 @@ class _Lz4Reader(_BlockReader):
             if self._chunks is None:
                 self._chunks, self._starts = [], []
                 self._walk = iter_lz4_chunks(self.source, self.block)
+            if getattr(self, "_walk_error", None) is not None:
+                raise self._walk_error
             while self._walk is not None and (not self._chunks or self._chunks[-1].start + self._chunks[-1].length < stop):
-                chunk = next(self._walk, None)
+                try:
+                    chunk = next(self._walk, None)
+                except ExposureError as err:  # remembered: a dead walk must not look like the end of the block
+                    self._walk, self._walk_error = None, err
+                    raise
                 if chunk is None:
                     self._walk = None
                     break
                 self._chunks.append(chunk)
                 self._starts.append(chunk.start)
+            if not self._chunks or self._chunks[-1].start + self._chunks[-1].length < stop:
+                raise ExposureError(self.source.uri, f"lz4 block at byte {self.block.offset:,} holds fewer bytes than its arrays need")
             return self._chunks
 
     def _decompress(self, item: tuple[int, bytes]) -> bytes:
@@ -384,12 +392,19 @@ class LazyArray:
             for k in range(self.shape[0]):
                 self._reader.read_box(self.ref.offset + k * self._plane + y0 * row + x0 * size, row, out[k])
             return out if self.ref.dtype.isnative else out.astype(self.dtype)
-        ranges = [(self.ref.offset + k * self._plane + y0 * row, self.ref.offset + k * self._plane + y1 * row) for k in range(self.shape[0])]
+        ya, yb = y0, y1
+        if self.check is not None and y1 > y0:
+            # Checked arrays are read in whole checksummed bands of rows.
+            lo, hi = self.check.aligned(self.ref.offset + y0 * row, self.ref.offset + y1 * row)
+            ya, yb = (lo - self.ref.offset) // row, (hi - self.ref.offset) // row
+        ranges = [(self.ref.offset + k * self._plane + ya * row, self.ref.offset + k * self._plane + yb * row) for k in range(self.shape[0])]
         out = np.empty((self.shape[0], y1 - y0, x1 - x0), dtype=self.ref.dtype.newbyteorder("="))
         # Full-width row bands are read (that is how the bytes lie) and
         # trimmed to the columns at once, batch by batch.
         for k, raw in enumerate(self._reader.iter_spans(ranges)):
-            out[k] = self._as_array(raw, (y1 - y0, width))[:, x0:x1]
+            if self.check is not None:
+                self.check.verify(ranges[k][0], raw)
+            out[k] = self._as_array(raw, (yb - ya, width))[y0 - ya : y1 - ya, x0:x1]
         return out
 
     def __getitem__(self, key):
@@ -653,7 +668,12 @@ def open_exposure(uri: str | os.PathLike, *, anon: bool = True, endpoint_url: st
     source = open_source(uri, anon=anon, endpoint_url=endpoint_url)
     try:
         layout = read_layout(source)
-        return Exposure(source, layout)
+        exposure = Exposure(source, layout)
+        if source.local_path is not None:
+            from .cache import attach_checks
+
+            attach_checks(exposure)
+        return exposure
     except ExposureError:
         source.close()
         raise
