@@ -134,7 +134,10 @@ class ArrayRef:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        n = self.dtype.itemsize
+        for dim in self.shape:
+            n *= dim
+        return n
 
 
 @dataclass
@@ -284,26 +287,41 @@ def read_layout(source: ByteSource) -> AsdfLayout:
     return AsdfLayout(tree=tree, tree_end=tree_end, blocks=blocks)
 
 
+#: Datatypes of the ASDF ndarray schema that a block array may have.
+ASDF_DATATYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                  "float32", "float64", "complex64", "complex128", "bool8")
+
+
 def _dtype_of(node: dict, uri: str, name: str) -> np.dtype:
     datatype = node.get("datatype")
-    if not isinstance(datatype, str):
-        raise ExposureError(uri, f"array {name} has an unsupported datatype {datatype!r}")
-    try:
-        dtype = np.dtype(datatype)
-    except TypeError as err:
-        raise ExposureError(uri, f"array {name} has an unknown datatype {datatype!r}") from err
+    if not isinstance(datatype, str) or datatype not in ASDF_DATATYPES:
+        raise ExposureError(uri, f"{name}: field 'datatype' is {datatype!r}, not an ASDF ndarray datatype")
+    dtype = np.dtype("bool" if datatype == "bool8" else datatype)
     order = node.get("byteorder", "little")
+    if order not in ("little", "big"):
+        raise ExposureError(uri, f"{name}: field 'byteorder' is {order!r}; it must be 'little' or 'big'")
     return dtype.newbyteorder("<" if order == "little" else ">")
+
+
+def _non_negative_int(value: Any, uri: str, name: str, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ExposureError(uri, f"{name}: field '{field_name}' is {value!r}; it must be a non-negative integer")
+    return value
 
 
 def array_ref(node: Any, uri: str, name: str) -> ArrayRef | None:
     """Describe the ndarray at ``node`` (unwrapping a Quantity), or None.
 
+    The node is checked as the ASDF ndarray schema requires (known
+    datatype, ``byteorder`` little or big, integer non-negative ``shape``,
+    ``offset`` and ``source``, C-contiguous ``strides``), without reading
+    any pixel.
+
     Raises
     ------
     ExposureError
-        If the node is an ndarray the reader cannot map (inline data of a
-        big array, non-contiguous strides, an unknown datatype).
+        Naming the file and the field, if the node is an ndarray the reader
+        cannot map or that the schema does not allow.
     """
     unit = None
     if isinstance(node, dict) and "value" in node and "unit" in node and isinstance(node["value"], dict):
@@ -311,20 +329,32 @@ def array_ref(node: Any, uri: str, name: str) -> ArrayRef | None:
         node = node["value"]
     if not isinstance(node, dict) or "datatype" not in node or "shape" not in node:
         return None
-    if "source" not in node or not isinstance(node["source"], int):
+    if "source" not in node or isinstance(node["source"], str):
         return None  # inline or external data: not a cube we stream
-    shape = tuple(int(s) for s in node["shape"])
+    source = _non_negative_int(node["source"], uri, name, "source")
+    raw_shape = node["shape"]
+    if not isinstance(raw_shape, list) or not raw_shape:
+        raise ExposureError(uri, f"{name}: field 'shape' is {raw_shape!r}; it must be a list of integers")
+    shape = tuple(_non_negative_int(s, uri, f"{name}", "shape") for s in raw_shape)
     dtype = _dtype_of(node, uri, name)
+    offset = _non_negative_int(node.get("offset", 0), uri, name, "offset")
+    nbytes = dtype.itemsize
+    for dim in shape:
+        nbytes *= dim  # Python integers: an absurd shape cannot overflow into a small size
+    if nbytes > 1 << 50:
+        raise ExposureError(uri, f"{name}: field 'shape' {list(shape)} describes {nbytes:,} bytes: corrupt")
     strides = node.get("strides")
     if strides is not None:
+        if not isinstance(strides, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in strides):
+            raise ExposureError(uri, f"{name}: field 'strides' is {strides!r}; it must be a list of integers")
         c_strides = []
         step = dtype.itemsize
         for dim in reversed(shape):
             c_strides.append(step)
             step *= dim
-        if tuple(int(s) for s in strides) != tuple(reversed(c_strides)):
+        if tuple(strides) != tuple(reversed(c_strides)):
             raise ExposureError(uri, f"array {name} is not C-contiguous (strides {strides}); it cannot be streamed")
-    return ArrayRef(name=name, shape=shape, dtype=dtype, source=node["source"], offset=int(node.get("offset", 0)), unit=unit)
+    return ArrayRef(name=name, shape=shape, dtype=dtype, source=source, offset=offset, unit=unit)
 
 
 @dataclass(frozen=True)

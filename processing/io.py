@@ -309,6 +309,10 @@ def _make_reader(source: ByteSource, layout: AsdfLayout, ref: ArrayRef) -> _Bloc
             uri, f"{ref.name} of shape {ref.shape} needs {ref.offset + ref.nbytes:,} bytes but its block holds {block.data_size:,}"
         )
     if block.compression is None:
+        if block.used_size != block.data_size:
+            # A compressed block whose compression field was zeroed: its bytes are not pixels.
+            raise ExposureError(uri, f"block {ref.source} at byte {block.offset:,} says it is uncompressed but uses "
+                                     f"{block.used_size:,} bytes for {block.data_size:,} bytes of data: corrupt header")
         return _RawReader(source, block)
     if block.compression == "lz4":
         return _Lz4Reader(source, block)
@@ -491,6 +495,9 @@ class Exposure:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}; expected a ramp cube (N, H, W)")
         if min(self.data.shape) < 1:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}: an empty cube")
+        from .schema_check import check_arrays
+
+        check_arrays(self.uri, getattr(roman, "tag", "") or "", {k: a.ref for k, a in self.arrays.items()})
         self.shape: tuple[int, int, int] = tuple(self.data.shape)  # type: ignore[assignment]
         self.dtype = self.data.dtype
         amp33 = self.arrays.get("amp33")
