@@ -324,13 +324,28 @@ def array_ref(node: Any, uri: str, name: str) -> ArrayRef | None:
         cannot map or that the schema does not allow.
     """
     unit = None
+    tag = getattr(node, "tag", None) or ""
+    if "unit/quantity" in tag and not isinstance(node.get("value"), dict) and "datatype" not in node:
+        if isinstance(node.get("value"), (int, float)):
+            return None  # a scalar quantity
+        raise ExposureError(uri, f"{name}: a quantity without a 'value' array: the tree is corrupt")
+    if "unit/quantity" in tag and isinstance(node.get("value"), dict) and "unit" not in node:
+        raise ExposureError(uri, f"{name}: a quantity without a 'unit': the tree is corrupt")
     if isinstance(node, dict) and "value" in node and "unit" in node and isinstance(node["value"], dict):
         unit = str(node["unit"])
         node = node["value"]
+        tag = getattr(node, "tag", None) or ""
     if not isinstance(node, dict) or "datatype" not in node or "shape" not in node:
+        if "core/ndarray" in tag:
+            missing = [f for f in ("datatype", "shape") if not isinstance(node, dict) or f not in node]
+            raise ExposureError(uri, f"{name}: ndarray without field(s) {', '.join(missing)}: the tree is corrupt")
         return None
-    if "source" not in node or isinstance(node["source"], str):
-        return None  # inline or external data: not a cube we stream
+    if "source" not in node:
+        if "data" in node:
+            return None  # inline data (small arrays): not a block we stream
+        raise ExposureError(uri, f"{name}: ndarray with neither 'source' nor 'data': the tree is corrupt")
+    if isinstance(node["source"], str):
+        raise ExposureError(uri, f"{name}: field 'source' is {node['source']!r}: data in another file is not supported")
     source = _non_negative_int(node["source"], uri, name, "source")
     raw_shape = node["shape"]
     if not isinstance(raw_shape, list) or not raw_shape:

@@ -495,6 +495,15 @@ class Exposure:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}; expected a ramp cube (N, H, W)")
         if min(self.data.shape) < 1:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}: an empty cube")
+        extent: dict[int, int] = {}
+        for arr in self.arrays.values():
+            extent[arr.ref.source] = max(extent.get(arr.ref.source, 0), arr.ref.offset + arr.ref.nbytes)
+        for index, end in extent.items():
+            held = self.layout.blocks[index].data_size
+            if end != held:  # asdf writes each base array filling its block: a mismatch is a damaged shape or offset
+                names = ", ".join(f"roman.{k}" for k, a in self.arrays.items() if a.ref.source == index)
+                raise ExposureError(self.uri, f"{names}: fields 'shape'/'offset' describe {end:,} bytes but block {index} "
+                                              f"holds {held:,}: the tree is corrupt")
         from .schema_check import check_arrays
 
         check_arrays(self.uri, getattr(roman, "tag", "") or "", {k: a.ref for k, a in self.arrays.items()})
