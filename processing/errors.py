@@ -48,3 +48,7 @@ class OutputError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class UsageError(Exception):
+    """A command-line argument that is malformed or does not fit the file (``brightstar: error: ...``, exit 2)."""

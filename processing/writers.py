@@ -83,8 +83,14 @@ def check_output_dir(directory, what: str = "the output") -> Path:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise disk_full_error(err, directory / "x", None, what) from err
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        raise OutputError(directory, f"is on a read-only file system: {what} cannot be written there")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(directory, f"is not writable: {what} cannot be written there")
+        raise OutputError(directory, f"is not writable (permission denied): {what} cannot be written there")
     try:  # os.access does not see a read-only mount when running as root
         probe = directory / f".partial-{os.getpid()}-probe"
         probe.write_bytes(b"")
