@@ -108,3 +108,25 @@ def test_fifo_named_as_a_reference_file_is_refused_at_once(tmp_path):
     os.mkfifo(pipe)
     with pytest.raises(ReferenceFileError, match="not a regular file"):
         validate_reference(pipe, "mask", 256, 256)
+
+
+@pytest.mark.parametrize("reftype", ["linearity", "saturation"])
+def test_calibration_with_a_damaged_reference_fails_and_commits_nothing(tmp_path_factory, tmp_path, monkeypatch, reftype):
+    from test_calibrate import full_size_exposure, full_size_refs
+
+    from processing.cache import DiskCache
+    from processing.calibrate import calibrate_job
+    from processing.progress import run
+
+    exposure = full_size_exposure(tmp_path_factory, 3)
+    good = full_size_refs(tmp_path_factory)
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for path in good.iterdir():
+        shutil.copy(path, folder / path.name)
+    damaged = next(p for p in folder.iterdir() if f"_{reftype}_" in p.name)
+    _flip_in_block(damaged, 0, 0.37)
+    monkeypatch.setenv("BRIGHTSTAR_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ReferenceFileError, match=rf"{damaged.name}.*checksum"):
+        run(calibrate_job(exposure, refs=folder))
+    assert DiskCache().entries() == []
