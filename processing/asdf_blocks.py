@@ -24,6 +24,8 @@ it works the same on local files and S3 objects.
 
 from __future__ import annotations
 
+import logging
+
 import re
 import struct
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ import yaml
 
 from .errors import ExposureError
 from .sources import ByteSource
+
+log = logging.getLogger(__name__)
 
 BLOCK_MAGIC = b"\xd3BLK"
 _BLOCK_HEADER = struct.Struct(">I4sQQQ16s")  # flags, compression, allocated, used, data, checksum

@@ -12,6 +12,8 @@ then a fresh block index.  Memory: one 4 MiB chunk at a time.
 
 from __future__ import annotations
 
+import logging
+
 import hashlib
 import os
 import struct
@@ -22,6 +24,8 @@ import yaml
 
 from .asdf_blocks import _BLOCK_HEADER, BLOCK_MAGIC, read_layout
 from .sources import LocalFileSource
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 22  # 4 MiB, asdf's lz4 chunk size
 

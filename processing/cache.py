@@ -29,6 +29,8 @@ evicted first.  A look-up that hits marks the entry used.
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import hashlib
 import json
@@ -40,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT_GB = 20.0
 _HEAD = 64 * 1024
@@ -243,6 +247,7 @@ class DiskCache:
         tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.partial")
         tmp.write_text(json.dumps(record, indent=1, default=str))
         os.replace(tmp, manifest)
+        log.info("cache: committed %s (%d bytes)", data, record["size"])
         self.evict(keep={key})
         return CacheEntry(key, data, info, sums)
 
@@ -276,6 +281,7 @@ class DiskCache:
             if key in keep:
                 continue
             self.remove(key)
+            log.info("cache: evicted %s (%d bytes, least recently used)", key, size)
             total -= size
             evicted.append(key)
         return evicted

@@ -24,17 +24,17 @@ import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import lz4.block
 import numpy as np
 
-from . import paths
 from .asdf_blocks import ArrayRef, AsdfLayout, BlockHeader, Lz4Chunk, array_ref, iter_lz4_chunks, read_layout
 from .errors import ExposureError
 from .progress import Job, Progress
 from .sources import ByteSource, LocalFileSource
+
+log = logging.getLogger(__name__)
 
 #: Tag names of the ``roman`` node that we read, and the datamodel each is.
 SUPPORTED_MODELS = {
@@ -689,11 +689,14 @@ def open_exposure(uri: str | os.PathLike, *, anon: bool = True, endpoint_url: st
             from .cache import attach_checks
 
             attach_checks(exposure)
+        log.info("opened %r", exposure)
         return exposure
-    except ExposureError:
+    except ExposureError as err:
+        log.info("cannot open %s: %s", uri, err.problem)
         source.close()
         raise
     except Exception as err:  # any other failure is still a bad file, said plainly
+        log.warning("unexpected error opening %s", uri, exc_info=True)
         source.close()
         raise ExposureError(os.fspath(uri), f"cannot be read as an exposure: {type(err).__name__}: {err}") from err
 

@@ -43,6 +43,8 @@ Settings (environment)
 
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import os
 import re
@@ -54,6 +56,8 @@ from typing import Any
 from .asdf_blocks import HEAD_READ, TAIL_READ
 from .errors import ExposureError
 from .fetch_cache import CachedObject, FetchCache, default_cache
+
+log = logging.getLogger(__name__)
 
 #: Error kinds after which an object seen before is opened from the cache.
 OFFLINE_KINDS = frozenset({"unreachable", "timeout", "dropped"})

@@ -31,6 +31,8 @@ Files are written frame by frame through a memory map, so the full set (four
 
 from __future__ import annotations
 
+import logging
+
 import json
 import os
 import shutil
@@ -42,6 +44,8 @@ import numpy as np
 
 from .asdf_recompress import recompress_lz4
 from .progress import Job, Progress, run, scaled
+
+log = logging.getLogger(__name__)
 
 # The tutorial's layout and names ----------------------------------------------
 PROGRAM_DIR = "OTP00651_BrightStar_TV2b_R1_MCEB"
@@ -420,6 +424,7 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
         model = _build_model(plan, cfg, data, amp33)
         yield Progress(0.85, f"{plan.path.name}: saving")
         _save_atomically(model, plan.path, cfg.compression)
+        log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
         del model, data
     finally:
         if scratch.exists():

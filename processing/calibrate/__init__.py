@@ -32,6 +32,8 @@ the step parameters, the reference files and the software versions.
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import importlib.metadata
 import os
@@ -47,6 +49,8 @@ from ..progress import Job, Progress, scaled
 from . import references
 from .references import REFERENCE_TYPES, ReferenceSet
 from .steps import SKIPPED_STEPS, STEP_PARAMETERS
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CalibrationResult", "ENGINES", "REFERENCE_TYPES", "ReferenceSet", "STEP_PARAMETERS",
@@ -236,6 +240,7 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
             raise OutputError(out, "is a folder: --out needs a file name (OUT.asdf)")
         check_output_dir(Path(out).parent, "the calibrated ramp")
     crds_env.configure()
+    log.info("calibrate %s with the %s engine", uri, engine)
     yield Progress(0.0, "opening the exposure")
     exposure = open_exposure(uri, anon=anon, endpoint_url=endpoint_url)
     try:

@@ -26,6 +26,8 @@ zeros instead of skipping them: slower, still correct.
 
 from __future__ import annotations
 
+import logging
+
 import io
 import os
 from pathlib import Path
@@ -36,6 +38,8 @@ from ..asdf_blocks import array_ref, read_layout
 from ..sources import LocalFileSource
 from ..writers import disk_full_error, preallocate
 from .input_cube import _PreadArray
+
+log = logging.getLogger(__name__)
 
 # Arrays smaller than this are written normally (skipping them saves nothing).
 _MIN_SKIP_BYTES = 1 << 20

@@ -36,7 +36,7 @@ from types import MappingProxyType
 from .. import paths, synth
 from ..errors import ReferenceFileError
 from ..progress import Job, Progress, run
-from .reference_checks import expected_shapes, read_tree, reference_type, type_of, validate_reference
+from .reference_checks import read_tree, reference_type, type_of, validate_reference
 
 log = logging.getLogger(__name__)
 
