@@ -495,6 +495,9 @@ class Exposure:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}; expected a ramp cube (N, H, W)")
         if min(self.data.shape) < 1:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}: an empty cube")
+        from .schema_check import check_arrays
+
+        check_arrays(self.uri, getattr(roman, "tag", "") or "", {k: a.ref for k, a in self.arrays.items()})
         extent: dict[int, int] = {}
         for arr in self.arrays.values():
             extent[arr.ref.source] = max(extent.get(arr.ref.source, 0), arr.ref.offset + arr.ref.nbytes)
@@ -504,9 +507,6 @@ class Exposure:
                 names = ", ".join(f"roman.{k}" for k, a in self.arrays.items() if a.ref.source == index)
                 raise ExposureError(self.uri, f"{names}: fields 'shape'/'offset' describe {end:,} bytes but block {index} "
                                               f"holds {held:,}: the tree is corrupt")
-        from .schema_check import check_arrays
-
-        check_arrays(self.uri, getattr(roman, "tag", "") or "", {k: a.ref for k, a in self.arrays.items()})
         self.shape: tuple[int, int, int] = tuple(self.data.shape)  # type: ignore[assignment]
         self.dtype = self.data.dtype
         amp33 = self.arrays.get("amp33")
