@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 
 _MAX_BAND_ROWS = 64
 _PIECE = 16 * 1024 * 1024
+_PARALLEL_BYTES = 8 * 1024 * 1024
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="band-check")
+    return _POOL
 
 
 def band_rows(rows_per_plane: int) -> int:
@@ -162,18 +173,38 @@ class BandCheck:
         hi = self.offset + -(-(stop - self.offset) // self.band) * self.band
         return lo, hi
 
+    def _first_bad(self, view, first: int, lo: int, hi: int) -> int | None:
+        """Index (relative to the buffer) of the first band in ``[lo, hi)`` that does not match, or None."""
+        digest = xxhash.xxh3_64_intdigest
+        for i in range(lo, hi):
+            j = first + i
+            if j >= len(self.digests) or digest(view[i * self.band : (i + 1) * self.band]) != int(self.digests[j]):
+                return i
+        return None
+
     def verify(self, start: int, buffer) -> None:
-        """Check the bytes of ``buffer``, which start at block offset ``start`` (band-aligned)."""
+        """Check the bytes of ``buffer``, which start at block offset ``start`` (band-aligned).
+
+        A frame's bands are hashed on two threads (xxhash releases the GIL):
+        the check then adds about half a hash of the frame to its read.
+        """
         view = memoryview(buffer).cast("B")
         first = (start - self.offset) // self.band
-        for i in range(-(-len(view) // self.band)):
-            piece = view[i * self.band : (i + 1) * self.band]
-            j = first + i
-            if j >= len(self.digests) or xxhash.xxh3_64_intdigest(piece) != int(self.digests[j]):
-                self.on_damage()
-                raise ExposureError(self.uri, f"the cached calibration is damaged ({self.name}: bytes "
-                                              f"{start + i * self.band:,}-{start + i * self.band + len(piece):,} of its block do not "
-                                              "match their checksum); it has been removed: calibrate again to rebuild it")
+        count = -(-len(view) // self.band)
+        if count >= 8 and len(view) >= _PARALLEL_BYTES:
+            half = count // 2
+            other = _pool().submit(self._first_bad, view, first, half, count)
+            bad = self._first_bad(view, first, 0, half)
+            later = other.result()
+            bad = bad if bad is not None else later
+        else:
+            bad = self._first_bad(view, first, 0, count)
+        if bad is not None:
+            self.on_damage()
+            lo = start + bad * self.band
+            raise ExposureError(self.uri, f"the cached calibration is damaged ({self.name}: bytes {lo:,}-"
+                                          f"{min(lo + self.band, start + len(view)):,} of its block do not match their "
+                                          "checksum); it has been removed: calibrate again to rebuild it")
 
     def __call__(self, array, start: int, out: np.ndarray) -> None:
         self.verify(start, out)

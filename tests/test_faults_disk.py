@@ -182,3 +182,22 @@ def test_everything_the_project_writes_carries_real_checksums(tmp_path, small_se
     for path in written:
         result = run(verify_job(path))
         assert result.status == "verified" and not result.unchecked, result.describe()
+
+
+@pytest.mark.parametrize("where", [0, 5 << 20, (16 << 20) - 1])
+def test_band_check_finds_a_flip_anywhere_in_a_big_frame(where):
+    """Big frames are hashed on two threads: a flip in either half is found."""
+    import xxhash
+
+    from processing.frame_sums import BandCheck
+
+    band = 1 << 20
+    data = np.random.default_rng(1).integers(0, 255, 16 << 20, dtype=np.uint8)
+    digests = np.array([xxhash.xxh3_64_intdigest(data[i : i + band]) for i in range(0, len(data), band)], dtype="<u8")
+    damaged = []
+    check = BandCheck("entry.asdf", "data", 0, band, digests, lambda: damaged.append(True))
+    check.verify(0, data)  # intact: no error
+    data[where] ^= 1
+    with pytest.raises(ExposureError, match=f"bytes {where // band * band:,}-"):
+        check.verify(0, data)
+    assert damaged == [True]
