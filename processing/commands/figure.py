@@ -28,12 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrated", type=Path, default=None, help="a calibrated RampModel of URI to draw instead of raw DN")
     p.add_argument("--references", type=Path, default=None,
                    help="folder of reference files (default: those of the synthetic set holding URI)")
+    p.add_argument("--dpi", type=float, default=100.0,
+                   help="output pixels per inch (PNG) and text scale; default 100")
+    p.add_argument("--width", type=int, default=None, metavar="PX",
+                   help="figure width to fit, pixels: each data pixel becomes a whole number of output pixels "
+                        "(default: native resolution, zoomed to at least 400 px per pane, for cutouts up to 1024 px)")
+    p.add_argument("--scale", choices=["linear", "log", "asinh"], default=None, help="stretch of the panes (default linear)")
+    p.add_argument("--cmap", default=None, help="colour map of the panes (default: each pane's own)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT (and OUT.json) if they exist")
+    p.add_argument("--no-sidecar", action="store_true", help="do not write OUT.json (what made the figure)")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
+    import sys
+
+    from ..figure_layout import LayoutError
+
+    try:
+        return _draw(args)
+    except (FileExistsError, LayoutError) as err:
+        print(f"brightstar: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _draw(args) -> int:
     import numpy as np
 
     from .. import figures
@@ -64,12 +85,15 @@ def _run(args) -> int:
         found = resolve(exp, args.references, types=VIEWER_TYPES, endpoint_url=args.endpoint_url)
         refs = dict(found.paths) if found is not None else {}
         sat_dn = pixeldq = None
+        used = {}  # the reference files this figure uses, for its sidecar
         if "saturation" in refs:
             sat_dn = figures.align_to_frame(figures.load_reference_array(refs["saturation"], "data").astype(np.float32), (h, w))
+            used["saturation"] = refs["saturation"]
         if cal is not None and "pixeldq" in cal.arrays:
             pixeldq = cal.arrays["pixeldq"].read()
         elif "mask" in refs:
             pixeldq = figures.align_to_frame(figures.load_reference_array(refs["mask"], "dq"), (h, w))
+            used["mask"] = refs["mask"]
         if args.cutout == "full":
             region = (0, h, 0, w)
         else:
@@ -94,18 +118,34 @@ def _run(args) -> int:
         det = exp.get_meta("instrument.detector") or ""
         title = f"SCA {det[3:].lstrip('0')}" if det.startswith("WFI") else det
         data = figures.FigureData(frames=values, raw=exp, region=region, sat_dn=sat_dn, pixeldq=pixeldq,
-                                  mean_slope=mean_slope, title=title)
-        frames = list(args.frames) if args.frames else figures.default_frames(n)
+                                  mean_slope=mean_slope, title=title, data_kind="calibrated" if cal is not None else "raw",
+                                  source=str(args.calibrated or args.uri), references=used)
+        frames = list(args.frames) if args.frames else figures.default_frames(n)  # checked against n above
         frame = args.frame if args.frame is not None else min(n - 1, max(2, n // 2))
+        from ..figure_files import check_writable, figure_sidecar, sidecar_path
+
+        # Before any drawing: an existing file is an error, not a surprise at the end.
+        check_writable(args.out, args.overwrite, *([] if args.no_sidecar else [sidecar_path(args.out)]))
+        # PDF and SVG embed each pane's array whole, whatever the layout's size.
+        size = {"dpi": args.dpi, "width": args.width, "native": args.out.suffix.lower() in (".pdf", ".svg")}
+        look = {k: v for k, v in (("scale", args.scale), ("cmap", args.cmap)) if v is not None}
         if args.kind == "pane":
-            fig = figures.pane_figure(data, figures.PaneSpec(args.pane), frame, args.baseline)
+            fig = figures.pane_figure(data, figures.PaneSpec(args.pane, **look), frame, args.baseline, **size)
         elif args.kind == "group":
-            fig = figures.group_figure(data, {}, frame, args.baseline)
+            specs = {k: figures.PaneSpec(k, **({"scale": args.scale} if args.scale and k != "mask" else {}),
+                                         **({"cmap": args.cmap} if args.cmap and k != "mask" else {}))
+                     for k in figures.PANES}
+            fig = figures.group_figure(data, specs, frame, args.baseline, **size)
         elif args.kind == "differences":
-            fig = figures.differences_figure(data, frames, args.baseline)
+            fig = figures.differences_figure(data, frames, args.baseline, cmap=args.cmap or "viridis",
+                                             scale=args.scale or "linear", **size)
         else:
-            fig = figures.rows_figure(data, frames)
-        out = _save(figures, fig, args.out)
+            fig = figures.rows_figure(data, frames, **size)
+        sidecar = None if args.no_sidecar else figure_sidecar(
+            data, frame=frame if args.kind in ("pane", "group") else None,
+            frames=frames if args.kind in ("differences", "rows") else None, baseline=args.baseline,
+            scale=args.scale, cmap=args.cmap)
+        out = figures.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)  # atomic (figure_files)
         print(out)
         return 0
     finally:
@@ -113,21 +153,3 @@ def _run(args) -> int:
         if cal is not None:
             cal.close()
 
-
-def _save(figures, fig, out: Path) -> Path:
-    """Save under a temporary name and rename: a full disk leaves no half-written figure."""
-    import os
-
-    from ..writers import disk_full_error
-
-    out = Path(out)
-    tmp = out.with_name(f".partial-{os.getpid()}-{out.name}")
-    try:
-        figures.save_figure(fig, tmp)
-        os.replace(tmp, out)
-    except OSError as err:
-        raise disk_full_error(err, out, None, "the figure") from err
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
