@@ -171,14 +171,13 @@ def test_flipped_byte_in_the_decompressed_block_cache_is_found(tmp_path, monkeyp
 
 def test_everything_the_project_writes_carries_real_checksums(tmp_path, small_set):
     """Synth files of every compression, references, exported cutouts: verify says 'verified'."""
-    from processing.figures import write_cutout_asdf
+    from processing.exports import write_cutout_asdf
 
     written = [small_set["illuminated"], *small_set["darks"], *small_set["references"].values()]
     for comp in ("lz4", "zlib", "bzp2"):
         written.append(synth.write_exposure(tmp_path / f"w_{comp}.asdf", frames=3, size=64, compression=comp))
     with io.open_exposure(small_set["illuminated"]) as exp:
-        cube = exp.cutout(10, 40, 10, 40)
-    written.append(write_cutout_asdf(tmp_path / "cut.asdf", cube, (10, 40, 10, 40), {"source": "test"}))
+        written.append(write_cutout_asdf(tmp_path / "cut.asdf", exp, (10, 40, 10, 40)))
     for path in written:
         result = run(verify_job(path))
         assert result.status == "verified" and not result.unchecked, result.describe()
