@@ -151,7 +151,7 @@ def test_open_renders_raw_first_then_every_pane(make, small_set):
     assert set(views.panes.images) == {"raw", "difference", "ratio", "mask"}
     assert all(views.panes.images[k][0] is not None for k in ("raw", "difference", "ratio", "mask"))
     np.testing.assert_array_equal(result.probe["frame"], frame_of(small_set["illuminated"], 4, result.request.view))
-    assert "saturation" in c.context.references and "manifest" in views.status.references
+    assert "saturation" in c.context.references and "synthetic set" in views.status.references  # the references in use
     # The first paint came before the references: raw and difference only.
     rendered = [f for e, f in events if e == "rendered"]
     assert set(rendered[0]["panes"]) == {"raw", "difference"}

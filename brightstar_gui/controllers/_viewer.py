@@ -47,9 +47,11 @@ from ._runner import JobRunner
 
 #: Long tasks shown with a progress row and a cancel button.
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
-               "demo": "Demo data", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp"}
+               "demo": "Demo data", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
+               "verify": "Checksums"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
-DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach")
+DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
+                    "verify")
 
 
 @dataclass(frozen=True)

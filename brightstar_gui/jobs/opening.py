@@ -160,21 +160,25 @@ def open_job(req: OpenRequest):
         raise
 
 
-def resolve_references(uri: str, override: dict | None) -> tuple[dict, str]:
-    """The reference files the viewer uses for ``uri``, and where they came from."""
-    if override:
-        return dict(override), "chosen folder"
-    found = figures.find_references(uri)
-    if found:
-        return dict(found), "the data set's manifest"
-    from processing.calibrate.references import configured_refs_dir
+def resolve_references(ds: Dataset, endpoint_url: str | None = None) -> tuple[dict, str, list[str]]:
+    """The checked reference files the viewer uses, where they came from, and notes.
 
-    folder = configured_refs_dir()
-    if folder is not None and Path(folder).is_dir():
-        refs = figures.references_in_folder(folder)
-        if refs:
-            return refs, f"BRIGHTSTAR_REFS_DIR ({folder})"
-    return {}, ""
+    :func:`processing.calibrate.references.resolve` -- the one resolution
+    for viewer, figures, CLI and calibration (explicit folder, the
+    exposure's set, ``BRIGHTSTAR_REFS_DIR``, CRDS, synthetic) -- for the
+    types the panes need.
+    """
+    from processing.calibrate.references import VIEWER_TYPES, resolve
+    from processing.errors import ReferenceFileError
+
+    try:
+        found = resolve(ds.primary, ds.references_override or None, types=VIEWER_TYPES, endpoint_url=endpoint_url)
+    except ReferenceFileError as err:
+        return {}, "", [f"reference files not used: {err}"]
+    if found is None:
+        return {}, "", []
+    where = f"{found.source} {found.origin}".strip()
+    return dict(found.paths), where, []
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,9 +191,8 @@ def context_job(req: ContextRequest):
     """Reference files, pixel DQ and the saturation test (a progress generator returning :class:`Context`)."""
     ds = req.dataset
     yield Progress(0.1, "reading reference files")
-    refs, source = resolve_references(ds.uri, ds.references_override)
+    refs, source, notes = resolve_references(ds, req.endpoint_url)
     shape = ds.shape[1:]
-    notes: list[str] = []
     sat_dn = pixeldq = None
     if "saturation" in refs and ds.raw is not None:
         sat = figures.load_reference_array(refs["saturation"], "data").astype(np.float32, copy=False)

@@ -145,6 +145,21 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
     def dataset(self):
         return self.controller.dataset
 
+    @property
+    def session(self):
+        """The open dataset (``.uri``): what :mod:`..crash_guard` and :mod:`..verify_status` read."""
+        return self.controller.dataset
+
+    @property
+    def endpoint_url(self):
+        return self.controller.endpoint_url
+
+    def submit_task(self, channel: str, factory, on_done, on_cancel=None, on_error=None, on_progress=None) -> int:
+        """A long job with a progress row and cancel button, cancelled when another exposure opens."""
+        ds = self.controller.dataset
+        return self.controller.submit(channel, factory, on_done, task=True, tag=ds.id if ds is not None else None,
+                                      on_cancel=on_cancel, on_error=on_error, on_progress=on_progress)
+
     def open_uri(self, uri: str, options=None) -> None:
         """Open an exposure in the background (local path or s3://)."""
         uri = str(uri)
@@ -211,8 +226,14 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.fetch_label.setText(self.controller.fetch_text())
 
     # -- StatusView (called by the controller) ------------------------------------------------
-    def show_error(self, what: str, text: str, details: str | None = None) -> None:
+    def show_error(self, what: str, text, details: str | None = None) -> None:
         """The one place errors are shown: a message box, never a crash."""
+        if isinstance(text, BaseException):
+            details = details or getattr(text, "__traceback_text__", None)
+            text = str(text) or type(text).__name__
+        uri = getattr(self.controller.dataset, "uri", None)
+        if uri and uri not in text and Path(uri).name not in text:
+            text = f"{uri}: {text}"  # every error box names the file it is about
         self.flash(f"{what} failed: {text}", 10000)
         self.error_shown.emit(f"{what}: {text}")
         if self._last_error_box is not None:
