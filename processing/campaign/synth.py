@@ -28,6 +28,7 @@ The model (times in seconds, signals in DN)
 from __future__ import annotations
 
 import copy
+import math
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -172,6 +173,8 @@ def write_campaign_job(outdir, ccfg: CampaignConfig = CampaignConfig()) -> Job[d
         done += 1
     root = outdir / synth.PROGRAM_DIR
     t = START
+    # File names and start_time carry whole seconds: keep the truth on whole seconds too.
+    step = timedelta(seconds=math.ceil(duration + GAP_S))
     illuminated, amplitude = [], {d: [] for d in DETECTORS}
     for i, (mag, d, (fy, fx)) in enumerate(ccfg.stars):
         scale = brightness_scale(mag)
@@ -193,7 +196,7 @@ def write_campaign_job(outdir, ccfg: CampaignConfig = CampaignConfig()) -> Job[d
                             "saturated_pixels": int(np.count_nonzero(t_sat)),
                             "max_saturated_s": float(t_sat.max()),
                             "median_amplitude_dn_s": float(np.median(amp[t_sat > 0])) if t_sat.any() else 0.0})
-        t += timedelta(seconds=duration + GAP_S)
+        t += step
     darks = []
     for j in range(ccfg.n_darks):
         start_s = (t - START).total_seconds()
@@ -213,7 +216,7 @@ def write_campaign_job(outdir, ccfg: CampaignConfig = CampaignConfig()) -> Job[d
             done += 1
             darks.append({"path": str(path.relative_to(outdir)), "detector": d, "start_s": start_s,
                           "start_time": t.isoformat()})
-        t += timedelta(seconds=duration + GAP_S)
+        t += step
     manifest = {
         "generator": "brightstar-gui processing.campaign.synth",
         "kind": "campaign",
