@@ -21,6 +21,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     ix.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     ix.add_argument("--quiet", action="store_true", help="no progress bar")
     ix.set_defaults(func=_index)
+    rn = verbs.add_parser("run", help="analyse every exposure of an index as dask.distributed tasks")
+    rn.add_argument("index", type=Path, help="INDEX.parquet or .csv from brightstar campaign index")
+    where = rn.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="run on this existing dask scheduler (its workers open the files themselves)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes of the embedded LocalCluster (default: the machine's cores)")
+    where.add_argument("--serial", action="store_true", help="no dask: one exposure after the other here")
+    rn.add_argument("--out", type=Path, default=Path("campaign_results"), help="results folder (default campaign_results)")
+    rn.add_argument("--references", type=Path, default=None, metavar="DIR",
+                    help="reference files, per detector in DIR/<WFInn>/ or flat (default: the synthetic campaign's)")
+    rn.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
+    rn.add_argument("--quiet", action="store_true", help="no progress bar")
+    rn.set_defaults(func=_run)
 
 
 def _index(args) -> int:
@@ -34,3 +48,26 @@ def _index(args) -> int:
         print(f"brightstar: warning: {r['uri']}: {r['error']}", file=sys.stderr)
     print(f"{args.out}: {len(rows)} exposures ({len(bad)} unreadable)")
     return 0
+
+
+def _run(args) -> int:
+    from ..campaign.index import read_index
+    from ..campaign.run import default_references, run_campaign, run_serial
+    from ..errors import ReferenceFileError
+
+    rows = read_index(args.index)
+    refs = args.references or default_references(rows)
+    if refs is None:
+        raise ReferenceFileError(f"{args.index}: no reference folder found next to the exposures; pass --references DIR")
+    if args.workers is not None and args.workers < 1:
+        raise SystemExit("brightstar campaign run: --workers must be at least 1")
+    if args.serial:
+        summary = run_serial(rows, args.out, refs, args.endpoint_url)
+    else:
+        summary = run_campaign(rows, args.out, refs, scheduler=args.scheduler, workers=args.workers,
+                               endpoint_url=args.endpoint_url, progress=not args.quiet)
+    for name, error in summary.failed.items():
+        print(f"brightstar: warning: {name}: {error}", file=sys.stderr)
+    print(f"{args.out}: {len(summary.computed)} analysed, {len(summary.skipped)} already done, "
+          f"{len(summary.failed)} failed")
+    return 1 if summary.failed else 0
