@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     rn.add_argument("--quiet", action="store_true", help="no progress bar")
     rn.set_defaults(func=_run)
+    rp = verbs.add_parser("report", help="plot a results folder into a PDF")
+    rp.add_argument("results", type=Path, help="RESULTS folder of brightstar campaign run")
+    rp.add_argument("out", type=Path, help="OUT.pdf")
+    rp.add_argument("--magnitudes", type=Path, default=None, metavar="JSON",
+                    help="file name -> magnitude (default: the synthetic campaign's manifest)")
+    rp.set_defaults(func=_report)
 
 
 def _index(args) -> int:
@@ -71,3 +77,22 @@ def _run(args) -> int:
     print(f"{args.out}: {len(summary.computed)} analysed, {len(summary.skipped)} already done, "
           f"{len(summary.failed)} failed")
     return 1 if summary.failed else 0
+
+
+def _report(args) -> int:
+    import json
+
+    from ..campaign.report import write_report
+    from ..campaign.run import load_results
+    from ..errors import ExposureError
+
+    results = load_results(args.results)
+    if not results:
+        raise ExposureError(str(args.results), "holds no campaign results (run brightstar campaign run first)")
+    mags = json.loads(args.magnitudes.read_text()) if args.magnitudes else None
+    try:
+        write_report(results, args.out, mags)
+    except ValueError as err:
+        raise ExposureError(str(args.results), str(err)) from None
+    print(args.out)
+    return 0
