@@ -59,14 +59,14 @@ def _index(args) -> int:
 def _run(args) -> int:
     from ..campaign.index import read_index
     from ..campaign.run import default_references, run_campaign, run_serial
-    from ..errors import ReferenceFileError
+    from ..errors import ReferenceFileError, UsageError
 
     rows = read_index(args.index)
     refs = args.references or default_references(rows)
     if refs is None:
         raise ReferenceFileError(f"{args.index}: no reference folder found next to the exposures; pass --references DIR")
     if args.workers is not None and args.workers < 1:
-        raise SystemExit("brightstar campaign run: --workers must be at least 1")
+        raise UsageError(f"--workers {args.workers}: at least one worker is needed")
     if args.serial:
         summary = run_serial(rows, args.out, refs, args.endpoint_url)
     else:

@@ -30,15 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args) -> int:
     from .. import synth
+    from ..errors import UsageError
+    from ..writers import check_output_dir
 
     if args.frames is None:
         args.frames = 8 if args.campaign else 55
     if args.size is None:
         args.size = 256 if args.campaign else 4096
     if args.frames < 2:
-        raise SystemExit("brightstar synth: --frames must be at least 2")
+        raise UsageError(f"--frames {args.frames}: an exposure needs at least 2 reads")
     if args.size < 64 or args.size % 32:
-        raise SystemExit("brightstar synth: --size must be a multiple of 32, at least 64")
+        raise UsageError(f"--size {args.size}: must be a multiple of 32, at least 64")
+    check_output_dir(args.outdir, "the synthetic data set")  # a file, read-only, full: said before any work
     if args.campaign:
         return _run_campaign(args)
     cfg = synth.SynthConfig(frames=args.frames, size=args.size, seed=args.seed, compression=args.compression)
