@@ -29,6 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_size < 64 or args.demo_size % 32 or args.demo_frames < 2:
         print("brightstar-gui: --demo-size must be a multiple of 32 >= 64 and --demo-frames >= 2", file=sys.stderr)
         return 2
+    # Qt aborts (status 134) with a misleading message when its platform
+    # plugin cannot load: say what is missing and how to install it.
+    from .platform_check import check
+
+    problem = check()
+    if problem is not None:
+        print(problem.message(), file=sys.stderr)
+        return 2
 
     import pyqtgraph as pg
     from PyQt6 import QtCore, QtWidgets
