@@ -1,4 +1,4 @@
-"""``brightstar-gui [URI] [--demo] [--endpoint-url URL]``: start the viewer."""
+"""``brightstar-gui [URI] [--demo] [--endpoint-url URL] [--trace FILE]``: start the viewer."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="open the synthetic demo set (written into the user cache on first use)")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (a mirror or a test server)")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help="write one JSON line per event (shown, opened, rendered, progress, error) to FILE")
     # Smaller demo sets for quick looks and screenshots (hidden: not for users).
     p.add_argument("--demo-frames", type=int, default=55, help=argparse.SUPPRESS)
     p.add_argument("--demo-size", type=int, default=4096, help=argparse.SUPPRESS)
@@ -49,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(endpoint_url=args.endpoint_url)
+    trace = None
+    if args.trace:
+        from .trace import attach
+
+        trace = attach(window, args.trace)
     window.show()
     if args.folder:
         window.scan_folder(args.folder)
@@ -62,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     timer.start(250)
     timer.timeout.connect(lambda: None)  # lets Python see the signal
     code = app.exec()
+    if trace is not None:
+        trace.write("exit", code=int(code))
+        trace.close()
     return code
 
 

@@ -4,7 +4,7 @@ Every line has ``"event"`` and ``"t"`` (``time.monotonic()`` seconds, the
 clock other processes on the machine share).  Events:
 
 ``{"event": "shown", "t"}``
-    The window is on screen (first turn of the event loop after ``show``).
+    The window was shown (its first Show event).
 ``{"event": "opened", "t", "uri"}``
     An exposure was opened.
 ``{"event": "rendered", "t", "frame", "data_kind", "panes", "screen", "bytes_fetched"}``
@@ -17,6 +17,8 @@ clock other processes on the machine share).  Events:
     A labelled long task moved (the demo's "first look", "darks").
 ``{"event": "error", "t", "message"}``
     An error was shown to the user.
+``{"event": "exit", "t", "code"}``
+    The event loop ended with ``code`` (written by ``brightstar-gui``).
 
 The writer knows nothing of the window; :func:`attach` connects it to the
 window's signals and reads what it needs from the window's public state.
@@ -28,6 +30,8 @@ import json
 import threading
 import time
 from pathlib import Path
+
+from PyQt6 import QtCore
 
 
 class TraceWriter:
@@ -117,8 +121,6 @@ def attach(window, path) -> TraceWriter:
     Uses the window's signals ``exposure_opened(str)``, ``frame_rendered(float)``,
     ``error_shown(str)`` and, when present, ``task_progress(str, float, str)``.
     """
-    from PyQt6 import QtCore
-
     trace = TraceWriter(path)
 
     def rendered(*_):
@@ -140,5 +142,22 @@ def attach(window, path) -> TraceWriter:
         progress.connect(lambda task, fraction, message: trace.write(
             "progress", task=str(task), fraction=float(fraction), message=str(message)))
     window.destroyed.connect(lambda *_: trace.close())
-    QtCore.QTimer.singleShot(0, lambda: trace.write("shown"))
+    if window.isVisible():
+        trace.write("shown")
+    else:
+        window.installEventFilter(_ShowWatcher(trace, window))  # parented to the window: kept alive
     return trace
+
+
+class _ShowWatcher(QtCore.QObject):
+    """Writes "shown" once, at the window's first Show event."""
+
+    def __init__(self, trace: TraceWriter, window):
+        super().__init__(window)
+        self.trace: TraceWriter | None = trace
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QtCore.QEvent.Type.Show and self.trace is not None:
+            self.trace.write("shown")
+            self.trace = None
+        return False
