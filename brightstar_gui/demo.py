@@ -59,5 +59,15 @@ class TaskProgress:
 
     def empty_text(self, folder: Path) -> str:
         """What the empty window says while this task runs."""
-        return (f"Writing the demo data set (first use only)\n"
-                f"{self.task}: {self.fraction * 100:.0f}%\n{self.message}\n\ninto {folder}")
+        # Short lines: the text sits in one pane.  The file name is long and
+        # says less than its role.
+        from processing.synth import ILLUM_STAMP
+
+        what, _, detail = self.message.rpartition(": ")
+        if what.endswith("_uncal.asdf"):
+            role = "illuminated exposure" if ILLUM_STAMP in what else "dark exposure"
+            message = f"{role}: {detail}"
+        else:
+            message = self.message
+        return (f"Writing the demo data set (first use only)\n\n"
+                f"{self.task}: {self.fraction * 100:.0f}%\n{message}\n\ninto\n{folder}")
