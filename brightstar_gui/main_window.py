@@ -478,9 +478,15 @@ class MainWindow(QtWidgets.QMainWindow):
         def look(result):
             self.browser.set_folder(str(folder))
             self.scan_folder(str(folder))
-            self.open_uri(str(folder / result["illuminated"]))
             if not result["complete"]:
-                write_darks()
+                # The darks start once the exposure is on screen with its
+                # references: on two cores they would slow the first paint.
+                def after_context(uri):
+                    self.context_loaded.disconnect(after_context)
+                    write_darks()
+
+                self.context_loaded.connect(after_context)
+            self.open_uri(str(folder / result["illuminated"]))
 
         if same:
             look(manifest)
