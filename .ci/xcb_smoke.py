@@ -45,7 +45,7 @@ def start_xvfb(log) -> tuple[subprocess.Popen, str]:
     if shutil.which("Xvfb") is None:
         raise SmokeFailure("Xvfb is not installed (Debian: apt-get install xvfb)")
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
                             pass_fds=(write_fd,), stdout=log, stderr=log, start_new_session=True)
     os.close(write_fd)
     deadline = time.monotonic() + START_TIMEOUT

@@ -97,7 +97,11 @@ def _pane_screen_rects(window) -> dict[str, list[int]]:
     for name, image in images.items():
         try:
             rect = image.sceneBoundingRect().intersected(plots[name].vb.sceneBoundingRect())
-            view_rect = graphics.mapFromScene(rect).boundingRect()
+            # Only the part the viewport shows (docks can squeeze the panes).
+            view_rect = graphics.mapFromScene(rect).boundingRect().intersected(graphics.viewport().rect())
+            if view_rect.isEmpty():
+                out[name] = [0, 0, 0, 0]
+                continue
             top_left = graphics.viewport().mapToGlobal(view_rect.topLeft())
             ratio = graphics.devicePixelRatioF()
             out[name] = [int(top_left.x() * ratio), int(top_left.y() * ratio),
