@@ -241,6 +241,28 @@ class ExposurePlan:
 _BLOCK_ROWS = 256
 
 
+_NORMAL_TABLE: np.ndarray | None = None
+
+
+def _standard_normal(g: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Standard normal deviates, float32, by inverse-transform sampling.
+
+    16 random bits pick one of 65536 equal-probability quantiles of N(0, 1)
+    (``scipy.special.ndtri``): the variance is 0.99999, the tails stop at
+    4.3 sigma (probability 2e-5 beyond).  Twice as fast as
+    ``Generator.standard_normal(dtype=float32)``, and the noise draws are
+    most of a synthetic read's time.
+    """
+    global _NORMAL_TABLE
+    if _NORMAL_TABLE is None:
+        from scipy.special import ndtri
+
+        _NORMAL_TABLE = ndtri((np.arange(65536) + 0.5) / 65536).astype(np.float32)
+    count = int(np.prod(shape))
+    bits = g.bit_generator.random_raw(-(-count // 4))
+    return np.take(_NORMAL_TABLE, bits.view(np.uint16)[:count].reshape(shape))
+
+
 def _workers() -> int:
     """Threads that build a frame's row blocks (numpy's ufuncs and RNG fills release the GIL)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -281,7 +303,7 @@ def generate_frames(cfg: SynthConfig, det: Detector, illuminated: bool, seed_off
         acc = accumulated[r0:r1]
         acc += step[r0:r1]
         if sparse is None and has_shot[i]:
-            shot = g.standard_normal(acc.shape, dtype=np.float32)
+            shot = _standard_normal(g, acc.shape)
             shot *= shot_sigma[r0:r1]
             acc += shot
         # Charge stops accumulating at full well; the measured signal is the
@@ -296,7 +318,7 @@ def generate_frames(cfg: SynthConfig, det: Detector, illuminated: bool, seed_off
         # amp33, and a per-channel offset; then the read noise.
         out += common[r0:r1, None]
         out += chan_cols[None, :]
-        read = g.standard_normal(acc.shape, dtype=np.float32)
+        read = _standard_normal(g, acc.shape)
         read *= cfg.read_noise
         out += read
         np.clip(out, 0, 65535, out=out)
