@@ -504,7 +504,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panes.show_empty(first.empty_text(folder))
         self.flash(f"writing the demo data set into {folder} (first use only)")
         self.submit_task("demo", lambda token: synth.write_first_look_job(folder, cfg),
-                         lambda result: (first.update(1.0, "written"), look(result)), on_progress=progress)
+                         lambda result: (first.update(1.0, "written"), look(result)), on_progress=progress,
+                         on_cancel=lambda: self.panes.show_empty("Demo data cancelled.\nFile > Open demo data\nstarts it again."),
+                         on_error=lambda err: self.panes.show_empty(f"The demo data set could not be written:\n{err}"))
 
     # -- region and view -------------------------------------------------------------------------------------
     def _on_cutout_edited(self, row: int, col: int, half: int) -> None:

@@ -120,3 +120,18 @@ def test_trace_writes_opened_rendered_and_error_lines(qtbot, window, small_set, 
     left, top, width, height = last["screen"]["raw"]
     assert width > 50 and height > 50  # the image's place on screen, for screenshot checks
     assert events[-1]["message"] == "Export: disk full"
+
+
+def test_cancelled_demo_says_so(qtbot, window):
+    from processing import synth
+
+    # Cancel once the job runs (a job cancelled while still pending is dropped
+    # without a callback: a workers.py limitation, see the notes).
+    with qtbot.waitSignal(window.task_progress, timeout=20_000):
+        window.start_demo(frames=4, size=160)
+    assert window.panes.messages["raw"].toPlainText().startswith("Writing the demo")
+    window.pool.cancel("demo")
+    qtbot.waitUntil(lambda: "demo" not in window._tasks, timeout=60_000)
+    assert window.panes.messages["raw"].toPlainText().startswith("Demo data cancelled.")
+    assert window.session is None
+    assert synth.read_manifest(demo_mod.demo_folder(4, 160)) is None  # nothing that reads as a usable set
