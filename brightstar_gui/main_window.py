@@ -809,10 +809,18 @@ class MainWindow(QtWidgets.QMainWindow):
             frames=sess.frames(st.data_kind), raw=sat_src, region=region, sat_dn=sat_dn, pixeldq=sess.pixeldq,
             mean_slope=sess.mean_slope(st.data_kind, region), title=title,
             superbias=sess.superbias if st.subtract_superbias else None,
+            data_kind="calibrated" if st.data_kind == "calibrated" and sess.calibrated is not None else "raw",
+            source=str(sess.calibration_path or sess.uri) if st.data_kind == "calibrated" else sess.uri,
+            references={k: str(v) for k, v in sess.references.items()},
         )
 
-    def export(self, kind: str, path: str, pane: str = "difference", frames: list[int] | None = None) -> int:
-        """Export in the background; ``export_finished(path)`` when written."""
+    def export(self, kind: str, path: str, pane: str = "difference", frames: list[int] | None = None,
+               overwrite: bool = False) -> int:
+        """Export in the background; ``export_finished(path)`` when written.
+
+        An existing file is kept (the export fails) unless ``overwrite``:
+        the dialog asks first.
+        """
         if self.session is None:
             self.show_error("Export", "open an exposure first")
             return -1
@@ -822,13 +830,19 @@ class MainWindow(QtWidgets.QMainWindow):
         for k in PANES:
             d = st.displays[k]
             levels = (d.vmin, d.vmax) if d.mode == "manual" else None
-            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high))
+            # A flag colour the user picked is kept; the default white is the bottom of
+            # inferno_r, so files then get one chosen outside the colour map (pane_colours).
+            flag = (*st.flag_color, 255) if tuple(st.flag_color) != (255, 255, 255) else None
+            specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high),
+                                        flag_color=flag)
         n = st.n_frames
         frames = [f for f in (frames or figures.default_frames(n)) if 0 <= f < n]
         req = ExportRequest(
             kind=kind, path=Path(path), data=self.figure_data(), pane=pane, specs=specs, frame=st.frame,
             baseline=st.baseline, frames=frames, ramp=self.ramp.ramp_table(),
-            cube_source=self.session.frames(st.data_kind), region=st.region(),
+            cube_source=self.session.frames(st.data_kind), region=st.region(), overwrite=overwrite,
+            raw_source=self.session.raw, calibrated_source=self.session.calibrated,
+            **(self._export_dialog.size_settings() if self._export_dialog is not None else {}),
             meta={"source": self.session.uri, "kind": st.data_kind,
                   "read_times": None if self.session.primary.read_times is None else [float(t) for t in self.session.primary.read_times]},
             settings={"uri": self.session.uri, "kind": st.data_kind, "frame": st.frame, "baseline": st.baseline,

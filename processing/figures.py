@@ -13,9 +13,16 @@ pixels:
   automatic levels subsample and let hot pixels set the scale;
 * colour tables with a stretch folded in (:func:`lookup_table`), so that a
   log or asinh stretch is a different table, not a different image;
-* matplotlib figures (Agg canvas, no pyplot: safe in worker threads).
+* the data behind a figure (:class:`FigureData`) and how each pane is drawn
+  (:class:`PaneSpec`).
 
-matplotlib is imported only by the figure writers.
+The figures themselves are built in :mod:`processing.figure_kinds` (laid
+out pixel-exact by :mod:`processing.figure_layout`, non-data colours from
+:mod:`processing.pane_colours`) and written by
+:mod:`processing.figure_files`; data exports are in
+:mod:`processing.exports`.  Their entry points are also reachable here
+(``figures.pane_figure``, ``figures.save_figure``, ...).  matplotlib is
+imported only when drawing (Agg canvas, no pyplot: safe in worker threads).
 """
 
 from __future__ import annotations
@@ -357,6 +364,9 @@ class PaneSpec:
     levels : (lo, hi) or None
         None: percentile levels over good pixels (``percentiles``).
     percentiles : (low, high)
+    flag_color, nan_color : (r, g, b, a) 0-255 or None
+        Colours of DQ-flagged and undefined pixels; None: chosen for
+        ``cmap`` (:mod:`processing.pane_colours`).
     """
 
     kind: str
@@ -364,6 +374,8 @@ class PaneSpec:
     scale: str = "linear"
     levels: tuple[float, float] | None = None
     percentiles: tuple[float, float] = (2.0, 98.0)
+    flag_color: tuple[int, int, int, int] | None = None
+    nan_color: tuple[int, int, int, int] | None = None
 
     def __post_init__(self):
         if self.kind not in PANES:
@@ -394,6 +406,14 @@ class FigureData:
         Of the region, DN/frame.
     title : str
         Put in front of each panel title, e.g. ``"SCA 11"``.
+    superbias : (H, W) array or None
+        Subtracted from the raw pane when given, DN.
+    data_kind : {"raw", "calibrated"}
+        What ``frames`` hold (titles and sidecars say it).
+    source : str
+        The exposure's URI.
+    references : dict of str to str
+        Reference files used, by type (sidecars say them).
     """
 
     frames: Any
@@ -404,12 +424,20 @@ class FigureData:
     mean_slope: np.ndarray | None = None
     title: str = ""
     superbias: np.ndarray | None = None
+    data_kind: str = "raw"
+    source: str = ""
+    references: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         n, h, w = self.frames.shape
         if self.region is None:
             self.region = (0, h, 0, w)
+
+    @property
+    def source_name(self) -> str:
+        """The file name of :attr:`source` (``""`` if none)."""
+        return str(self.source).rstrip("/").rsplit("/", 1)[-1]
 
     def _cut(self, a):
         y0, y1, x0, x1 = self.region
@@ -450,156 +478,8 @@ class FigureData:
         raise ValueError(f"unknown pane {kind!r}")
 
 
-def _imshow(ax, fig, img, spec: PaneSpec, levels, extent, bad, bad_color="white", colorbar=True, label="DN"):
-    import matplotlib
-    from matplotlib.colors import FuncNorm, Normalize
-
-    cmap = matplotlib.colormaps[spec.cmap].with_extremes(bad=bad_color)
-    lo, hi = levels
-    if spec.scale == "linear":
-        norm = Normalize(vmin=lo, vmax=hi)
-    else:
-        def forward(v, lo=lo, hi=hi, scale=spec.scale):
-            return stretch((np.asarray(v, float) - lo) / (hi - lo), scale)
-
-        def inverse(u, lo=lo, hi=hi, scale=spec.scale):
-            grid = np.linspace(0, 1, 2049)
-            return lo + (hi - lo) * np.interp(u, stretch(grid, scale), grid)
-
-        norm = FuncNorm((forward, inverse), vmin=lo, vmax=hi)
-    data = np.ma.array(img, mask=(~np.isfinite(img)) | (bad if bad is not None else False))
-    im = ax.imshow(data, cmap=cmap, norm=norm, origin="lower", extent=extent, interpolation="nearest")
-    ax.set_xlabel("x [pix]")
-    ax.set_ylabel("y [pix]")
-    if colorbar:
-        cbar = fig.colorbar(im, ax=ax, shrink=0.9)
-        cbar.set_label(label, fontweight="bold")
-    return im
-
-
-_PANE_LABEL = {"raw": "DN", "difference": "DN", "ratio": "Frame Slope / Mean Slope", "mask": "Mask (3 sat, 2 4-nbr, 1 diag)"}
-
-
-def _extent(region):
-    y0, y1, x0, x1 = region
-    return (x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5)
-
-
-def _levels_for(spec: PaneSpec, img, bad):
-    if spec.levels is not None:
-        return spec.levels
-    return good_levels(img, None if spec.kind == "mask" else bad, *spec.percentiles)
-
-
-def pane_figure(data: FigureData, spec: PaneSpec, k: int, baseline: int = 1):
-    """One pane at frame ``k`` with title, colour bar and axis labels."""
-    from matplotlib.figure import Figure
-
-    img = data.pane(spec.kind, k, baseline)
-    bad = None if spec.kind == "mask" else data.bad
-    fig = Figure(figsize=(6, 5), constrained_layout=True)
-    ax = fig.add_subplot()
-    _imshow(ax, fig, img, spec, _levels_for(spec, img, bad), _extent(data.region), bad, label=_PANE_LABEL[spec.kind])
-    ax.set_title(_pane_title(data, spec.kind, k, baseline), fontweight="bold")
-    return fig
-
-
-def _pane_title(data: FigureData, kind: str, k: int, baseline: int) -> str:
-    prefix = f"{data.title}, " if data.title else ""
-    if kind == "difference":
-        return f"{prefix}frames {k}-{baseline}"
-    if kind == "ratio":
-        return f"{prefix}difference / mean slope, frame {k}"
-    if kind == "mask":
-        return f"{prefix}saturated or corrupted, frame {k}"
-    return f"{prefix}frame {k}"
-
-
-def group_figure(data: FigureData, specs: dict[str, PaneSpec], k: int, baseline: int = 1):
-    """The four panes at frame ``k`` in a 2 x 2 grid."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 9), constrained_layout=True)
-    axes = fig.subplots(2, 2, sharex=True, sharey=True)
-    for ax, kind in zip(axes.ravel(), PANES):
-        spec = specs.get(kind) or PaneSpec(kind)
-        try:
-            img = data.pane(kind, k, baseline)
-        except ValueError as err:
-            ax.text(0.5, 0.5, str(err), ha="center", va="center", wrap=True, transform=ax.transAxes)
-            ax.set_title(PANE_TITLES[kind])
-            continue
-        bad = None if kind == "mask" else data.bad
-        _imshow(ax, fig, img, spec, _levels_for(spec, img, bad), _extent(data.region), bad, label=_PANE_LABEL[kind])
-        ax.set_title(_pane_title(data, kind, k, baseline), fontweight="bold")
-    return fig
-
-
-def differences_figure(data: FigureData, frames: list[int], baseline: int = 1, percentiles=(2.0, 98.0), cmap="viridis"):
-    """The tutorial's first figure: differences of three frames, shared levels and colour bar."""
-    from matplotlib.figure import Figure
-
-    diffs = [data.pane("difference", k, baseline) for k in frames]
-    bad = data.bad
-    levels = [good_levels(d, bad, *percentiles) for d in diffs]
-    lo, hi = min(lv[0] for lv in levels), max(lv[1] for lv in levels)
-    fig = Figure(figsize=(5 * len(frames), 4), constrained_layout=True)
-    axes = np.atleast_1d(fig.subplots(1, len(frames)))
-    spec = PaneSpec("difference", cmap=cmap, levels=(lo, hi))
-    im = None
-    for ax, k, d in zip(axes, frames, diffs):
-        im = _imshow(ax, fig, d, spec, (lo, hi), _extent(data.region), bad, colorbar=False)
-        ax.set_title(_pane_title(data, "difference", k, baseline), fontweight="bold", fontsize=14)
-    cbar = fig.colorbar(im, ax=list(axes), shrink=0.9)
-    cbar.set_label("DN", fontweight="bold", fontsize=16)
-    return fig
-
-
-def rows_figure(data: FigureData, frames: list[int]):
-    """The tutorial's final figures: for each frame, image (kDN), slope ratio and mask."""
-    from matplotlib.figure import Figure
-
-    frames = [k for k in frames if k >= 1]
-    fig = Figure(figsize=(11, 3.2 * len(frames)), constrained_layout=True)
-    axes = np.atleast_2d(fig.subplots(len(frames), 3, sharex=True, sharey=True))
-    extent = _extent(data.region)
-    for row, k in zip(axes, frames):
-        image = data.pane("raw", k) / 1e3
-        _imshow(row[0], fig, image, PaneSpec("raw", cmap="inferno_r", levels=(0, 80)), (0, 80), extent, None,
-                label="Signal [$\\times 10^3$ DN]")
-        row[0].set_title("Image")
-        row[0].text(0.05, 0.95, f"Frame {k}", ha="left", va="top", transform=row[0].transAxes,
-                    bbox=dict(facecolor="w", edgecolor="0.8", pad=5.0))
-        if data.mean_slope is not None:
-            _imshow(row[1], fig, data.pane("ratio", k), PaneSpec("ratio"), (0.75, 1.25), extent, None,
-                    label="Frame Slope / Mean Slope")
-        else:
-            row[1].text(0.5, 0.5, "no mean slope", ha="center", va="center", transform=row[1].transAxes)
-        row[1].set_title("Difference / Mean Slope")
-        if data.sat_dn is not None:
-            _imshow(row[2], fig, data.pane("mask", k), PaneSpec("mask"), (0, 3), extent, None, label="Mask")
-        else:
-            row[2].text(0.5, 0.5, "no saturation reference", ha="center", va="center", transform=row[2].transAxes)
-        row[2].set_title("Saturated or Corrupted")
-    return fig
-
-
 FIGURE_KINDS = ("pane", "group", "differences", "rows")
-FORMATS = ("png", "svg", "pdf")
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Write a matplotlib figure (PNG, SVG or PDF by suffix) through the Agg canvas."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"unsupported figure format {fmt!r}; use one of {FORMATS}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi, format=fmt)
-    return path
+from .figure_files import FORMATS  # noqa: E402, F401  (re-exported: the one list of figure formats)
 
 
 def default_frames(n: int) -> list[int]:
@@ -607,31 +487,19 @@ def default_frames(n: int) -> list[int]:
     return sorted({k for k in (2, max(2, n // 2), n - 1) if 0 <= k < n}) or [n - 1]
 
 
-def write_ramp_csv(path: str | Path, ramp: dict) -> Path:
-    """Write a pixel's ramp table (``read, time_s, raw_dn, ...``) with a commented header."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = [c for c in ("read", "time_s", "raw_dn", "calibrated_dn", "groupdq", "saturated") if ramp.get(c) is not None]
-    header = [f"# {k}: {v}" for k, v in ramp.get("header", {}).items()]
-    lines = header + [",".join(columns)]
-    n = len(ramp["read"])
-    for i in range(n):
-        cells = []
-        for c in columns:
-            v = ramp[c][i]
-            cells.append(repr(float(v)) if isinstance(v, (float, np.floating)) else str(int(v)))
-        lines.append(",".join(cells))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+# The figure builders and file writers live in their own modules; the GUI and
+# the CLI know them by these names, resolved on first use (the builders import
+# this module).
+_MOVED = {
+    "save_figure": "figure_files", "pane_figure": "figure_kinds", "group_figure": "figure_kinds",
+    "differences_figure": "figure_kinds", "rows_figure": "figure_kinds", "write_cutout_asdf": "exports",
+    "write_ramp_csv": "exports",
+}
 
 
-def write_cutout_asdf(path: str | Path, cube: np.ndarray, region, meta: dict) -> Path:
-    """Write a cutout cube ``(N, h, w)`` and where it came from as a plain ASDF file."""
-    import asdf
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    y0, y1, x0, x1 = (int(v) for v in region)
-    tree = {"cutout": {"data": np.ascontiguousarray(cube), "region": {"y0": y0, "y1": y1, "x0": x0, "x1": x1}, **meta}}
-    asdf.AsdfFile(tree).write_to(path)
-    return path
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

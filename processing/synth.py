@@ -14,16 +14,27 @@ The detector model (all quantities in DN; times in seconds)
 * Correlated noise per read: a per-channel offset and a row-wise common-mode
   (readout-time) signal shared by all channels and amp33, so it shows in the
   border reference pixels and in amp33 and refpix has something real to take
-  out.
+  out.  The REFPIX reference low-passes amp33 (:func:`refpix_alpha`), so the
+  correction removes the common mode without adding amp33's own read noise.
 * Illuminated pixels integrate charge with shot noise; the measured signal is
   non-linear (``M = S - a2 S**2``) and clips at a per-pixel full well.  The
   saturation reference's threshold sits just below the clip, in raw DN
   (bias included), a few thresholds are NaN (``NO_SAT_CHECK``).
-* A bright point source (about magnitude 4 through F146): a Moffat core that
-  saturates in the first read, a halo whose pixels saturate read after read,
-  scattered light and faint concentric projector rings.
-* Hot pixels (dark current up to tens of DN/s) and dead pixels, flagged in
-  the mask reference together with the reference border.
+* A bright point source (about magnitude 4 through F146): a Moffat core
+  (r**-4 wings) that saturates in the first reads, the projector's
+  out-of-focus ghost -- a disc of ~450 DN/s and ~185 px radius with a steep
+  rim, whose pixels saturate read after read out to ~170 px -- three broad,
+  faint concentric rings outside the tutorial's cutout, and a diffuse
+  background of 0.15 DN/s.
+* Hot, warm, dead and low-QE pixels flagged in the mask (with the reference
+  border), NaN thresholds, and a sprinkle of pixels whose bias lies below
+  the A/D converter's floor (they read 0 DN).
+
+The parameters are tuned so that the full-size set, calibrated by the
+streaming engine, prints the tutorial's numbers for the real exposure within
+25 % (``bench/bench_synth_realism.py``): frame-difference percentiles over
+the detector and the 512 x 512 cutout, flagged, saturated (~92 000) and
+A/D-floor (~870) pixel counts.
 
 Files are written frame by frame through a memory map, so the full set (four
 55-read exposures, 7.4 GB) needs well under 4 GiB of memory.
@@ -59,6 +70,23 @@ AMP33_WIDTH = 128
 
 REFERENCE_TYPES = ("mask", "saturation", "linearity", "inverselinearity", "refpix")
 
+#: Defective pixels: kind -> (fraction of the detector, minimum count).  hot
+#: and warm pixels have dark current, dead ones no response, low-QE ones a
+#: fraction of it, "nan" ones no saturation threshold (NO_SAT_CHECK), and
+#: "ad_floor" ones a bias below 0 DN.  All but ad_floor are flagged in the
+#: mask or the saturation reference: 494 of the tutorial's 512 x 512 cutout
+#: pixels are flagged, and romancal finds 868 A/D-floor pixels.
+_DEFECTS = {
+    "hot": (3.0e-4, 3),
+    "warm": (9.0e-4, 3),
+    "dead": (1.2e-4, 2),
+    "low_qe": (5.4e-4, 2),
+    "nan": (2.0e-5, 2),
+    "ad_floor": (5.2e-5, 2),
+}
+#: The projector's rings: (radius px at 4096, DN/s, Gaussian width px at 4096).
+_RINGS = ((560.0, 36.0, 35.0), (900.0, 27.0, 35.0), (1250.0, 20.0, 35.0))
+
 
 def exposure_filename(stamp: str, detector: str = DETECTOR) -> str:
     """``TVAC2_TOHOTQUAL_WFISAT_<stamp>_<detector>_uncal.asdf``."""
@@ -84,7 +112,14 @@ class SynthConfig:
         Row and column of the star; default scales the tutorial's
         (1900, 1900) to ``size``.
     star_peak : float
-        Peak flux of the star's core, DN/s.
+        Peak flux of the star's Moffat core, DN/s (``star_core_radius`` is
+        its alpha in pixels, ``star_beta`` its beta: wings fall as r**-4).
+    glow_peak, glow_radius, glow_edge : float
+        The projector's out-of-focus ghost, a disc of ``glow_peak`` DN/s
+        and radius ``glow_radius`` (pixels at 4096, scaled with ``size``)
+        whose rim falls as ``(r / glow_radius) ** -glow_edge``.
+    background : float
+        Diffuse light over the whole detector, DN/s.
     """
 
     frames: int = 55
@@ -92,13 +127,17 @@ class SynthConfig:
     seed: int = 0
     compression: str = "none"
     star_center: tuple[int, int] | None = None
-    star_peak: float = 6.0e6
-    star_core_radius: float = 2.5  # px, Moffat alpha
-    star_beta: float = 1.5
+    star_peak: float = 3.6e7
+    star_core_radius: float = 4.0  # px, Moffat alpha (the PSF keeps its size on smaller detectors)
+    star_beta: float = 2.0
+    glow_peak: float = 450.0  # DN/s, the projector's ghost disc
+    glow_radius: float = 185.0  # px at 4096 (scaled with size)
+    glow_edge: float = 9.5  # steepness of the ghost's rim
+    background: float = 0.15  # DN/s, diffuse light over the whole detector
     read_noise: float = 5.0
     channel_noise: float = 6.0
     row_noise: float = 3.0
-    full_well: float = 48000.0
+    full_well: float = 50000.0
     nonlinearity: float = 1.6e-6  # a2 in M = S - a2 S^2, 1/DN
     frame_time: float = FRAME_TIME
     extra: dict = field(default_factory=dict)
@@ -137,6 +176,8 @@ class Detector:
     response : relative response (flat field; 0 for dead pixels)
     mask_dq : uint32 DQ of the mask reference file
     amp33_bias : (size, 128) bias of the amp33 channel, DN
+    hot, sat_nan, ad_floor : (rows, cols) index arrays of the hot pixels, the
+        NaN thresholds and the pixels below the A/D floor
     """
 
     def __init__(self, cfg: SynthConfig):
@@ -164,53 +205,72 @@ class Detector:
         ref = np.zeros((n, n), bool)
         ref[:b, :] = ref[-b:, :] = ref[:, :b] = ref[:, -b:] = True
         mask[ref] |= pixel.REFERENCE_PIXEL
-        n_hot = max(3, int(n * n * 2e-4))
-        n_dead = max(2, int(n * n * 5e-5))
-        rows = rng.integers(b, n - b, n_hot + n_dead)
-        cols = rng.integers(b, n - b, n_hot + n_dead)
-        hot_r, hot_c = rows[:n_hot], cols[:n_hot]
-        dead_r, dead_c = rows[n_hot:], cols[n_hot:]
-        self.dark[hot_r, hot_c] = rng.uniform(1.0, 60.0, n_hot).astype(np.float32)
-        mask[hot_r, hot_c] |= pixel.HOT
-        self.response[dead_r, dead_c] = 0.0
-        mask[dead_r, dead_c] |= pixel.DEAD | pixel.DO_NOT_USE
+        # Defective pixels at distinct places in the light-sensitive area,
+        # at the densities of a real H4RG mask (about 0.19 % flagged).
+        inner = n - 2 * b
+        counts = {kind: max(minimum, int(n * n * density)) for kind, (density, minimum) in _DEFECTS.items()}
+        picks = rng.choice(inner * inner, sum(counts.values()), replace=False)
+        where = {}
+        for kind, count in counts.items():
+            where[kind], picks = (b + picks[:count] // inner, b + picks[:count] % inner), picks[count:]
+        hot, warm, dead, low_qe, nan, floor = (where[k] for k in _DEFECTS)
+        self.dark[hot] = rng.uniform(1.0, 60.0, counts["hot"]).astype(np.float32)
+        mask[hot] |= pixel.HOT
+        self.dark[warm] = rng.uniform(0.2, 1.0, counts["warm"]).astype(np.float32)
+        mask[warm] |= pixel.WARM
+        self.response[dead] = 0.0
+        mask[dead] |= pixel.DEAD | pixel.DO_NOT_USE
+        self.response[low_qe] = rng.uniform(0.2, 0.7, counts["low_qe"]).astype(np.float32)
+        mask[low_qe] |= pixel.LOW_QE
+        # Pixels whose bias sits below the A/D converter's floor: they read
+        # 0 DN (romancal flags them AD_FLOOR) until enough light lifts them.
+        # The mask does not know them, as in the tutorial's data.
+        self.bias[floor] = rng.uniform(-3000.0, -100.0, counts["ad_floor"]).astype(np.float32)
+        self.ad_floor = floor
         # Reference pixels see no light and no dark current.
         self.response[ref] = 0.0
         self.dark[ref] = 0.0
         self.mask_dq = mask
-        self.hot = (hot_r, hot_c)
+        self.hot = hot
 
         # Threshold just below the clip, so a saturated pixel (bias + well,
         # plus noise) is always flagged; a few pixels have no threshold.
         self.sat_dn = (self.bias + 0.97 * self.well).astype(np.float32)
-        n_nan = max(2, int(n * n * 2e-5))
-        nan_r = rng.integers(b, n - b, n_nan)
-        nan_c = rng.integers(b, n - b, n_nan)
-        self.sat_dn[nan_r, nan_c] = np.nan
-        self.sat_nan = (nan_r, nan_c)
+        self.sat_dn[nan] = np.nan
+        self.sat_nan = nan
 
     def star_flux(self) -> np.ndarray:
-        """Flux of the illuminated scene, DN/s, shape (size, size) float32."""
+        """Flux of the illuminated scene, DN/s, shape (size, size) float32.
+
+        The star's Moffat core (alpha in pixels, the same on every detector
+        size), the projector's out-of-focus ghost (a disc with a soft rim
+        that saturates read after read), its faint concentric rings and a
+        diffuse background; lengths of the projector's light scale with
+        ``size``.
+        """
         cfg = self.cfg
         n = cfg.size
         cy, cx = cfg.center()
         y = np.arange(n, dtype=np.float32)[:, None] - cy
         x = np.arange(n, dtype=np.float32)[None, :] - cx
         r2 = y * y + x * x
-        r = np.sqrt(r2)
         scale = n / FULL_SIZE
-        core = cfg.star_peak * (1.0 + r2 / cfg.star_core_radius**2) ** (-cfg.star_beta)
-        # Scattered light of the projector: a broad glow over a faint floor.
-        halo = 60.0 / (1.0 + (r / (120.0 * scale)) ** 2) + 0.05
+        core = 1.0 + r2 / np.float32(cfg.star_core_radius**2)
+        flux = np.float32(cfg.star_peak) / (core ** cfg.star_beta if cfg.star_beta != 2.0 else core * core)
+        del core
+        r = np.sqrt(r2, out=r2)
+        rim = (r / np.float32(cfg.glow_radius * scale)) ** np.float32(cfg.glow_edge)
+        flux += np.float32(cfg.glow_peak) / (1.0 + rim)
+        del rim
         theta = np.arctan2(y, x)
-        rings = np.zeros_like(r)
-        # Projector rings: wide, faint, concentric on the source.
-        for radius, amp in ((350.0, 6.0), (700.0, 4.0), (1050.0, 3.0)):
-            rad = radius * scale
-            width = max(1.5, 10.0 * scale)
-            rings += amp * (0.75 + 0.25 * np.cos(3 * theta)) * np.exp(-0.5 * ((r - rad) / width) ** 2)
-        flux = (core + halo + rings) * self.response
-        return flux.astype(np.float32)
+        lobes = 0.75 + 0.25 * np.cos(3 * theta)
+        del theta
+        for radius, amp, width in _RINGS:
+            w = max(1.5, width * scale)
+            flux += amp * lobes * np.exp(-0.5 * ((r - radius * scale) / w) ** 2)
+        flux += np.float32(cfg.background)
+        flux *= self.response
+        return flux.astype(np.float32, copy=False)
 
 
 @dataclass
@@ -492,6 +552,31 @@ def _ref_meta(model, reftype: str, description: str) -> None:
     meta.useafter = Time("2020-01-01T00:00:00", format="isot", scale="utc")
 
 
+def refpix_alpha(rows: int) -> np.ndarray:
+    """The REFPIX reference's amp33 weights: the row-wise common mode, not amp33's own noise.
+
+    With gamma = zeta = 0, refpix subtracts the amp33 signal filtered by
+    ``alpha`` in the frequency domain of the read-out time stream (rows x
+    140 samples per channel).  ``alpha = L / (2 (L//2 + 1))`` at every
+    frequency would subtract the time-aligned amp33 pixels themselves, and
+    with them amp33's white read noise (the corrected noise would be
+    sqrt(2) x the read noise, the tutorial's 2nd percentiles show it is
+    not).  The common mode changes once per row (140 samples), so weights
+    that pass up to one cycle per row and roll off by three keep it and
+    drop almost all of amp33's white noise, as a fitted IRRC reference does.
+
+    Returns
+    -------
+    (32, L//2 + 1) complex128
+    """
+    length = rows * (AMP33_WIDTH + 12)
+    nfreq = length // 2 + 1
+    per_row = np.arange(nfreq) * (AMP33_WIDTH + 12) / length  # cycles per row
+    taper = np.clip((per_row - 1.0) / 2.0, 0.0, 1.0)
+    weight = np.cos(0.5 * np.pi * taper) ** 2
+    return np.repeat((weight * (length / (2 * nfreq))).astype(np.complex128)[None, :], N_CHANNELS, axis=0)
+
+
 def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | None = None) -> Job[dict[str, Path]]:
     """Write the mask, saturation, linearity, inverselinearity and refpix references.
 
@@ -555,15 +640,13 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     del ilin, inv
     yield Progress(0.7, "inverselinearity")
 
-    # Refpix: gamma = zeta = 0 and alpha = L / (2 (L//2 + 1)) make the
-    # correction the time-aligned amp33 signal (romancal-offline notes).
-    length = n * (AMP33_WIDTH + 12)
-    nfreq = length // 2 + 1
+    # Refpix: gamma = zeta = 0 and alpha the amp33 weights of refpix_alpha.
+    alpha = refpix_alpha(n)
     refpix = rdm.RefpixRefModel.create_fake_data()
-    _ref_meta(refpix, "REFPIX", "Synthetic WFI11 refpix: correction = time-aligned amp33")
-    refpix.gamma = np.zeros((N_CHANNELS, nfreq), np.complex128)
-    refpix.zeta = np.zeros((N_CHANNELS, nfreq), np.complex128)
-    refpix.alpha = np.full((N_CHANNELS, nfreq), length / (2 * nfreq), np.complex128)
+    _ref_meta(refpix, "REFPIX", "Synthetic WFI11 refpix: correction = time-aligned amp33, low-pass filtered")
+    refpix.gamma = np.zeros_like(alpha)
+    refpix.zeta = np.zeros_like(alpha)
+    refpix.alpha = alpha
     out["refpix"] = outdir / "roman_wfi_refpix_synth.asdf"
     _save_atomically(refpix, out["refpix"], "lz4")
     yield Progress(1.0, "refpix")

@@ -352,21 +352,31 @@ def test_export_every_kind(qtbot, window, small_set, tmp_path):
         dlg.export_button.click()
     lines = (tmp_path / "ramp.csv").read_text().splitlines()
     header = [ln for ln in lines if not ln.startswith("#")]
-    assert header[0].startswith("read,time_s,raw_dn")
+    assert header[0].startswith("row,col,role,read,time_s,raw_dn")
     rows = [ln.split(",") for ln in header[1:]]
     with open_exposure(small_set["illuminated"]) as exp:
         expected = exp.cutout(120, 121, 100, 101)[:, 0, 0]
-    assert [int(r[2]) for r in rows] == expected.tolist()
-    # The cutout cube.
+        n = exp.shape[0]
+    selected = [r for r in rows if r[2] == "selected"]
+    assert [(int(r[0]), int(r[1])) for r in selected] == [(120, 100)] * n
+    assert [int(r[5]) for r in selected] == expected.tolist()
+    assert len(rows) == 9 * n  # the pixel and its 8 neighbours
+    # The cutout cube: a Roman file that open_exposure reads, with the region recorded.
     import asdf
 
     path = tmp_path / "cube.asdf"
     with qtbot.waitSignal(w.export_finished, timeout=WAIT):
         w.export("cutout-asdf", str(path))
     y0, y1, x0, x1 = w.state.region()
-    with asdf.open(path) as af, open_exposure(small_set["illuminated"]) as exp:
-        np.testing.assert_array_equal(af["cutout"]["data"], exp.cutout(y0, y1, x0, x1))
-        assert af["cutout"]["region"] == {"y0": y0, "y1": y1, "x0": x0, "x1": x1}
+    with open_exposure(path) as cut, open_exposure(small_set["illuminated"]) as exp:
+        np.testing.assert_array_equal(cut.data.read(), exp.cutout(y0, y1, x0, x1))
+        np.testing.assert_array_equal(cut.arrays["pixeldq"].read(), w.session.pixeldq[y0:y1, x0:x1])
+    with asdf.open(path) as af:
+        region = af["brightstar_cutout"]["region"]
+        assert (region["y0"], region["y1"], region["x0"], region["x1"]) == (y0, y1, x0, x1)
+    # Exporting again to the same file is refused (the dialog asks before replacing).
+    w.export("cutout-asdf", str(path))
+    qtbot.waitUntil(lambda: "exists" in dlg.status.text(), timeout=WAIT)
 
 
 def test_metadata_search(qtbot, window, small_set):

@@ -25,10 +25,12 @@ class ExportDialog(QtWidgets.QDialog):
 
     Signals
     -------
-    export_requested(str kind, str path, str pane, list frames)
+    export_requested(str kind, str path, str pane, list frames, bool overwrite)
+        ``overwrite`` is True only when the file existed and the user said
+        to replace it.
     """
 
-    export_requested = QtCore.pyqtSignal(str, str, str, list)
+    export_requested = QtCore.pyqtSignal(str, str, str, list, bool)
 
     def __init__(self, folder: str, default_frames: list[int], parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -42,6 +44,14 @@ class ExportDialog(QtWidgets.QDialog):
         self.format = QtWidgets.QComboBox()
         self.format.addItems(list(FORMATS))
         self.frames = QtWidgets.QLineEdit(", ".join(str(k) for k in default_frames))
+        self.dpi = QtWidgets.QSpinBox()
+        self.dpi.setRange(50, 1200)
+        self.dpi.setValue(100)
+        self.dpi.setSuffix(" dpi")
+        self.width_px = QtWidgets.QSpinBox()
+        self.width_px.setRange(0, 40000)
+        self.width_px.setSpecialValueText("native resolution")
+        self.width_px.setSuffix(" px")
         self.path = QtWidgets.QLineEdit(str(Path(folder) / "brightstar-figure.png"))
         browse = QtWidgets.QToolButton()
         browse.setText("...")
@@ -55,6 +65,8 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("pane", self.pane)
         form.addRow("format", self.format)
         form.addRow("frames", self.frames)
+        form.addRow("resolution", self.dpi)
+        form.addRow("figure width", self.width_px)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
@@ -79,6 +91,8 @@ class ExportDialog(QtWidgets.QDialog):
         self.pane.setEnabled(kind == "pane")
         self.frames.setEnabled(kind in ("differences", "rows"))
         self.format.setEnabled(kind in ("pane", "group", "differences", "rows"))
+        self.dpi.setEnabled(kind in ("pane", "group", "differences", "rows"))
+        self.width_px.setEnabled(kind in ("pane", "group", "differences", "rows"))
         self._fix_suffix()
 
     def _suffix(self) -> str:
@@ -113,8 +127,23 @@ class ExportDialog(QtWidgets.QDialog):
         except ValueError:
             self.status.setText("Frames must be integers separated by commas.")
             return
+        path = Path(self.path.text())
+        existing = [p for p in (path, path.with_name(path.name + ".json")) if p.exists()]
+        overwrite = False
+        if existing:
+            names = " and ".join(p.name for p in existing)
+            answer = QtWidgets.QMessageBox.question(
+                self, "Replace file?", f"{names} already exist{'s' if len(existing) == 1 else ''} in {path.parent}. Replace?")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                self.status.setText("not exported: the file exists")
+                return
+            overwrite = True
         self.status.setText("exporting...")
-        self.export_requested.emit(self.kind.currentData(), self.path.text(), self.pane.currentData(), frames)
+        self.export_requested.emit(self.kind.currentData(), self.path.text(), self.pane.currentData(), frames, overwrite)
+
+    def size_settings(self) -> dict:
+        """``dpi`` and ``width`` (None: native resolution) for figure exports."""
+        return {"dpi": float(self.dpi.value()), "width": self.width_px.value() or None}
 
     def set_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))

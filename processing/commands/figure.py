@@ -26,12 +26,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrated", type=Path, default=None, help="a calibrated RampModel of URI to draw instead of raw DN")
     p.add_argument("--references", type=Path, default=None,
                    help="folder of reference files (default: those of the synthetic set holding URI)")
+    p.add_argument("--dpi", type=float, default=100.0,
+                   help="output pixels per inch (PNG) and text scale; default 100")
+    p.add_argument("--width", type=int, default=None, metavar="PX",
+                   help="figure width to fit, pixels: each data pixel becomes a whole number of output pixels "
+                        "(default: native resolution, zoomed to at least 400 px per pane, for cutouts up to 1024 px)")
+    p.add_argument("--scale", choices=["linear", "log", "asinh"], default=None, help="stretch of the panes (default linear)")
+    p.add_argument("--cmap", default=None, help="colour map of the panes (default: each pane's own)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT (and OUT.json) if they exist")
+    p.add_argument("--no-sidecar", action="store_true", help="do not write OUT.json (what made the figure)")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
+    import sys
+
+    from ..figure_layout import LayoutError
+
+    try:
+        return _draw(args)
+    except (FileExistsError, LayoutError) as err:
+        print(f"brightstar: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _draw(args) -> int:
     import numpy as np
 
     from .. import figures
@@ -44,12 +65,15 @@ def _run(args) -> int:
         n, h, w = exp.shape
         refs = figures.references_in_folder(args.references) if args.references else (figures.find_references(args.uri) or {})
         sat_dn = pixeldq = None
+        used = {}  # the reference files this figure uses, for its sidecar
         if "saturation" in refs:
             sat_dn = figures.align_to_frame(figures.load_reference_array(refs["saturation"], "data").astype(np.float32), (h, w))
+            used["saturation"] = refs["saturation"]
         if cal is not None and "pixeldq" in cal.arrays:
             pixeldq = cal.arrays["pixeldq"].read()
         elif "mask" in refs:
             pixeldq = figures.align_to_frame(figures.load_reference_array(refs["mask"], "dq"), (h, w))
+            used["mask"] = refs["mask"]
         if args.cutout == "full":
             region = (0, h, 0, w)
         else:
@@ -74,19 +98,35 @@ def _run(args) -> int:
         det = exp.get_meta("instrument.detector") or ""
         title = f"SCA {det[3:].lstrip('0')}" if det.startswith("WFI") else det
         data = figures.FigureData(frames=values, raw=exp, region=region, sat_dn=sat_dn, pixeldq=pixeldq,
-                                  mean_slope=mean_slope, title=title)
+                                  mean_slope=mean_slope, title=title, data_kind="calibrated" if cal is not None else "raw",
+                                  source=str(args.calibrated or args.uri), references=used)
         frames = [int(v) for v in args.frames.split(",")] if args.frames else figures.default_frames(n)
         frames = [k for k in frames if 0 <= k < n]
         frame = args.frame if args.frame is not None else min(n - 1, max(2, n // 2))
+        from ..figure_files import check_writable, figure_sidecar, sidecar_path
+
+        # Before any drawing: an existing file is an error, not a surprise at the end.
+        check_writable(args.out, args.overwrite, *([] if args.no_sidecar else [sidecar_path(args.out)]))
+        # PDF and SVG embed each pane's array whole, whatever the layout's size.
+        size = {"dpi": args.dpi, "width": args.width, "native": args.out.suffix.lower() in (".pdf", ".svg")}
+        look = {k: v for k, v in (("scale", args.scale), ("cmap", args.cmap)) if v is not None}
         if args.kind == "pane":
-            fig = figures.pane_figure(data, figures.PaneSpec(args.pane), frame, args.baseline)
+            fig = figures.pane_figure(data, figures.PaneSpec(args.pane, **look), frame, args.baseline, **size)
         elif args.kind == "group":
-            fig = figures.group_figure(data, {}, frame, args.baseline)
+            specs = {k: figures.PaneSpec(k, **({"scale": args.scale} if args.scale and k != "mask" else {}),
+                                         **({"cmap": args.cmap} if args.cmap and k != "mask" else {}))
+                     for k in figures.PANES}
+            fig = figures.group_figure(data, specs, frame, args.baseline, **size)
         elif args.kind == "differences":
-            fig = figures.differences_figure(data, frames, args.baseline)
+            fig = figures.differences_figure(data, frames, args.baseline, cmap=args.cmap or "viridis",
+                                             scale=args.scale or "linear", **size)
         else:
-            fig = figures.rows_figure(data, frames)
-        out = figures.save_figure(fig, args.out)
+            fig = figures.rows_figure(data, frames, **size)
+        sidecar = None if args.no_sidecar else figure_sidecar(
+            data, frame=frame if args.kind in ("pane", "group") else None,
+            frames=frames if args.kind in ("differences", "rows") else None, baseline=args.baseline,
+            scale=args.scale, cmap=args.cmap)
+        out = figures.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)
         print(out)
         return 0
     finally:

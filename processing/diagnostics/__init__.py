@@ -26,6 +26,21 @@ star
     :func:`brightest_source`, :func:`radial_profile`.
 dq
     :func:`decode_dq`.
+growth, onset
+    Saturation analysis: :func:`~.growth.saturation_growth` (per-read mask
+    counts, equivalent radius), :func:`~.onset.onset_map` (first saturated
+    read as a float map) and its ASDF file.
+centroid, profile
+    :func:`~.centroid.star_centre` (sub-pixel, from the unsaturated wings;
+    :class:`~.centroid.NoSourceError` on a dark) and per-read radial profiles
+    :func:`~.profile.star_profiles`.
+regionstats
+    Per-read statistics of rectangle/circle/annulus regions (``regions``
+    package shapes, DS9 files).
+compare
+    :class:`~.compare.DifferenceFrames`: two exposures differenced read by read, checked.
+saturated
+    :func:`~.saturated.saturation_input`: raw thresholds or a calibrated ramp's groupdq.
 thresholds, neighbours, frames
     The exact threshold test, neighbour masks by shifted slices, frame sources.
 """

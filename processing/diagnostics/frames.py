@@ -117,3 +117,98 @@ def difference_dtype(*dtypes: np.dtype) -> np.dtype:
     if dt.kind in "iub" and dt.itemsize <= 2:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+#: A region's reads are fetched in one ``cutout`` call when they take at most
+#: this many bytes; bigger regions are sliced out of one full frame at a time,
+#: so memory stays bounded whatever the region.
+BOX_CUTOUT_BUDGET = 256 * 1024 * 1024
+
+
+def check_box(box: Any, shape: tuple, name: str = "region") -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` as ints, checked to be a non-empty box inside frames of ``shape``.
+
+    Parameters
+    ----------
+    box : sequence of 4 ints
+        Rows ``y0:y1`` and columns ``x0:x1`` (half-open, 0-based).
+    shape : (N, H, W) or (H, W)
+
+    Raises
+    ------
+    ValueError
+        Naming the box and the frame size, if it is not 4 integers, empty or
+        not inside the frame.
+    """
+    h, w = tuple(shape)[-2:]
+    try:
+        y0, y1, x0, x1 = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be four integers Y0,Y1,X0,X1; got {box!r}") from None
+    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+        raise ValueError(f"{name} rows {y0}:{y1}, columns {x0}:{x1} is empty or not inside the {h} x {w} frame "
+                         f"(need 0 <= Y0 < Y1 <= {h} and 0 <= X0 < X1 <= {w})")
+    return y0, y1, x0, x1
+
+
+class BoxFrames:
+    """The rows ``y0:y1``, columns ``x0:x1`` of every frame of a source.
+
+    Reads only the box where the source can: when it has
+    ``cutout(y0, y1, x0, x1)``, as :class:`processing.io.Exposure` does, and
+    the box's reads fit in :data:`BOX_CUTOUT_BUDGET`, all reads of the box are
+    fetched at the first ``frame`` call (one batch of range requests over S3);
+    a bigger box is read one read at a time with ``frame_region(k, y0, y1,
+    x0, x1)`` where the source has it.  Otherwise each frame is read whole and
+    sliced.
+
+    Parameters
+    ----------
+    source : frame source or (N, H, W) array
+    box : (y0, y1, x0, x1)
+        Checked with :func:`check_box`.
+    """
+
+    def __init__(self, source: Any, box: Any):
+        self.source = as_frame_source(source, "frames")
+        n, h, w = self.source.shape
+        self.box = check_box(box, (h, w))
+        y0, y1, x0, x1 = self.box
+        self.shape = (n, y1 - y0, x1 - x0)
+        self._cube: np.ndarray | None = None
+        itemsize = np.dtype(getattr(self.source, "dtype", np.float64)).itemsize
+        self._use_cutout = hasattr(self.source, "cutout") and n * (y1 - y0) * (x1 - x0) * itemsize <= BOX_CUTOUT_BUDGET
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        return getattr(self.source, "dtype", None)
+
+    def frame(self, k: int) -> np.ndarray:
+        y0, y1, x0, x1 = self.box
+        if isinstance(self.source, ArrayFrames):
+            return self.source.array[k, y0:y1, x0:x1]
+        if self._use_cutout:
+            if self._cube is None:
+                self._cube = np.asarray(self.source.cutout(y0, y1, x0, x1))
+            return self._cube[k]
+        if hasattr(self.source, "frame_region"):  # reads only the box's rows of this read
+            return np.asarray(self.source.frame_region(k, y0, y1, x0, x1))
+        return read_frame(self.source, k, "frames")[y0:y1, x0:x1]
+
+
+#: Streaming passes drop the pages they have mapped every this many frames.
+RELEASE_EVERY = 4
+
+
+def release_pages_now(source: Any, k: int) -> None:
+    """Let a memory-mapped exposure drop its mapped pages every :data:`RELEASE_EVERY` frames.
+
+    A pass over a 1.85 GB exposure would otherwise count every page it
+    touched in the process's resident set (they stay in the OS page cache
+    either way).  Sources without ``release_pages`` are left alone.
+    """
+    if isinstance(source, BoxFrames):
+        source = source.source
+    release = getattr(source, "release_pages", None)
+    if release is not None and (k + 1) % RELEASE_EVERY == 0:
+        release()

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..progress import CancelToken, Job, Progress, run
-from .frames import FrameSource, as_frame_source, check_same_shape, difference_dtype, read_frame
+from .frames import FrameSource, as_frame_source, check_same_shape, difference_dtype, read_frame, release_pages_now
 from .neighbours import Neighbours
 from .thresholds import SaturationTest
 
@@ -109,6 +109,7 @@ def _scan_job(
                 np.add(num, diff, out=num)
                 np.add(den, valid, out=den)
             prev = cur
+        release_pages_now(raw, k)  # views already handed out stay valid (re-read from the page cache)
         yield Progress((k + 1) / n, f"{label}: frame {k + 1}/{n}")
 
     if slope:

@@ -128,7 +128,8 @@ def radial_profile(
     max_radius: float | None = None,
     bin_width: float = 1.0,
     mask: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_counts: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Azimuthally averaged profile about ``center``.
 
     Pixel ``(r, c)`` is at distance ``hypot(r - row, c - col)`` from the
@@ -146,6 +147,8 @@ def radial_profile(
     bin_width : float, pixels
     mask : (H, W) bool, optional
         True for pixels to leave out (e.g. saturated ones).
+    return_counts : bool
+        Also return the number of pixels in each bin.
 
     Returns
     -------
@@ -153,6 +156,8 @@ def radial_profile(
         Bin centres, ``(j + 0.5) * bin_width``, ``M = ceil(max_radius / bin_width)``.
     profile : (M,) float64, DN
         Mean per bin; NaN for bins with no pixel.
+    counts : (M,) int64
+        Pixels used per bin (only with ``return_counts``).
 
     Raises
     ------
@@ -190,6 +195,8 @@ def radial_profile(
     profile = np.full(n_bins, np.nan)
     np.divide(sums, counts, out=profile, where=counts > 0)
     radii = (np.arange(n_bins) + 0.5) * bin_width
+    if return_counts:
+        return radii, profile, counts.astype(np.int64)
     return radii, profile
 
 
