@@ -37,7 +37,9 @@ the detector and the 512 x 512 cutout, flagged, saturated (~92 000) and
 A/D-floor (~870) pixel counts.
 
 Files are written frame by frame through a memory map, so the full set (four
-55-read exposures, 7.4 GB) needs well under 4 GiB of memory.
+55-read exposures and the references, 8.0 GB) needs well under 4 GiB of
+memory: writing the first look peaks at 2.9 GB RSS, half of it page cache of
+the memory map (``bench/bench_first_look.py``).
 """
 
 from __future__ import annotations
