@@ -69,5 +69,5 @@ class TaskProgress:
             message = f"{role}: {detail}"
         else:
             message = self.message
-        return (f"Writing the demo data set (first use only)\n\n"
+        return (f"Writing the demo data set\n(first use only)\n\n"
                 f"{self.task}: {self.fraction * 100:.0f}%\n{message}\n\ninto\n{folder}")

@@ -703,7 +703,9 @@ def write_first_look_job(outdir, cfg: SynthConfig, det: Detector | None = None) 
     manifest_path = Path(where["manifest"])
     if manifest_path.exists():
         manifest_path.unlink()  # nothing is usable until rewritten
-    det = det if det is not None else Detector(cfg)
+    if det is None:
+        yield Progress(0.0, "building the detector model")  # seconds at 4096 x 4096: say so first
+        det = Detector(cfg)
     yield Progress(0.02, "detector model")
     plan = ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)
     yield from scaled(write_exposure_job(plan, cfg, det), 0.02, 0.75)
@@ -724,7 +726,9 @@ def write_darks_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Jo
     if first is None:
         raise ValueError(f"{outdir}: no manifest; write the first look (illuminated exposure, references) first")
     refs = {k: outdir / v for k, v in first["references"].items()}
-    det = det if det is not None else Detector(cfg)
+    if det is None:
+        yield Progress(0.0, "building the detector model")
+        det = Detector(cfg)
     yield Progress(0.02, "detector model")
     where = dataset_paths(outdir)
     plans = [ExposurePlan(p, s, False, seed_offset=i + 1) for i, (p, s) in enumerate(zip(where["darks"], DARK_STAMPS))]

@@ -49,7 +49,7 @@ def test_demo_progress_says_what_it_writes_and_never_goes_back(qtbot, window, ca
         # What the bar shows is the running maximum of what the job reports.
         bars = [max(shown[: i + 1]) for i in range(len(shown))]
         assert bars == sorted(bars)
-    assert empty_texts and all(t.startswith("Writing the demo data set (first use only)") for t in empty_texts)
+    assert empty_texts and all(t.startswith("Writing the demo data set\n(first use only)") for t in empty_texts)
     assert any("illuminated exposure: read" in t for t in empty_texts)
     assert any(f"{demo_mod.FIRST_LOOK}: " in t and str(folder) in t for t in empty_texts)
 
