@@ -110,14 +110,15 @@ def naive_profiles(cube, sat_dn, center, k, max_radius, bin_width, baseline):
 @pytest.mark.parametrize("k", [0, 1, 4, 7])
 def test_profiles_match_loops_over_pixels(small, small_set, k):
     cube, sat_dn, _ = small
+    # 60 px reaches past the small set's saturated core (~46 px by read 7) into its unsaturated wings.
     with open_exposure(small_set["illuminated"]) as exp:
-        profiles = star_profiles(exp, exp, sat_dn, max_radius=40.0, bin_width=2.5)
+        profiles = star_profiles(exp, exp, sat_dn, max_radius=60.0, bin_width=2.5)
     r, c = small_set["star_center"]
     assert abs(profiles.center[0] - r) < 0.1 and abs(profiles.center[1] - c) < 0.1
     got = profiles.at(k)
-    want = naive_profiles(cube, sat_dn, profiles.center, k, 40.0, 2.5, 1)
+    want = naive_profiles(cube, sat_dn, profiles.center, k, 60.0, 2.5, 1)
     np.testing.assert_array_equal(got.n_pixels, want["n"])
-    np.testing.assert_allclose(got.radius_px, (np.arange(16) + 0.5) * 2.5)
+    np.testing.assert_allclose(got.radius_px, (np.arange(24) + 0.5) * 2.5)
     np.testing.assert_allclose(got.frame_dn, want["frame"], rtol=1e-12)
     np.testing.assert_allclose(got.difference_dn, want["diff"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(got.slope_ratio, want["ratio"], rtol=1e-5, equal_nan=True)
