@@ -60,13 +60,13 @@ def find_illuminated(folder: Path) -> Path:
 
 class Bench:
     def __init__(self, app, size, trace_path: Path, endpoint_url=None):
-        from brightstar_gui.trace import Trace
+        from brightstar_gui.trace import TraceWriter
         from brightstar_gui.views.main_window import MainWindow
 
         self.app = app
-        self.trace = Trace(trace_path)
+        self.trace = TraceWriter(trace_path)
         self.trace_path = trace_path
-        self.w = MainWindow(endpoint_url=endpoint_url, trace=self.trace)
+        self.w = MainWindow(endpoint_url=endpoint_url, trace=self.trace.write)
         self.w.resize(*size)
         self.w.show()
         self.pump(0.5)

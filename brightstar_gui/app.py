@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_size < 64 or args.demo_size % 32 or args.demo_frames < 2:
         print("brightstar-gui: --demo-size must be a multiple of 32 >= 64 and --demo-frames >= 2", file=sys.stderr)
         return 2
+    # Qt aborts (status 134) with a misleading message when its platform
+    # plugin cannot load: say what is missing and how to install it.
+    from .platform_check import check
+
+    problem = check()
+    if problem is not None:
+        print(problem.message(), file=sys.stderr)
+        return 2
 
     from processing import logs
 
@@ -81,11 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     from .controllers import StartOptions
-    from .trace import Trace
     from .views.main_window import MainWindow
 
-    trace = Trace(args.trace) if args.trace else None
-    window = MainWindow(endpoint_url=args.endpoint_url, trace=trace)
+    window = MainWindow(endpoint_url=args.endpoint_url)
     from . import crash_guard, verify_status
 
     window._crash_guard = crash_guard.install(window)  # an exception in a slot: a box, never an abort
@@ -93,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.size:
         w, h = (int(v) for v in args.size.lower().split("x"))
         window.resize(w, h)
+    trace = None
+    if args.trace:
+        from .trace import attach
+
+        trace = attach(window, args.trace)
     window.show()
     options = StartOptions(frame=args.frame, cutout=args.cutout, full_frame=args.full_frame,
                            calibrated=args.calibrated, play_fps=args.play)
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     timer.timeout.connect(lambda: None)  # lets Python see the signal
     code = app.exec()
     if trace is not None:
+        trace.write("exit", code=int(code))
         trace.close()
     return code
 

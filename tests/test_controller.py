@@ -86,7 +86,7 @@ class FakeStatus:
     def task_started(self, channel, title):
         self.tasks[channel] = 0.0
 
-    def task_progress(self, channel, fraction, message):
+    def on_task_progress(self, channel, fraction, message):
         self.tasks[channel] = fraction
 
     def task_ended(self, channel):

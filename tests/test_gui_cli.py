@@ -56,7 +56,8 @@ def test_trace_of_a_cutout_played(small_set, tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()[-2000:]
-    assert events[0]["event"] == "opened" and events[0]["uri"] == str(small_set["illuminated"])
+    opened = next(e for e in events if e["event"] == "opened")
+    assert opened["uri"] == str(small_set["illuminated"]) and events[0]["event"] == "shown"
     rendered = [e for e in events if e["event"] == "rendered"]
     assert rendered[0]["frame"] == 2 and rendered[0]["data_kind"] == "raw"
     assert all(isinstance(e["t"], float) and e["bytes_fetched"] == 0 for e in rendered)
@@ -80,4 +81,4 @@ def test_trace_records_an_error(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     error = next(e for e in events if e["event"] == "error")
-    assert error["what"] == "Opening" and "not.asdf" in error["message"]
+    assert error["message"].startswith("Opening: ") and "not.asdf" in error["message"]

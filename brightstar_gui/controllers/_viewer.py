@@ -47,7 +47,7 @@ from ._runner import JobRunner
 
 #: Long tasks shown with a progress row and a cancel button.
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
-               "demo": "Demo data", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
+               "demo": "Demo: first look", "darks": "Demo: darks", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
                "verify": "Checksums"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
 DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
@@ -136,7 +136,7 @@ class ViewerController(RenderingMixin, AnalysisMixin):
 
         def progress(fraction, message):
             if task:
-                status.task_progress(channel, fraction, message)
+                status.on_task_progress(channel, fraction, message)
             if on_progress is not None:
                 on_progress(fraction, message)
 

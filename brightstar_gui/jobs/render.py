@@ -28,6 +28,9 @@ from .reads import RegionReads
 
 Region = tuple[int, int, int, int]
 
+#: What the derived panes say until the reference files are read.
+LOADING_REFERENCES = "loading reference files..."
+
 #: Pixels of a region sampled (evenly strided) for its levels and histogram:
 #: the 2nd and 98th percentiles of 16k good pixels are within a fraction of a
 #: percent of the full region's, at a quarter of the cost of 65k per frame.
@@ -252,7 +255,7 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             if k < 1:
                 message = "frame 0 has no previous frame"
             elif ctx is None or ctx.saturation is None:
-                message = "no saturation reference: no mean slope" if ctx is not None else "loading the references..."
+                message = "no saturation reference: no mean slope" if ctx is not None else LOADING_REFERENCES
             else:
                 message = "computing the mean slope..."
             style = req.style("ratio")
@@ -271,7 +274,7 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
     if "mask" in req.panes:
         style = req.style("mask")
         if ctx is None or ctx.saturation is None:
-            message = "loading the references..." if ctx is None else "no saturation reference"
+            message = LOADING_REFERENCES if ctx is None else "no saturation reference"
             panes["mask"] = PaneImage(None, rect, (0.0, 3.0), None, message)
         else:
             codes_view = _mask_view(req, ctx, k, frame_v)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PyQt6 import QtWidgets
 
-from processing import figures, paths
+from processing import figures
 
 from .. import settings as settings_mod
 from .export_dialog import ExportDialog
@@ -58,10 +58,17 @@ class DialogsMixin:
 
     # -- demo ------------------------------------------------------------------------------
     def start_demo(self, frames: int = 55, size: int = 4096) -> None:
-        """Open the synthetic demo set, writing it into the cache on first use."""
+        """Open the synthetic demo set, writing it into the cache on first use.
+
+        Two labelled tasks, each with its own progress in the status bar, the
+        empty panes and the terminal: the first look (illuminated exposure
+        and references; it opens when written), then the darks.
+        """
         from processing import synth
 
-        folder = paths.demo_dir() if (frames, size) == (55, 4096) else paths.demo_dir() / f"n{frames}-s{size}"
+        from .. import demo as demo_mod
+
+        folder = demo_mod.demo_folder(frames, size)
         manifest = synth.read_manifest(folder)
         same = manifest is not None and manifest.get("config", {}).get("frames") == frames \
             and manifest["config"].get("size") == size
@@ -70,22 +77,47 @@ class DialogsMixin:
 
         def write_darks():
             # The darks (for the superbias) follow in the background.
-            submit("demo", lambda token: synth.write_darks_job(folder, cfg), lambda result: self.scan_folder(str(folder)),
-                   task=True)
+            darks = demo_mod.TaskProgress(demo_mod.DARKS)
+
+            def done(result):
+                darks.update(1.0, "written")
+                self.flash(f"demo darks written into {folder}", 5000)
+                self.scan_folder(str(folder))
+
+            submit("darks", lambda token: synth.write_darks_job(folder, cfg), done, on_progress=darks.update, task=True)
 
         def look(result):
+            self.browser.set_folder(str(folder))
             self.scan_folder(str(folder))
-            self.open_uri(str(folder / result["illuminated"]))
             if not result["complete"]:
-                write_darks()
+                # The darks start once the exposure is on screen with its
+                # references: on two cores they would slow the first paint.
+                def after_context(uri):
+                    self.context_loaded.disconnect(after_context)
+                    write_darks()
+
+                self.context_loaded.connect(after_context)
+            self.open_uri(str(folder / result["illuminated"]))
 
         if same:
             look(manifest)
             return
         # First use: the illuminated exposure and its references first, so
-        # there is something to look at in under a minute.
+        # there is something to look at soon; the window says what it does.
+        first = demo_mod.TaskProgress(demo_mod.FIRST_LOOK)
+        first.update(0.0, "starting")
+
+        def progress(fraction, message):
+            first.update(fraction, message)
+            if self.controller.dataset is None:
+                self.panes.show_empty(first.empty_text(folder))
+
+        self.panes.show_empty(first.empty_text(folder))
         self.flash(f"writing the demo data set into {folder} (first use only)")
-        submit("demo", lambda token: synth.write_first_look_job(folder, cfg), look, task=True)
+        submit("demo", lambda token: synth.write_first_look_job(folder, cfg),
+               lambda result: (first.update(1.0, "written"), look(result)), on_progress=progress, task=True,
+               on_cancel=lambda: self.panes.show_empty("Demo data cancelled.\nFile > Open demo data\nstarts it again."),
+               on_error=lambda err: self.panes.show_empty(f"The demo data set could not be written:\n{err}"))
 
     # -- superbias ---------------------------------------------------------------------------
     def dark_candidates(self) -> list[str]:

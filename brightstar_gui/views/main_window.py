@@ -49,6 +49,8 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
     calibration_finished = QtCore.pyqtSignal(bool)
     export_finished = QtCore.pyqtSignal(str)
     error_shown = QtCore.pyqtSignal(str)
+    #: A long task moved: (task label, fraction 0..1, message).
+    task_progress = QtCore.pyqtSignal(str, float, str)
 
     def __init__(self, endpoint_url: str | None = None, trace=None, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -252,8 +254,10 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
     def task_started(self, channel: str, title: str) -> None:
         self.status_area.task_started(channel, title)
 
-    def task_progress(self, channel: str, fraction: float, message: str) -> None:
+    def on_task_progress(self, channel: str, fraction: float, message: str) -> None:
         self.status_area.task_progress(channel, fraction, message)
+        row = self.status_area.tasks.get(channel)
+        self.task_progress.emit(row.title if row is not None else channel, fraction, message)
 
     def task_ended(self, channel: str) -> None:
         self.status_area.task_ended(channel)

@@ -29,6 +29,8 @@ class TaskRow(QtWidgets.QWidget):
         self.title = title
 
     def set_progress(self, fraction: float, message: str) -> None:
+        # A progress bar never goes backwards (a job's stages restart their own count).
+        fraction = max(fraction, self.bar.value() / 1000)
         self.bar.setValue(int(fraction * 1000))
         self.bar.setFormat(f"{fraction * 100:.0f}%")
         self.setToolTip(message)
