@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="open the synthetic demo set (written into the user cache on first use)")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (a mirror or a test server)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more messages on stderr (-v info, -vv debug); the log file is always written")
     # Smaller demo sets for quick looks and screenshots (hidden: not for users).
     p.add_argument("--demo-frames", type=int, default=55, help=argparse.SUPPRESS)
     p.add_argument("--demo-size", type=int, default=4096, help=argparse.SUPPRESS)
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print("brightstar-gui: --demo-size must be a multiple of 32 >= 64 and --demo-frames >= 2", file=sys.stderr)
         return 2
 
+    from processing import logs
+
+    logs.setup(args.verbose, "brightstar-gui")
+
     import pyqtgraph as pg
     from PyQt6 import QtCore, QtWidgets
 
@@ -41,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(endpoint_url=args.endpoint_url)
+    from . import crash_guard, verify_status
+
+    window._crash_guard = crash_guard.install(window)  # an exception in a slot: a box, never an abort
+    window._verify_status = verify_status.install(window)  # checksums checked after the first frame
     window.show()
     if args.folder:
         window.scan_folder(args.folder)

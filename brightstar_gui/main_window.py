@@ -36,7 +36,8 @@ from .workers import WorkerPool
 
 #: Channels whose progress is shown in the status bar with a cancel button.
 _LONG_TASKS = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration", "demo": "Demo data",
-               "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp"}
+               "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
+               "verify": "Checksums"}
 
 
 class TaskRow(QtWidgets.QWidget):
@@ -281,6 +282,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_error(self, what: str, err: BaseException | str) -> None:
         """The one place errors are shown: a message box, never a crash."""
         text = str(err) if not isinstance(err, BaseException) else (str(err) or type(err).__name__)
+        uri = getattr(self.session, "uri", None)
+        if uri and uri not in text and Path(uri).name not in text:
+            text = f"{uri}: {text}"  # every error box names the file it is about
         self.flash(f"{what} failed: {text}", 10000)
         self.error_shown.emit(f"{what}: {text}")
         if self._last_error_box is not None:

@@ -257,7 +257,7 @@ def open_job(uri: str, endpoint_url: str | None = None, references: dict[str, Pa
             session = Session(uri=str(uri), raw=None, calibrated=exp)
         else:
             session = Session(uri=str(uri), raw=exp)
-        session.references = dict(references or figures.find_references(uri) or {})
+        session.references = dict(references or {})  # resolved and checked after the first paint
         yield Progress(0.9, "finding the star")
         n = exp.shape[0]
         last = exp.frame(n - 1)
@@ -281,6 +281,16 @@ def context_job(session: Session, endpoint_url: str | None = None):
     exposure's own pixel DQ, and a calibrated cube already in the cache.
     Returns the same session.
     """
+    yield Progress(0.05, "checking reference files")
+    from processing.calibrate.references import VIEWER_TYPES, resolve
+    from processing.errors import ReferenceFileError
+
+    try:
+        found = resolve(session.primary, session.references or None, types=VIEWER_TYPES, endpoint_url=endpoint_url)
+        session.references = dict(found.paths) if found is not None else {}
+    except ReferenceFileError as err:
+        session.references = {}
+        session.notes.append(f"reference files not used: {err}")
     yield Progress(0.1, "reading reference files")
     load_references(session)
     exp = session.primary

@@ -24,6 +24,8 @@ it works the same on local files and S3 objects.
 
 from __future__ import annotations
 
+import logging
+
 import re
 import struct
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ import yaml
 
 from .errors import ExposureError
 from .sources import ByteSource
+
+log = logging.getLogger(__name__)
 
 BLOCK_MAGIC = b"\xd3BLK"
 _BLOCK_HEADER = struct.Struct(">I4sQQQ16s")  # flags, compression, allocated, used, data, checksum
@@ -87,6 +91,8 @@ class BlockHeader:
         of the uncompressed data.
     flags : int
         Block flags (bit 0: streamed).
+    checksum : bytes
+        MD5 of the ``used_size`` stored bytes (16 zero bytes: none).
     """
 
     offset: int
@@ -96,6 +102,7 @@ class BlockHeader:
     used_size: int
     data_size: int
     flags: int
+    checksum: bytes = bytes(16)
 
     @property
     def end(self) -> int:
@@ -131,7 +138,10 @@ class ArrayRef:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        n = self.dtype.itemsize
+        for dim in self.shape:
+            n *= dim
+        return n
 
 
 @dataclass
@@ -209,8 +219,10 @@ def _parse_block_header(source: ByteSource, offset: int, raw: bytes | None = Non
         raise ExposureError(source.uri, f"ASDF block at byte {offset} has a short header ({header_size} bytes)")
     if len(raw) < 6 + _BLOCK_HEADER.size:
         raise ExposureError(source.uri, f"ASDF block header at byte {offset} is cut short: the file is truncated")
-    flags, comp, allocated, used, data_size, _checksum = _BLOCK_HEADER.unpack(raw[6 : 6 + _BLOCK_HEADER.size])
+    flags, comp, allocated, used, data_size, checksum = _BLOCK_HEADER.unpack(raw[6 : 6 + _BLOCK_HEADER.size])
     comp_label = comp.rstrip(b"\0").decode("ascii", "replace") or None
+    if used > allocated and not flags & 1:
+        raise ExposureError(source.uri, f"ASDF block at byte {offset} uses {used:,} bytes but allocates {allocated:,}: corrupt header")
     return BlockHeader(
         offset=offset,
         data_offset=offset + 6 + header_size,
@@ -219,6 +231,7 @@ def _parse_block_header(source: ByteSource, offset: int, raw: bytes | None = Non
         used_size=used,
         data_size=data_size,
         flags=flags,
+        checksum=checksum,
     )
 
 
@@ -278,47 +291,89 @@ def read_layout(source: ByteSource) -> AsdfLayout:
     return AsdfLayout(tree=tree, tree_end=tree_end, blocks=blocks)
 
 
+#: Datatypes of the ASDF ndarray schema that a block array may have.
+ASDF_DATATYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                  "float32", "float64", "complex64", "complex128", "bool8")
+
+
 def _dtype_of(node: dict, uri: str, name: str) -> np.dtype:
     datatype = node.get("datatype")
-    if not isinstance(datatype, str):
-        raise ExposureError(uri, f"array {name} has an unsupported datatype {datatype!r}")
-    try:
-        dtype = np.dtype(datatype)
-    except TypeError as err:
-        raise ExposureError(uri, f"array {name} has an unknown datatype {datatype!r}") from err
+    if not isinstance(datatype, str) or datatype not in ASDF_DATATYPES:
+        raise ExposureError(uri, f"{name}: field 'datatype' is {datatype!r}, not an ASDF ndarray datatype")
+    dtype = np.dtype("bool" if datatype == "bool8" else datatype)
     order = node.get("byteorder", "little")
+    if order not in ("little", "big"):
+        raise ExposureError(uri, f"{name}: field 'byteorder' is {order!r}; it must be 'little' or 'big'")
     return dtype.newbyteorder("<" if order == "little" else ">")
+
+
+def _non_negative_int(value: Any, uri: str, name: str, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ExposureError(uri, f"{name}: field '{field_name}' is {value!r}; it must be a non-negative integer")
+    return value
 
 
 def array_ref(node: Any, uri: str, name: str) -> ArrayRef | None:
     """Describe the ndarray at ``node`` (unwrapping a Quantity), or None.
 
+    The node is checked as the ASDF ndarray schema requires (known
+    datatype, ``byteorder`` little or big, integer non-negative ``shape``,
+    ``offset`` and ``source``, C-contiguous ``strides``), without reading
+    any pixel.
+
     Raises
     ------
     ExposureError
-        If the node is an ndarray the reader cannot map (inline data of a
-        big array, non-contiguous strides, an unknown datatype).
+        Naming the file and the field, if the node is an ndarray the reader
+        cannot map or that the schema does not allow.
     """
     unit = None
+    tag = getattr(node, "tag", None) or ""
+    if "unit/quantity" in tag and not isinstance(node.get("value"), dict) and "datatype" not in node:
+        if isinstance(node.get("value"), (int, float)):
+            return None  # a scalar quantity
+        raise ExposureError(uri, f"{name}: a quantity without a 'value' array: the tree is corrupt")
+    if "unit/quantity" in tag and isinstance(node.get("value"), dict) and "unit" not in node:
+        raise ExposureError(uri, f"{name}: a quantity without a 'unit': the tree is corrupt")
     if isinstance(node, dict) and "value" in node and "unit" in node and isinstance(node["value"], dict):
         unit = str(node["unit"])
         node = node["value"]
+        tag = getattr(node, "tag", None) or ""
     if not isinstance(node, dict) or "datatype" not in node or "shape" not in node:
+        if "core/ndarray" in tag:
+            missing = [f for f in ("datatype", "shape") if not isinstance(node, dict) or f not in node]
+            raise ExposureError(uri, f"{name}: ndarray without field(s) {', '.join(missing)}: the tree is corrupt")
         return None
-    if "source" not in node or not isinstance(node["source"], int):
-        return None  # inline or external data: not a cube we stream
-    shape = tuple(int(s) for s in node["shape"])
+    if "source" not in node:
+        if "data" in node:
+            return None  # inline data (small arrays): not a block we stream
+        raise ExposureError(uri, f"{name}: ndarray with neither 'source' nor 'data': the tree is corrupt")
+    if isinstance(node["source"], str):
+        raise ExposureError(uri, f"{name}: field 'source' is {node['source']!r}: data in another file is not supported")
+    source = _non_negative_int(node["source"], uri, name, "source")
+    raw_shape = node["shape"]
+    if not isinstance(raw_shape, list) or not raw_shape:
+        raise ExposureError(uri, f"{name}: field 'shape' is {raw_shape!r}; it must be a list of integers")
+    shape = tuple(_non_negative_int(s, uri, f"{name}", "shape") for s in raw_shape)
     dtype = _dtype_of(node, uri, name)
+    offset = _non_negative_int(node.get("offset", 0), uri, name, "offset")
+    nbytes = dtype.itemsize
+    for dim in shape:
+        nbytes *= dim  # Python integers: an absurd shape cannot overflow into a small size
+    if nbytes > 1 << 50:
+        raise ExposureError(uri, f"{name}: field 'shape' {list(shape)} describes {nbytes:,} bytes: corrupt")
     strides = node.get("strides")
     if strides is not None:
+        if not isinstance(strides, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in strides):
+            raise ExposureError(uri, f"{name}: field 'strides' is {strides!r}; it must be a list of integers")
         c_strides = []
         step = dtype.itemsize
         for dim in reversed(shape):
             c_strides.append(step)
             step *= dim
-        if tuple(int(s) for s in strides) != tuple(reversed(c_strides)):
+        if tuple(strides) != tuple(reversed(c_strides)):
             raise ExposureError(uri, f"array {name} is not C-contiguous (strides {strides}); it cannot be streamed")
-    return ArrayRef(name=name, shape=shape, dtype=dtype, source=node["source"], offset=int(node.get("offset", 0)), unit=unit)
+    return ArrayRef(name=name, shape=shape, dtype=dtype, source=source, offset=offset, unit=unit)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ then a fresh block index.  Memory: one 4 MiB chunk at a time.
 
 from __future__ import annotations
 
+import logging
+
+import hashlib
 import os
 import struct
 from pathlib import Path
@@ -21,6 +24,8 @@ import yaml
 
 from .asdf_blocks import _BLOCK_HEADER, BLOCK_MAGIC, read_layout
 from .sources import LocalFileSource
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 22  # 4 MiB, asdf's lz4 chunk size
 
@@ -50,17 +55,20 @@ def recompress_lz4(src: Path, dst: Path) -> Path:
                 header_at = out.tell()
                 out.write(BLOCK_MAGIC + struct.pack(">H", _BLOCK_HEADER.size) + bytes(_BLOCK_HEADER.size))
                 used = 0
+                digest = hashlib.md5(usedforsecurity=False)  # of the stored bytes, as asdf checks it
                 for i in range(0, block.data_size, CHUNK):
                     # pread, not a memory map: mapped pages would count as
                     # this process's memory for the whole cube.
                     piece = source.read(block.data_offset + i, min(CHUNK, block.data_size - i))
                     packed = lz4.block.compress(piece, mode="default")
-                    out.write(struct.pack(">I", len(packed)))
+                    prefix = struct.pack(">I", len(packed))
+                    out.write(prefix)
                     out.write(packed)
+                    digest.update(prefix)
+                    digest.update(packed)
                     used += 4 + len(packed)
                 end = out.tell()
-                # No checksum (16 zero bytes), as the standard allows.
-                header = _BLOCK_HEADER.pack(0, b"lz4\0", used, used, block.data_size, bytes(16))
+                header = _BLOCK_HEADER.pack(0, b"lz4\0", used, used, block.data_size, digest.digest())
                 out.seek(header_at + 6)
                 out.write(header)
                 out.seek(end)

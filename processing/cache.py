@@ -17,8 +17,10 @@ that no longer run are removed when a cache is opened.
 The fingerprint hashes the file size, its first and last 64 KiB (the ASDF
 tree and block index) and 32 pages spread over the file: cheap enough for
 every look-up (a few reads), and it catches truncated files, files replaced
-by other content and torn writes.  It does not catch a single flipped bit in
-the middle of a cube; the cache does not try to be a checksummed store.
+by other content and torn writes.  A single flipped bit in the middle of a
+cube is caught on read: the manifest also keeps the entry's band checksums
+(:mod:`processing.frame_sums`), which :func:`attach_checks` checks on every
+frame, cutout or array read of an opened entry.
 
 Size is bounded by :func:`limit_bytes` (``BRIGHTSTAR_CACHE_LIMIT_GB``, or the
 ``cache_limit_gb`` setting, default 20 GB); least recently used entries are
@@ -26,6 +28,8 @@ evicted first.  A look-up that hits marks the entry used.
 """
 
 from __future__ import annotations
+
+import logging
 
 import contextlib
 import hashlib
@@ -38,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT_GB = 20.0
 _HEAD = 64 * 1024
@@ -107,6 +113,7 @@ class CacheEntry:
     key: str
     path: Path
     info: dict
+    sums: dict | None = None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -158,7 +165,13 @@ class DiskCache:
                 return None
             if data.stat().st_size != record["size"] or fingerprint(data) != record["fingerprint"]:
                 return None
-            return CacheEntry(key, data, record.get("info", {}))
+            sums = record.get("sums")
+            if sums is not None:
+                from .frame_sums import head_matches
+
+                if not head_matches(data, sums):
+                    return None
+            return CacheEntry(key, data, record.get("info", {}), sums)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -209,12 +222,13 @@ class DiskCache:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def commit(self, key: str, file: Path, info: dict) -> CacheEntry:
+    def commit(self, key: str, file: Path, info: dict, sums: dict | None = None) -> CacheEntry:
         """Make ``file`` (in a scratch directory of this cache) the entry for ``key``.
 
         The data file is renamed into place, then the manifest is written; then
         least recently used entries are evicted down to the size bound (never
-        the new entry).
+        the new entry).  ``sums`` (:func:`processing.frame_sums.seal`) are
+        kept in the manifest and checked on every read of the entry.
         """
         file = Path(file)
         data, manifest = self.data_path(key), self.manifest_path(key)
@@ -228,11 +242,14 @@ class DiskCache:
             "created": time.time(),
             "info": info,
         }
+        if sums is not None:
+            record["sums"] = sums
         tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.partial")
         tmp.write_text(json.dumps(record, indent=1, default=str))
         os.replace(tmp, manifest)
+        log.info("cache: committed %s (%d bytes)", data, record["size"])
         self.evict(keep={key})
-        return CacheEntry(key, data, info)
+        return CacheEntry(key, data, info, sums)
 
     def remove(self, key: str) -> None:
         """Delete an entry (manifest first, so it is never valid half-deleted)."""
@@ -264,6 +281,7 @@ class DiskCache:
             if key in keep:
                 continue
             self.remove(key)
+            log.info("cache: evicted %s (%d bytes, least recently used)", key, size)
             total -= size
             evicted.append(key)
         return evicted
@@ -294,3 +312,31 @@ class DiskCache:
                         data.unlink()
                 except OSError:
                     pass
+
+
+def attach_checks(exposure) -> None:
+    """If ``exposure`` is an entry of a calibrated cache, check every read against its sums.
+
+    A damaged entry is removed at the first bad read (the error says so),
+    so the next calibration rebuilds it.
+    """
+    path = exposure.source.local_path
+    if path is None or path.suffix != ".asdf":
+        return
+    manifest = path.with_suffix(".json")
+    try:
+        record = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict) or record.get("key") != path.stem or "sums" not in record:
+        return
+    from .frame_sums import attach
+
+    cache = path.parent
+
+    def damaged():
+        for victim in (manifest, cache / f"{path.stem}.asdf"):
+            with contextlib.suppress(OSError):
+                victim.unlink()
+
+    attach(exposure, record["sums"], damaged)

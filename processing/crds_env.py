@@ -20,12 +20,16 @@ which turns a ``SystemExit`` into an ordinary exception.
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import os
 import pprint
 from pathlib import Path
 
 from . import paths
+
+log = logging.getLogger(__name__)
 
 OFFLINE_CONTEXT = "roman_0000.pmap"
 

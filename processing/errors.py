@@ -27,4 +27,28 @@ class ExposureError(Exception):
 
 
 class ReferenceFileError(Exception):
-    """A calibration reference file is missing, unreadable or of the wrong shape."""
+    """A calibration reference file is missing, unreadable, damaged or of the wrong shape.
+
+    The message starts with the file (or folder) it is about.
+    """
+
+
+class OutputError(Exception):
+    """A result cannot be written where asked: no space, read-only, not a folder, ...
+
+    Parameters
+    ----------
+    path : str or Path
+        Where the write was going.
+    problem : str
+        What is wrong, in words a user can act on.
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class UsageError(Exception):
+    """A command-line argument that is malformed or does not fit the file (``brightstar: error: ...``, exit 2)."""

@@ -10,7 +10,8 @@ last version seen, so an object can be reopened without the network.
 Layout under ``<cache dir>/s3``::
 
     objects/<object id>.json          the last version seen: etag, size, uri
-    data/<version id>/<offset>-<length>.bin   one fetched range (>= 64 KiB)
+    data/<version id>/<offset>-<length>.bin   one fetched range (>= 64 KiB),
+                                      followed by its xxh3-64 (8 bytes)
     data/<version id>/small.log       small ranges (tree pieces, block and
                                       lz4 chunk headers) as checksummed records
 
@@ -19,10 +20,11 @@ hundreds of 8-byte headers: as files they would cost a disk block each.  The
 log is also what makes the lz4 chunk index a cached index: reopening a file
 replays the headers from it without a request.
 
-Nothing partial is ever recorded as complete: a range file is written under
-a temporary name and renamed into place only when all its bytes are written,
-and its length is in its name and checked on every read; a log record carries
-a CRC-32 and a torn tail record is ignored.
+Nothing partial or damaged is ever served: a range file is written under a
+temporary name and renamed into place only when all its bytes are written,
+its length is in its name and it ends with the xxh3-64 of its bytes, both
+checked on every read (a file that fails is deleted and fetched again); a
+log record carries a CRC-32 and a torn or damaged record ends the log.
 
 The cache is bounded by the cache-size setting shared with the other caches
 (``BRIGHTSTAR_CACHE_LIMIT_GB``, default 20 GB): past the limit, the least
@@ -39,10 +41,20 @@ import struct
 import threading
 import time
 import uuid
+import logging
 import zlib
 from pathlib import Path
 
+import xxhash
+
 from . import paths
+
+log = logging.getLogger(__name__)
+_SUM = struct.Struct("<Q")  # xxh3-64 trailer of a range file
+
+
+class _Damaged(Exception):
+    """A range file whose size or checksum is wrong."""
 
 #: Ranges shorter than this go to the small-range log, not a file of their own.
 SMALL_RANGE = 64 * 1024
@@ -169,18 +181,27 @@ class CachedObject:
             path = self.directory / f"{start}-{n}.bin"
             try:
                 with open(path, "rb") as fh:
-                    if os.fstat(fh.fileno()).st_size != n:
-                        raise FileNotFoundError  # damaged (e.g. by a crash before the data hit the disk)
-                    fh.seek(offset - start)
-                    data = fh.read(length)
+                    if os.fstat(fh.fileno()).st_size != n + _SUM.size:
+                        raise _Damaged  # e.g. by a crash before the data hit the disk
+                    whole = fh.read(n + _SUM.size)
+                (expected,) = _SUM.unpack_from(whole, n)
+                if len(whole) != n + _SUM.size or xxhash.xxh3_64_intdigest(memoryview(whole)[:n]) != expected:
+                    raise _Damaged  # a flipped byte on disk: never served
                 os.utime(path)  # mark as recently used, for eviction
+            except _Damaged:
+                log.warning("S3 fetch cache: %s is damaged; removed (it will be fetched again)", path)
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+                self._forget(start, n)
+                continue
             except FileNotFoundError:
                 self._forget(start, n)
                 continue
             except OSError:
                 continue
-            if len(data) == length:
-                return data
+            return whole[offset - start : offset - start + length]
         return None
 
     def covered(self, offset: int, length: int) -> bool:
@@ -246,6 +267,7 @@ class CachedObject:
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
+                fh.write(_SUM.pack(xxhash.xxh3_64_intdigest(data)))
             os.replace(tmp, final)  # the range appears complete or not at all
         finally:
             if tmp.exists():

@@ -301,31 +301,23 @@ def colorize(values: np.ndarray, levels: tuple[float, float], lut: np.ndarray, b
 def find_references(uri: str | Path, max_up: int = 5) -> dict[str, Path] | None:
     """Reference files of the synthetic data set that holds ``uri``, if any.
 
-    Walks up from the file looking for the manifest written by
-    :func:`processing.synth.write_first_look_job`.
+    Kept for old callers: the one resolution is
+    :func:`processing.calibrate.references.resolve`.
     """
-    from . import synth
+    from .calibrate.references import own_set
 
     text = str(uri)
     if "://" in text and not text.startswith("file://"):
         return None
-    path = Path(text.removeprefix("file://")).resolve()
-    for parent in list(path.parents)[:max_up]:
-        manifest = synth.read_manifest(parent)
-        if manifest is not None:
-            refs = manifest.get("references") or {}
-            return {k: parent / v for k, v in refs.items()} or None
-    return None
+    found = own_set(Path(text.removeprefix("file://")), max_up)
+    return dict(found.paths) if found else None
 
 
 def references_in_folder(folder: str | Path) -> dict[str, Path]:
-    """``roman_wfi_<type>_*.asdf`` files in ``folder``, by reference type."""
-    out: dict[str, Path] = {}
-    for path in sorted(Path(folder).glob("roman_wfi_*.asdf")):
-        parts = path.stem.split("_")
-        if len(parts) >= 3:
-            out.setdefault(parts[2], path)
-    return out
+    """Reference files in ``folder`` by type (see :func:`processing.calibrate.references.in_folder`)."""
+    from .calibrate.references import in_folder
+
+    return in_folder(Path(folder))
 
 
 def load_reference_array(path: str | Path, key: str) -> np.ndarray:

@@ -19,25 +19,22 @@ file and the problem.
 from __future__ import annotations
 
 import bisect
-import bz2
-import hashlib
-import mmap
+import logging
 import os
 import threading
-import zlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import lz4.block
 import numpy as np
 
-from . import paths
 from .asdf_blocks import ArrayRef, AsdfLayout, BlockHeader, Lz4Chunk, array_ref, iter_lz4_chunks, read_layout
 from .errors import ExposureError
-from .progress import Job, Progress, run
+from .progress import Job, Progress
 from .sources import ByteSource, LocalFileSource
+
+log = logging.getLogger(__name__)
 
 #: Tag names of the ``roman`` node that we read, and the datamodel each is.
 SUPPORTED_MODELS = {
@@ -47,7 +44,6 @@ SUPPORTED_MODELS = {
 }
 
 _LZ4_CACHE_BYTES = 96 * 1024 * 1024  # decompressed chunks kept for scrubbing back and forth
-_DECOMPRESS_PIECE = 8 * 1024 * 1024
 _SPAN_BATCH = 48 * 1024 * 1024  # uncompressed bytes of ranges handled per batch
 
 
@@ -114,32 +110,70 @@ class _BlockReader:
         if batch:
             yield from self.spans(batch)
 
-    def memmap(self) -> np.memmap | None:
-        """A memory map of the whole uncompressed block data, if available."""
-        return None
-
-    def memmap_if_open(self) -> np.memmap | None:
-        """The memory map if one exists already (never creates one)."""
-        return getattr(self, "_mm", None)
+    def read_into(self, start: int, out: np.ndarray) -> None:
+        """Fill ``out`` (C-contiguous) with the block bytes from ``start``."""
+        raw = self.span(start, start + out.nbytes)
+        if len(raw) != out.nbytes:
+            raise ExposureError(self.source.uri, f"block data cut short at byte {start:,}: the file is truncated")
+        memoryview(out).cast("B")[:] = memoryview(raw).cast("B")
 
 
 class _RawReader(_BlockReader):
-    """An uncompressed block: memory map (local files) or byte ranges."""
+    """An uncompressed block, read with ``pread`` (local) or by byte range.
+
+    Not memory-mapped: a mapped file truncated by another process kills
+    this one with SIGBUS at the next touched page.  ``pread`` straight into
+    the frame's array costs the same copy the viewer made from the map
+    anyway, and a short read is an :class:`ExposureError`.
+    """
 
     def __init__(self, source: ByteSource, block: BlockHeader):
         self.source = source
         self.block = block
-        self._mm: np.memmap | None = None
-        if source.local_path is not None and block.data_size > 0:
-            self._mm = np.memmap(source.local_path, dtype=np.uint8, mode="r", offset=block.data_offset, shape=(block.data_size,))
+        self.local = isinstance(source, LocalFileSource)
 
     def spans(self, ranges: list[tuple[int, int]]) -> list:
-        if self._mm is not None:
-            return [memoryview(self._mm[a:b]) for a, b in ranges]
-        return self.source.read_ranges([(self.block.data_offset + a, b - a) for a, b in ranges])
+        out = self.source.read_ranges([(self.block.data_offset + a, b - a) for a, b in ranges])
+        for (a, b), raw in zip(ranges, out):
+            if len(raw) != b - a:
+                raise ExposureError(self.source.uri, f"block data cut short at byte {self.block.data_offset + a:,}: the file is truncated")
+        return out
 
-    def memmap(self):
-        return self._mm
+    def read_box(self, start: int, row_bytes: int, out: np.ndarray) -> None:
+        """Fill the 2-d ``out`` with rows of ``out.shape[1]`` items spaced ``row_bytes`` apart from ``start``.
+
+        One ``preadv`` per up to 511 rows: each row's wanted bytes land in
+        ``out``, the rest of the row in one small reused scratch buffer, so
+        a narrow box costs a few system calls, as the memory map did.
+        """
+        fd = getattr(self.source, "_fd", -1)
+        height = out.shape[0]
+        length = out.shape[1] * out.itemsize
+        gap = row_bytes - length
+        flat = memoryview(out.reshape(-1).view(np.uint8))
+        junk = memoryview(bytearray(max(gap, 1)))
+        pos = self.block.data_offset + start
+        step = 511  # 2 * 511 - 1 iovecs, under IOV_MAX (1024)
+        try:
+            for r0 in range(0, height, step):
+                r1 = min(height, r0 + step)
+                iov = []
+                for r in range(r0, r1):
+                    iov.append(flat[r * length : (r + 1) * length])
+                    if r < r1 - 1 and gap:
+                        iov.append(junk[:gap])
+                want = (r1 - r0) * length + (r1 - r0 - 1) * gap
+                if os.preadv(fd, iov, pos + r0 * row_bytes) != want:
+                    raise self.source._changed()
+        except OSError as err:
+            raise ExposureError(self.source.uri, f"read error: {err.strerror}") from err
+        self.source.check_unchanged()
+
+    def read_into(self, start: int, out: np.ndarray) -> None:
+        reader = getattr(self.source, "read_into", None)
+        if reader is None:
+            return super().read_into(start, out)
+        reader(self.block.data_offset + start, out)
 
 
 class _Lz4Reader(_BlockReader):
@@ -169,13 +203,21 @@ class _Lz4Reader(_BlockReader):
             if self._chunks is None:
                 self._chunks, self._starts = [], []
                 self._walk = iter_lz4_chunks(self.source, self.block)
+            if getattr(self, "_walk_error", None) is not None:
+                raise self._walk_error
             while self._walk is not None and (not self._chunks or self._chunks[-1].start + self._chunks[-1].length < stop):
-                chunk = next(self._walk, None)
+                try:
+                    chunk = next(self._walk, None)
+                except ExposureError as err:  # remembered: a dead walk must not look like the end of the block
+                    self._walk, self._walk_error = None, err
+                    raise
                 if chunk is None:
                     self._walk = None
                     break
                 self._chunks.append(chunk)
                 self._starts.append(chunk.start)
+            if not self._chunks or self._chunks[-1].start + self._chunks[-1].length < stop:
+                raise ExposureError(self.source.uri, f"lz4 block at byte {self.block.offset:,} holds fewer bytes than its arrays need")
             return self._chunks
 
     def _decompress(self, item: tuple[int, bytes]) -> bytes:
@@ -250,112 +292,6 @@ class _Lz4Reader(_BlockReader):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _trim_blocks_cache(keep: Path) -> None:
-    """Evict least-recently-used decompressed blocks beyond the cache-size setting.
-
-    Shares the bound of the calibration and S3 caches
-    (:func:`processing.cache.limit_bytes`).  Unlinking a block another
-    process has memory-mapped is safe: its mapping stays valid.
-    """
-    from .cache import limit_bytes
-
-    files = []
-    for path in paths.blocks_cache_dir().glob("*.raw"):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        files.append((stat.st_mtime, stat.st_size, path))
-    total = sum(size for _, size, _ in files)
-    limit = limit_bytes()
-    for _, size, path in sorted(files):
-        if total <= limit:
-            break
-        if path == keep:
-            continue
-        try:
-            path.unlink()
-            total -= size
-        except OSError:
-            pass
-
-
-class _CachedStreamReader(_BlockReader):
-    """A zlib or bzp2 block, decompressed once into the on-disk cache."""
-
-    def __init__(self, source: ByteSource, block: BlockHeader):
-        self.source = source
-        self.block = block
-        key = hashlib.sha256(f"{source.identity}:block@{block.offset}".encode()).hexdigest()[:40]
-        self.cache_path = paths.blocks_cache_dir() / f"{key}.{block.compression}.raw"
-        self._mm: np.memmap | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def ready(self) -> bool:
-        """True when the decompressed block is in the cache (and marks it recently used)."""
-        try:
-            if self.cache_path.stat().st_size != self.block.data_size:
-                return False
-            os.utime(self.cache_path)  # least-recently-used order for eviction
-            return True
-        except OSError:
-            return False
-
-    def prepare(self) -> Job[None]:
-        """Decompress the block into the cache, reporting progress.
-
-        Written to a temporary name and renamed when complete, so that a
-        crash or cancel never leaves a file that reads as valid.
-        """
-        if self.ready:
-            return
-        decomp = zlib.decompressobj() if self.block.compression == "zlib" else bz2.BZ2Decompressor()
-        tmp = self.cache_path.with_name(f"{self.cache_path.name}.partial-{os.getpid()}-{threading.get_ident()}")
-        done = 0
-        written = 0
-        try:
-            with open(tmp, "wb") as out:
-                while done < self.block.used_size:
-                    n = min(_DECOMPRESS_PIECE, self.block.used_size - done)
-                    piece = self.source.read(self.block.data_offset + done, n)
-                    if len(piece) < n:
-                        raise ExposureError(self.source.uri, "the compressed block is cut short: the file is truncated")
-                    try:
-                        data = decomp.decompress(piece)
-                    except (zlib.error, OSError, EOFError) as err:
-                        raise ExposureError(self.source.uri, f"{self.block.compression} block is corrupt: {err}") from err
-                    out.write(data)
-                    written += len(data)
-                    done += n
-                    yield Progress(done / self.block.used_size, f"decompressing {self.block.compression} block")
-                if hasattr(decomp, "flush"):  # zlib keeps a tail back; bz2 does not
-                    tail = decomp.flush()
-                    out.write(tail)
-                    written += len(tail)
-            if written != self.block.data_size:
-                raise ExposureError(
-                    self.source.uri, f"{self.block.compression} block decompressed to {written} bytes, header says {self.block.data_size}"
-                )
-            os.replace(tmp, self.cache_path)
-            _trim_blocks_cache(keep=self.cache_path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-
-    def memmap(self):
-        with self._lock:
-            if self._mm is None:
-                if not self.ready:
-                    run(self.prepare())
-                self._mm = np.memmap(self.cache_path, dtype=np.uint8, mode="r")
-            return self._mm
-
-    def spans(self, ranges):
-        mm = self.memmap()
-        return [memoryview(mm[a:b]) for a, b in ranges]
-
-
 def _make_reader(source: ByteSource, layout: AsdfLayout, ref: ArrayRef) -> _BlockReader:
     """The reader of the block that holds ``ref``, after checking it fits."""
     uri = source.uri
@@ -373,11 +309,17 @@ def _make_reader(source: ByteSource, layout: AsdfLayout, ref: ArrayRef) -> _Bloc
             uri, f"{ref.name} of shape {ref.shape} needs {ref.offset + ref.nbytes:,} bytes but its block holds {block.data_size:,}"
         )
     if block.compression is None:
+        if block.used_size != block.data_size:
+            # A compressed block whose compression field was zeroed: its bytes are not pixels.
+            raise ExposureError(uri, f"block {ref.source} at byte {block.offset:,} says it is uncompressed but uses "
+                                     f"{block.used_size:,} bytes for {block.data_size:,} bytes of data: corrupt header")
         return _RawReader(source, block)
     if block.compression == "lz4":
         return _Lz4Reader(source, block)
     if block.compression in ("zlib", "bzp2"):
-        return _CachedStreamReader(source, block)
+        from .blocks_cache import CachedStreamReader
+
+        return CachedStreamReader(source, block)
     raise ExposureError(uri, f"{ref.name} uses compression {block.compression!r}, which this reader does not support")
 
 
@@ -398,6 +340,9 @@ class LazyArray:
         self.shape = ref.shape
         self.dtype = ref.dtype.newbyteorder("=")  # what callers get: native byte order
         self.ndim = len(ref.shape)
+        #: Optional ``check(array, start, plane)`` run on every plane read (the
+        #: calibrated cache's per-frame checksums, :mod:`processing.cache`).
+        self.check = None
         # Bytes of one index along axis 0 (a frame for a cube, a row for an image).
         self._plane = int(np.prod(self.shape[1:], dtype=np.int64)) * ref.dtype.itemsize if self.ndim else 0
 
@@ -411,37 +356,24 @@ class LazyArray:
             arr = arr.astype(self.ref.dtype.newbyteorder("="))
         return arr
 
-    def _memmap(self) -> np.ndarray | None:
-        mm = self._reader.memmap()
-        if mm is None:
-            return None
-        start = self.ref.offset
-        arr = mm[start : start + self.nbytes].view(self.ref.dtype).reshape(self.shape)
-        return arr
+    def _read_plane(self, start: int, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(shape, dtype=self.ref.dtype)
+        self._reader.read_into(start, out)
+        if self.check is not None:
+            self.check(self, start, out)
+        return out if self.ref.dtype.isnative else out.astype(self.dtype)
 
     def frame(self, k: int) -> np.ndarray:
-        """Plane ``k`` along axis 0, shape ``shape[1:]`` (a frame of a cube).
-
-        For memory-mapped blocks the result is a read-only view into the map
-        (no copy); otherwise a new array.
-        """
+        """Plane ``k`` along axis 0, shape ``shape[1:]`` (a frame of a cube): a new array."""
         n = self.shape[0]
         if not -n <= k < n:
             raise IndexError(f"frame {k} is out of range for {n} frames")
         k %= n
-        mm = self._memmap()
-        if mm is not None:
-            out = mm[k]
-            return out if self.ref.dtype.isnative else out.astype(self.ref.dtype.newbyteorder("="))
-        start = self.ref.offset + k * self._plane
-        return self._as_array(self._reader.span(start, start + self._plane), self.shape[1:])
+        return self._read_plane(self.ref.offset + k * self._plane, self.shape[1:])
 
     def read(self) -> np.ndarray:
-        """The whole array (for small arrays such as ``pixeldq``)."""
-        mm = self._memmap()
-        if mm is not None:
-            return np.array(mm)
-        return self._as_array(self._reader.span(self.ref.offset, self.ref.offset + self.nbytes), self.shape)
+        """The whole array (for small arrays such as ``pixeldq``): a new array."""
+        return self._read_plane(self.ref.offset, self.shape)
 
     def cutout(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1`` and columns ``x0:x1`` of every frame, shape (N, h, w).
@@ -455,16 +387,28 @@ class LazyArray:
         y0, y1 = min(max(int(y0), 0), height), min(max(int(y1), 0), height)
         x0, x1 = min(max(int(x0), 0), width), min(max(int(x1), 0), width)
         y1, x1 = max(y0, y1), max(x0, x1)
-        mm = self._memmap()
-        if mm is not None:
-            return np.array(mm[:, y0:y1, x0:x1], dtype=self.ref.dtype.newbyteorder("="))
         row = width * self.ref.dtype.itemsize
-        ranges = [(self.ref.offset + k * self._plane + y0 * row, self.ref.offset + k * self._plane + y1 * row) for k in range(self.shape[0])]
+        if getattr(self._reader, "local", False) and self.check is None and y1 > y0 and x1 > x0:
+            # A box of a local uncompressed file: only its bytes land in the
+            # result (scatter reads), not full-width bands.
+            out = np.empty((self.shape[0], y1 - y0, x1 - x0), dtype=self.ref.dtype)
+            size = self.ref.dtype.itemsize
+            for k in range(self.shape[0]):
+                self._reader.read_box(self.ref.offset + k * self._plane + y0 * row + x0 * size, row, out[k])
+            return out if self.ref.dtype.isnative else out.astype(self.dtype)
+        ya, yb = y0, y1
+        if self.check is not None and y1 > y0:
+            # Checked arrays are read in whole checksummed bands of rows.
+            lo, hi = self.check.aligned(self.ref.offset + y0 * row, self.ref.offset + y1 * row)
+            ya, yb = (lo - self.ref.offset) // row, (hi - self.ref.offset) // row
+        ranges = [(self.ref.offset + k * self._plane + ya * row, self.ref.offset + k * self._plane + yb * row) for k in range(self.shape[0])]
         out = np.empty((self.shape[0], y1 - y0, x1 - x0), dtype=self.ref.dtype.newbyteorder("="))
         # Full-width row bands are read (that is how the bytes lie) and
         # trimmed to the columns at once, batch by batch.
         for k, raw in enumerate(self._reader.iter_spans(ranges)):
-            out[k] = self._as_array(raw, (y1 - y0, width))[:, x0:x1]
+            if self.check is not None:
+                self.check.verify(ranges[k][0], raw)
+            out[k] = self._as_array(raw, (yb - ya, width))[y0 - ya : y1 - ya, x0:x1]
         return out
 
     def __getitem__(self, key):
@@ -551,6 +495,18 @@ class Exposure:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}; expected a ramp cube (N, H, W)")
         if min(self.data.shape) < 1:
             raise ExposureError(self.uri, f"data has shape {self.data.shape}: an empty cube")
+        from .schema_check import check_arrays
+
+        check_arrays(self.uri, getattr(roman, "tag", "") or "", {k: a.ref for k, a in self.arrays.items()})
+        extent: dict[int, int] = {}
+        for arr in self.arrays.values():
+            extent[arr.ref.source] = max(extent.get(arr.ref.source, 0), arr.ref.offset + arr.ref.nbytes)
+        for index, end in extent.items():
+            held = self.layout.blocks[index].data_size
+            if end != held:  # asdf writes each base array filling its block: a mismatch is a damaged shape or offset
+                names = ", ".join(f"roman.{k}" for k, a in self.arrays.items() if a.ref.source == index)
+                raise ExposureError(self.uri, f"{names}: fields 'shape'/'offset' describe {end:,} bytes but block {index} "
+                                              f"holds {held:,}: the tree is corrupt")
         self.shape: tuple[int, int, int] = tuple(self.data.shape)  # type: ignore[assignment]
         self.dtype = self.data.dtype
         amp33 = self.arrays.get("amp33")
@@ -633,7 +589,7 @@ class Exposure:
     def needs_preparation(self) -> bool:
         """True when a zlib/bzp2 block must be decompressed to the cache first."""
         reader = self._readers.get(self.data.ref.source)
-        return isinstance(reader, _CachedStreamReader) and not reader.ready
+        return hasattr(reader, "prepare") and not reader.ready
 
     def prepare(self) -> Job[None]:
         """Decompress zlib/bzp2 blocks of ``data`` into the cache, with progress.
@@ -641,7 +597,7 @@ class Exposure:
         A no-op generator for uncompressed and lz4 files.
         """
         reader = self._readers.get(self.data.ref.source)
-        if isinstance(reader, _CachedStreamReader):
+        if hasattr(reader, "prepare"):
             yield from reader.prepare()
         yield Progress(1.0, "ready")
 
@@ -656,23 +612,7 @@ class Exposure:
         return self.data.cutout(y0, y1, x0, x1)
 
     def release_pages(self) -> None:
-        """Drop the file pages this process has mapped (its resident set).
-
-        Scrubbing through 55 frames maps every page of a 1.85 GB file into
-        the process.  ``MADV_DONTNEED`` on a read-only file mapping only
-        drops the page-table entries: the pages stay in the OS page cache and
-        touching them again is a cheap minor fault.  Arrays already handed
-        out stay valid.
-        """
-        if not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        for reader in list(self._readers.values()):
-            mapping = getattr(reader.memmap_if_open(), "_mmap", None)
-            if mapping is not None:
-                try:
-                    mapping.madvise(mmap.MADV_DONTNEED)
-                except (ValueError, OSError):
-                    pass
+        """Kept for callers: frames are read with ``pread`` now, so nothing is mapped."""
 
     @property
     def bytes_read(self) -> int:
@@ -744,11 +684,19 @@ def open_exposure(uri: str | os.PathLike, *, anon: bool = True, endpoint_url: st
     source = open_source(uri, anon=anon, endpoint_url=endpoint_url)
     try:
         layout = read_layout(source)
-        return Exposure(source, layout)
-    except ExposureError:
+        exposure = Exposure(source, layout)
+        if source.local_path is not None:
+            from .cache import attach_checks
+
+            attach_checks(exposure)
+        log.info("opened %r", exposure)
+        return exposure
+    except ExposureError as err:
+        log.info("cannot open %s: %s", uri, err.problem)
         source.close()
         raise
     except Exception as err:  # any other failure is still a bad file, said plainly
+        log.warning("unexpected error opening %s", uri, exc_info=True)
         source.close()
         raise ExposureError(os.fspath(uri), f"cannot be read as an exposure: {type(err).__name__}: {err}") from err
 

@@ -36,9 +36,14 @@ Settings (environment)
 ``BRIGHTSTAR_S3_CONNECT_TIMEOUT``, ``BRIGHTSTAR_S3_READ_TIMEOUT`` (seconds),
 ``BRIGHTSTAR_S3_RETRIES`` (attempts per request)
     Defaults 5, 30 and 3.
+``BRIGHTSTAR_S3_TIMEOUT`` (seconds)
+    Longest wait for one request, retries included (default 30): an
+    endpoint that never answers is a clear error within it.
 """
 
 from __future__ import annotations
+
+import logging
 
 import asyncio
 import os
@@ -51,6 +56,8 @@ from typing import Any
 from .asdf_blocks import HEAD_READ, TAIL_READ
 from .errors import ExposureError
 from .fetch_cache import CachedObject, FetchCache, default_cache
+
+log = logging.getLogger(__name__)
 
 #: Error kinds after which an object seen before is opened from the cache.
 OFFLINE_KINDS = frozenset({"unreachable", "timeout", "dropped"})
@@ -113,6 +120,11 @@ class S3Options:
     min_rate : float
         Bytes per second a response may not fall below on average; bounds
         the wait for a trickling server.
+    timeout : float
+        Longest wait for any one request, retries included, seconds (plus
+        the transfer time at ``min_rate`` of what lies beyond the first
+        256 KiB): a server that accepts connections and never answers is an
+        error after this long.
     """
 
     connect_timeout: float = 5.0
@@ -121,6 +133,7 @@ class S3Options:
     body_attempts: int = 3
     max_concurrency: int = 8
     min_rate: float = 64 * 1024
+    timeout: float = 30.0
 
     @classmethod
     def from_env(cls) -> S3Options:
@@ -129,6 +142,7 @@ class S3Options:
             connect_timeout=_env_float("BRIGHTSTAR_S3_CONNECT_TIMEOUT", cls.connect_timeout),
             read_timeout=_env_float("BRIGHTSTAR_S3_READ_TIMEOUT", cls.read_timeout),
             max_attempts=max(1, int(_env_float("BRIGHTSTAR_S3_RETRIES", cls.max_attempts))),
+            timeout=max(1.0, _env_float("BRIGHTSTAR_S3_TIMEOUT", cls.timeout)),
         )
 
     def botocore_config(self) -> dict[str, Any]:
@@ -143,7 +157,8 @@ class S3Options:
     def deadline(self, length: int) -> float:
         """Longest wait for one GET of ``length`` bytes, retries included, seconds."""
         per_attempt = self.connect_timeout + self.read_timeout + length / self.min_rate
-        return self.max_attempts * per_attempt + 5.0
+        bounded = self.timeout + max(0, length - 256 * 1024) / self.min_rate
+        return min(self.max_attempts * per_attempt + 5.0, bounded)
 
 
 def resolve_endpoint(endpoint_url: str | None = None) -> str | None:
@@ -282,7 +297,8 @@ def translate_error(err: BaseException, uri: str, endpoint: str | None, options:
         )
     if isinstance(err, (bx.ReadTimeoutError, asyncio.TimeoutError, TimeoutError)):
         return S3Error(
-            uri, f"the S3 server at {where} stopped answering{during} (read timeout {options.read_timeout:g} s)", "timeout"
+            uri, f"the S3 server at {where} stopped answering{during} (no answer within {options.timeout:g} s, read timeout "
+                 f"{options.read_timeout:g} s; BRIGHTSTAR_S3_TIMEOUT sets the limit)", "timeout"
         )
     if isinstance(err, (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ConnectionClosedError, bx.HTTPClientError,
                         aiohttp.ClientError, ConnectionError, _ShortBody)):

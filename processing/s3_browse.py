@@ -13,10 +13,14 @@ is plain blocking code: the GUI calls it from a worker thread, the CLI
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from datetime import datetime
 
 from .s3 import S3Client, S3Error, S3Options, S3Stats, parse_s3_uri, resolve_endpoint
+
+log = logging.getLogger(__name__)
 
 #: Where the tutorial's TVAC data live (anonymous access).
 DEFAULT_LOCATION = "s3://stpubdata/roman/nexus/tvac/"

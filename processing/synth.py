@@ -42,6 +42,8 @@ Files are written frame by frame through a memory map, so the full set (four
 
 from __future__ import annotations
 
+import logging
+
 import json
 import os
 import shutil
@@ -53,6 +55,8 @@ import numpy as np
 
 from .asdf_recompress import recompress_lz4
 from .progress import Job, Progress, run, scaled
+
+log = logging.getLogger(__name__)
 
 # The tutorial's layout and names ----------------------------------------------
 PROGRAM_DIR = "OTP00651_BrightStar_TV2b_R1_MCEB"
@@ -431,6 +435,8 @@ def _save_atomically(model, path: Path, compression: str) -> None:
     scratch = path.parent / f".partial-{os.getpid()}-{path.name}"
     scratch.mkdir(exist_ok=True)
     comp = _compression_arg(compression)
+    from .writers import disk_full_error
+
     try:
         if comp == "lz4":
             # asdf would hold the whole compressed cube in memory: save
@@ -441,6 +447,8 @@ def _save_atomically(model, path: Path, compression: str) -> None:
         else:
             model.save(scratch / path.name, all_array_compression=comp)
             os.replace(scratch / path.name, path)
+    except OSError as err:  # ENOSPC, EROFS: said plainly, nothing left behind
+        raise disk_full_error(err, path, getattr(getattr(model, "data", None), "nbytes", None), "the synthetic exposure") from err
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -454,9 +462,19 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
     det = det if det is not None else Detector(cfg)
     n = cfg.size
     plan.path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = plan.path.with_name(plan.path.name + ".cube.tmp")
+    from .writers import disk_full_error, preallocate, remove_stale_partials
+
+    remove_stale_partials(plan.path.parent)
+    scratch = plan.path.with_name(f".partial-{os.getpid()}-{plan.path.name}.cube.npy")
     try:
-        data = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint16, shape=(cfg.frames, n, n))
+        try:
+            data = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint16, shape=(cfg.frames, n, n))
+            # Reserve the cube's bytes: writing a sparse memory map on a full
+            # disk is SIGBUS; here it is an error naming the place and the size.
+            with open(scratch, "r+b") as fh:
+                preallocate(fh.fileno(), os.fstat(fh.fileno()).st_size, scratch, "the synthetic cube")
+        except OSError as err:
+            raise disk_full_error(err, scratch, cfg.frames * n * n * 2, "the synthetic cube") from err
         amp33 = np.empty((cfg.frames, n, AMP33_WIDTH), np.uint16)
         for k, frame, amp in generate_frames(cfg, det, plan.illuminated, plan.seed_offset):
             data[k] = frame
@@ -466,6 +484,7 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
         model = _build_model(plan, cfg, data, amp33)
         yield Progress(0.85, f"{plan.path.name}: saving")
         _save_atomically(model, plan.path, cfg.compression)
+        log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
         del model, data
     finally:
         if scratch.exists():

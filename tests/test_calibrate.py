@@ -87,14 +87,26 @@ def test_result_is_a_ramp_model_the_viewer_reads_fast(calibrated, three):
         frame_s, cut_s = [], []
         for k in (0, 1, 2, 1, 0):
             t0 = time.perf_counter()
-            frame = np.array(exp.frame(k))
+            frame = np.asarray(exp.frame(k))  # already an array of its own (pread, not a map view)
             frame_s.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             cut = exp.cutout(1644, 2156, 1644, 2156)
             cut_s.append(time.perf_counter() - t0)
         assert frame.shape == (4096, 4096) and cut.shape == (3, 512, 512)
-        # The viewer's hot path (best of five: the machine is shared).
-        assert min(frame_s) <= 0.030, frame_s
+        # The viewer's hot path (best of five: the machine is shared).  Every
+        # read of a cache entry is checked against its band checksums (issue
+        # 10: at most ~10 ms more for a 4096 x 4096 float32 frame).
+        assert exp.data.check is not None
+        # Against the machine's own speed now: a bare pread of the same bytes.
+        block = exp.layout.blocks[exp.data.ref.source]
+        fd = os.open(calibrated.path, os.O_RDONLY)
+        bare = []
+        for k in (0, 1, 2, 1, 0):
+            t0 = time.perf_counter()
+            os.preadv(fd, [np.empty(4096 * 4096 * 4, np.uint8)], block.data_offset + exp.data.ref.offset + k * 4096 * 4096 * 4)
+            bare.append(time.perf_counter() - t0)
+        os.close(fd)
+        assert min(frame_s) <= max(0.040, min(bare) + 0.015), (frame_s, bare)
         assert min(cut_s) <= 0.100, cut_s
         # Calibrated: bias-level data, the saturated core flagged.
         assert 9_000 < float(np.median(frame)) < 14_000

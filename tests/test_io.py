@@ -103,15 +103,16 @@ def test_tvac_amp33_and_meta(files):
         assert isinstance(exp.meta["roman"]["meta"]["exposure"]["start_time"], str)
 
 
-def test_uncompressed_frames_are_memory_mapped(files):
+def test_uncompressed_frames_are_read_exactly_not_mapped(files):
     with io.open_exposure(files["tvac-none"]) as exp:
         opened = exp.bytes_read  # the tree and block headers
         frame = exp.frame(2)
+        # pread of exactly the frame's bytes into a new array (no memory map: SIGBUS-proof).
+        assert exp.bytes_read - opened == SIZE * SIZE * 2
+        assert frame.flags.owndata and frame.flags.c_contiguous
         cube = exp.cutout(0, SIZE, 0, SIZE)
-        # Frames are views into the file's memory map: nothing read through the source.
-        assert exp.bytes_read == opened
-        assert not frame.flags.writeable and not frame.flags.owndata
         np.testing.assert_array_equal(frame, cube[2])
+        np.testing.assert_array_equal(exp.cutout(10, 40, 200, 250)[2], frame[10:40, 200:250])
 
 
 def test_lz4_frame_decompresses_only_its_chunks(tmp_path):

@@ -20,7 +20,8 @@ def scan_folder_job(folder: str, max_depth: int = 5, max_files: int = 2000):
     for dirpath, dirnames, filenames in os.walk(root):
         depth = len(Path(dirpath).relative_to(root).parts)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if depth < max_depth else []
-        paths.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".asdf"))
+        # Regular files only: a FIFO would block the scan, a symlink loop raise.
+        paths.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".asdf") and os.path.isfile(Path(dirpath) / f))
         if len(paths) >= max_files:
             break
     rows = []

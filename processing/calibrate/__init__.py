@@ -32,6 +32,8 @@ the step parameters, the reference files and the software versions.
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import importlib.metadata
 import os
@@ -47,6 +49,8 @@ from ..progress import Job, Progress, scaled
 from . import references
 from .references import REFERENCE_TYPES, ReferenceSet
 from .steps import SKIPPED_STEPS, STEP_PARAMETERS
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CalibrationResult", "ENGINES", "REFERENCE_TYPES", "ReferenceSet", "STEP_PARAMETERS",
@@ -170,9 +174,16 @@ def _copy_atomically(src: Path, dest: Path) -> Path:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".partial-{os.getpid()}-{dest.name}")
+    from ..writers import disk_full_error, preallocate, remove_stale_partials
+
+    remove_stale_partials(dest.parent)  # left by a kill -9 during an earlier --out
     try:
-        shutil.copyfile(src, tmp)
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            preallocate(fout.fileno(), os.fstat(fin.fileno()).st_size, tmp, "the calibrated ramp")
+            shutil.copyfileobj(fin, fout, 16 << 20)
         os.replace(tmp, dest)
+    except OSError as err:
+        raise disk_full_error(err, dest, Path(src).stat().st_size, "the calibrated ramp") from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -221,7 +232,15 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if out is not None:  # where the result goes is checked before any work
+        from ..errors import OutputError
+        from ..writers import check_output_dir
+
+        if Path(out).is_dir():
+            raise OutputError(out, "is a folder: --out needs a file name (OUT.asdf)")
+        check_output_dir(Path(out).parent, "the calibrated ramp")
     crds_env.configure()
+    log.info("calibrate %s with the %s engine", uri, engine)
     yield Progress(0.0, "opening the exposure")
     exposure = open_exposure(uri, anon=anon, endpoint_url=endpoint_url)
     try:
@@ -254,13 +273,15 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
                     info = yield from scaled(romancal_job(exposure.uri, refset, target, anon=anon, endpoint_url=endpoint_url),
                                              0.04, 0.99, "romancal: ")
                 record = {**info, "engine": engine, "uri": str(uri), "references_source": refset.source}
+                from ..frame_sums import seal
+
+                yield Progress(0.995, "checksums")
+                sums = seal(target)  # MD5 in the block headers; band checksums for every later read
                 if use_cache or out is None:
-                    entry = store.commit(key, target, record)
+                    entry = store.commit(key, target, record, sums)
                     path = _copy_atomically(entry.path, Path(out)) if out is not None else entry.path
                 else:
-                    path = Path(out)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(target, path)
+                    path = _copy_atomically(target, Path(out))
         yield Progress(1.0, "calibrated")
         return CalibrationResult(path, info["cal_step"], info["ref_file"], False, engine, key, refset.source)
     finally:

@@ -15,6 +15,8 @@ the same way and removed afterwards.
 
 from __future__ import annotations
 
+import logging
+
 import os
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import numpy as np
 from ..errors import ExposureError
 from ..io import Exposure, LazyArray
 from ..progress import Job, Progress
+
+log = logging.getLogger(__name__)
 
 
 class _PreadArray:

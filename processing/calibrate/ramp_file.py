@@ -12,16 +12,21 @@ as much peak memory as holding the cube.  Instead:
 2. asdf serialises it as usual (tree, block headers, block index) into a
    file object that skips over the placeholders' bytes instead of writing
    them, so the file is sparse and the write is instant.  Checksums are
-   left out (a zero checksum means "none" in the ASDF standard): they would
-   describe the placeholders, not the data.
+   left out here (a zero checksum means "none" in the ASDF standard): they
+   would describe the placeholders, not the data.  Its bytes are then
+   reserved with ``posix_fallocate`` (a full disk fails here, at once).
 3. The engine then fills each array's bytes in place, by frame or by row
    band, with ``pwrite`` (the page cache holds them, not the process).
+4. :func:`processing.frame_sums.seal` writes the real MD5 checksums into the
+   block headers once the data are final.
 
 If a future asdf copied the placeholders before writing, step 2 would write
 zeros instead of skipping them: slower, still correct.
 """
 
 from __future__ import annotations
+
+import logging
 
 import io
 import os
@@ -31,7 +36,10 @@ import numpy as np
 
 from ..asdf_blocks import array_ref, read_layout
 from ..sources import LocalFileSource
+from ..writers import disk_full_error, preallocate
 from .input_cube import _PreadArray
+
+log = logging.getLogger(__name__)
 
 # Arrays smaller than this are written normally (skipping them saves nothing).
 _MIN_SKIP_BYTES = 1 << 20
@@ -125,6 +133,14 @@ class RampFileWriter:
                 fh.truncate(end)
         del af
         self._fd = os.open(self.path, os.O_RDWR)
+        # Reserve every byte now: a full disk is one clear error before any
+        # work, not ENOSPC (or worse) half-way through a calibration.
+        try:
+            preallocate(self._fd, end, self.path, "the calibrated cube")
+        except BaseException:
+            os.close(self._fd)
+            self._fd = -1
+            raise
         source = LocalFileSource(self.path)
         try:
             layout = read_layout(source)
@@ -143,8 +159,11 @@ class RampFileWriter:
         arr = np.ascontiguousarray(arr, dtype=slot.file_dtype)
         view = memoryview(arr).cast("B")
         done = 0
-        while done < len(view):
-            done += os.pwrite(self._fd, view[done:], offset + done)
+        try:
+            while done < len(view):
+                done += os.pwrite(self._fd, view[done:], offset + done)
+        except OSError as err:
+            raise disk_full_error(err, self.path, len(view) - done, "the calibrated cube") from err
 
     def write_frame(self, name: str, k: int, plane: np.ndarray) -> None:
         """Write plane ``k`` (shape ``shape[1:]``) of a 3-d array."""

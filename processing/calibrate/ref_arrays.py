@@ -11,6 +11,8 @@ Other compressions (zlib, bzp2: single streams) are loaded whole once.
 
 from __future__ import annotations
 
+import logging
+
 import bisect
 import threading
 from collections import OrderedDict
@@ -22,6 +24,8 @@ import numpy as np
 from ..asdf_blocks import array_ref, lz4_chunk_index, read_layout
 from ..errors import ReferenceFileError
 from ..sources import LocalFileSource
+
+log = logging.getLogger(__name__)
 
 _CHUNK_CACHE_BYTES = 96 * 1024 * 1024
 

@@ -32,6 +32,8 @@ find the result bit-identical to romancal's.
 
 from __future__ import annotations
 
+import logging
+
 import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -39,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 from romancal.refpix._data import ChannelView, Coefficients, Const, StandardView
 from scipy import fft
+
+log = logging.getLogger(__name__)
 
 #: Columns of the standard view: 32 detector channels + amp33.
 STANDARD_COLUMNS = Const.N_COLUMNS + Const.CHAN_WIDTH

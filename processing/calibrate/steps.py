@@ -18,10 +18,14 @@ says why the part gives the same numbers as the whole:
 
 from __future__ import annotations
 
+import logging
+
 import copy
 from types import SimpleNamespace
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: The exposure pipeline's parameters for the steps we run, as romancal's
 #: step specs default them (the tutorial changes none).  Part of the cache key.

@@ -27,6 +27,8 @@ within one piece -- well under two seconds.
 
 from __future__ import annotations
 
+import logging
+
 import importlib.metadata
 import os
 from collections import deque
@@ -44,6 +46,8 @@ from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
 from .references import ReferenceSet
 from .refpix_streaming import FrameCorrector, check_geometry, offset_band
+
+log = logging.getLogger(__name__)
 
 #: Rows per band in passes 1 and 3 are chosen so that one band of all reads
 #: (float32) stays near this size; a multiple of stcal's 64-row linearity tiles.

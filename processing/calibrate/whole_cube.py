@@ -32,6 +32,8 @@ from ..progress import Job, Progress
 from .references import ReferenceSet
 from .steps import SKIPPED_STEPS
 
+log = logging.getLogger(__name__)
+
 #: Share of the pipeline's wall time at the *end* of each step (measured at 6-12 reads).
 _STEP_END = {"load": 0.08, "dq_init": 0.14, "saturation": 0.3, "refpix": 0.72, "linearity": 0.9}
 _HEARTBEAT_S = 0.5

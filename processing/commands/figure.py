@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._validate import check_cutout, check_frame, check_output_file, cutout_spec, frame_list
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pane", choices=["raw", "difference", "ratio", "mask"], default="difference",
                    help="pane for --kind pane")
     p.add_argument("--frame", type=int, default=None, help="frame for --kind pane/group (default: the middle one)")
-    p.add_argument("--frames", default=None, help="comma-separated frames for differences/rows (default 2, N//2, N-1)")
+    p.add_argument("--frames", type=frame_list, default=None, help="comma-separated frames for differences/rows (default 2, N//2, N-1)")
     p.add_argument("--baseline", type=int, default=1, help="baseline frame of the differences (default 1)")
-    p.add_argument("--cutout", default=None, metavar="ROW,COL,HALF",
+    p.add_argument("--cutout", type=cutout_spec, default=None, metavar="ROW,COL,HALF",
                    help="square cutout (default: 256 around the brightest source); 'full' for the whole frame")
     p.add_argument("--calibrated", type=Path, default=None, help="a calibrated RampModel of URI to draw instead of raw DN")
     p.add_argument("--references", type=Path, default=None,
@@ -59,11 +61,29 @@ def _draw(args) -> int:
     from ..io import open_exposure
     from ._progress_bar import run_with_bar
 
+    from ..errors import UsageError
+
+    check_output_file(args.out, tuple(f".{f}" for f in figures.FORMATS), "a figure")
     exp = open_exposure(args.uri, endpoint_url=args.endpoint_url)
-    cal = open_exposure(args.calibrated) if args.calibrated else None
+    cal = None
     try:
         n, h, w = exp.shape
-        refs = figures.references_in_folder(args.references) if args.references else (figures.find_references(args.uri) or {})
+        for option, value in (("--frame", args.frame), ("--baseline", args.baseline)):
+            if value is not None:
+                check_frame(option, value, n)
+        for k in args.frames or []:
+            check_frame("--frames", k, n)
+        check_cutout(args.cutout, h, w)
+        if args.calibrated:
+            cal = open_exposure(args.calibrated)
+            if cal.model_type != "RampModel":
+                raise UsageError(f"--calibrated {args.calibrated}: is a {cal.model_type}, not a calibrated RampModel")
+            if cal.shape != exp.shape:
+                raise UsageError(f"--calibrated {args.calibrated}: has shape {cal.shape}, {args.uri} has {exp.shape}")
+        from ..calibrate.references import VIEWER_TYPES, resolve
+
+        found = resolve(exp, args.references, types=VIEWER_TYPES, endpoint_url=args.endpoint_url)
+        refs = dict(found.paths) if found is not None else {}
         sat_dn = pixeldq = None
         used = {}  # the reference files this figure uses, for its sidecar
         if "saturation" in refs:
@@ -78,7 +98,7 @@ def _draw(args) -> int:
             region = (0, h, 0, w)
         else:
             if args.cutout:
-                row, col, half = (int(v) for v in args.cutout.split(","))
+                row, col, half = args.cutout
             else:
                 from ..diagnostics import brightest_source
 
@@ -100,8 +120,7 @@ def _draw(args) -> int:
         data = figures.FigureData(frames=values, raw=exp, region=region, sat_dn=sat_dn, pixeldq=pixeldq,
                                   mean_slope=mean_slope, title=title, data_kind="calibrated" if cal is not None else "raw",
                                   source=str(args.calibrated or args.uri), references=used)
-        frames = [int(v) for v in args.frames.split(",")] if args.frames else figures.default_frames(n)
-        frames = [k for k in frames if 0 <= k < n]
+        frames = list(args.frames) if args.frames else figures.default_frames(n)  # checked against n above
         frame = args.frame if args.frame is not None else min(n - 1, max(2, n // 2))
         from ..figure_files import check_writable, figure_sidecar, sidecar_path
 
@@ -126,10 +145,11 @@ def _draw(args) -> int:
             data, frame=frame if args.kind in ("pane", "group") else None,
             frames=frames if args.kind in ("differences", "rows") else None, baseline=args.baseline,
             scale=args.scale, cmap=args.cmap)
-        out = figures.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)
+        out = figures.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)  # atomic (figure_files)
         print(out)
         return 0
     finally:
         exp.close()
         if cal is not None:
             cal.close()
+

@@ -26,11 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args) -> int:
     from .. import synth
+    from ..errors import UsageError
+    from ..writers import check_output_dir
 
     if args.frames < 2:
-        raise SystemExit("brightstar synth: --frames must be at least 2")
+        raise UsageError(f"--frames {args.frames}: an exposure needs at least 2 reads")
     if args.size < 64 or args.size % 32:
-        raise SystemExit("brightstar synth: --size must be a multiple of 32, at least 64")
+        raise UsageError(f"--size {args.size}: must be a multiple of 32, at least 64")
+    check_output_dir(args.outdir, "the synthetic data set")  # a file, read-only, full: said before any work
     cfg = synth.SynthConfig(frames=args.frames, size=args.size, seed=args.seed, compression=args.compression)
     manifest = run_with_bar(synth.write_dataset_job(args.outdir, cfg), "synth", quiet=args.quiet)
     print(args.outdir / manifest["illuminated"])
