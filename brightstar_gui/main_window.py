@@ -20,6 +20,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from processing import figures, paths
 from processing.figures import PANES
 
+from . import demo as demo_mod
 from . import session as session_mod
 from . import settings as settings_mod
 from .export import ExportRequest, export_job
@@ -35,7 +36,8 @@ from .widgets.superbias_dialog import SuperbiasDialog
 from .workers import WorkerPool
 
 #: Channels whose progress is shown in the status bar with a cancel button.
-_LONG_TASKS = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration", "demo": "Demo data",
+_LONG_TASKS = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration", "demo": demo_mod.FIRST_LOOK,
+               "darks": demo_mod.DARKS,
                "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
                "verify": "Checksums"}
 
@@ -64,6 +66,8 @@ class TaskRow(QtWidgets.QWidget):
         self.title = title
 
     def set_progress(self, fraction: float, message: str) -> None:
+        # A progress bar never goes backwards (a job's stages restart their own count).
+        fraction = max(fraction, self.bar.value() / 1000)
         self.bar.setValue(int(fraction * 1000))
         self.bar.setFormat(f"{fraction * 100:.0f}%")
         self.setToolTip(message)
@@ -92,6 +96,8 @@ class MainWindow(QtWidgets.QMainWindow):
     calibration_finished = QtCore.pyqtSignal(bool)
     export_finished = QtCore.pyqtSignal(str)
     error_shown = QtCore.pyqtSignal(str)
+    #: A long task moved: (task label, fraction 0..1, message).
+    task_progress = QtCore.pyqtSignal(str, float, str)
 
     def __init__(self, endpoint_url: str | None = None, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -323,6 +329,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if row is not None:
             row.set_progress(fraction, message)
         self.flash(message, 3000)
+        self.task_progress.emit(_LONG_TASKS.get(channel, channel), fraction, message)
 
     def _task_ended(self, channel: str) -> None:
         row = self._tasks.pop(channel, None)
@@ -446,10 +453,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- demo ------------------------------------------------------------------------------------------------
     def start_demo(self, frames: int = 55, size: int = 4096) -> None:
-        """Open the synthetic demo set, writing it into the cache on first use."""
+        """Open the synthetic demo set, writing it into the cache on first use.
+
+        Two labelled tasks, each with its own progress in the status bar, the
+        empty panes and the terminal: the first look (illuminated exposure
+        and references; it opens when written), then the darks.
+        """
         from processing import synth
 
-        folder = paths.demo_dir() if (frames, size) == (55, 4096) else paths.demo_dir() / f"n{frames}-s{size}"
+        folder = demo_mod.demo_folder(frames, size)
         manifest = synth.read_manifest(folder)
         same = manifest is not None and manifest.get("config", {}).get("frames") == frames \
             and manifest["config"].get("size") == size
@@ -457,23 +469,48 @@ class MainWindow(QtWidgets.QMainWindow):
 
         def write_darks():
             # The darks (for the superbias) follow in the background.
-            self.submit_task("demo", lambda token: synth.write_darks_job(folder, cfg),
-                             lambda result: self.scan_folder(str(folder)))
+            darks = demo_mod.TaskProgress(demo_mod.DARKS)
+
+            def done(result):
+                darks.update(1.0, "written")
+                self.flash(f"demo darks written into {folder}", 5000)
+                self.scan_folder(str(folder))
+
+            self.submit_task("darks", lambda token: synth.write_darks_job(folder, cfg), done,
+                             on_progress=darks.update)
 
         def look(result):
             self.browser.set_folder(str(folder))
             self.scan_folder(str(folder))
-            self.open_uri(str(folder / result["illuminated"]))
             if not result["complete"]:
-                write_darks()
+                # The darks start once the exposure is on screen with its
+                # references: on two cores they would slow the first paint.
+                def after_context(uri):
+                    self.context_loaded.disconnect(after_context)
+                    write_darks()
+
+                self.context_loaded.connect(after_context)
+            self.open_uri(str(folder / result["illuminated"]))
 
         if same:
             look(manifest)
             return
         # First use: the illuminated exposure and its references first, so
-        # there is something to look at in under a minute.
+        # there is something to look at soon; the window says what it does.
+        first = demo_mod.TaskProgress(demo_mod.FIRST_LOOK)
+        first.update(0.0, "starting")
+
+        def progress(fraction, message):
+            first.update(fraction, message)
+            if self.session is None:
+                self.panes.show_empty(first.empty_text(folder))
+
+        self.panes.show_empty(first.empty_text(folder))
         self.flash(f"writing the demo data set into {folder} (first use only)")
-        self.submit_task("demo", lambda token: synth.write_first_look_job(folder, cfg), look)
+        self.submit_task("demo", lambda token: synth.write_first_look_job(folder, cfg),
+                         lambda result: (first.update(1.0, "written"), look(result)), on_progress=progress,
+                         on_cancel=lambda: self.panes.show_empty("Demo data cancelled.\nFile > Open demo data\nstarts it again."),
+                         on_error=lambda err: self.panes.show_empty(f"The demo data set could not be written:\n{err}"))
 
     # -- region and view -------------------------------------------------------------------------------------
     def _on_cutout_edited(self, row: int, col: int, half: int) -> None:

@@ -102,6 +102,8 @@ class Session:
     superbias: np.ndarray | None = None
     calibration_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: True until :func:`context_job` has read the reference files (panes say "loading").
+    references_loading: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thresholds: dict = field(default_factory=dict, repr=False)
     _bad_cache: dict = field(default_factory=dict, repr=False)
@@ -286,13 +288,17 @@ def context_job(session: Session, endpoint_url: str | None = None):
     from processing.errors import ReferenceFileError
 
     try:
-        found = resolve(session.primary, session.references or None, types=VIEWER_TYPES, endpoint_url=endpoint_url)
-        session.references = dict(found.paths) if found is not None else {}
-    except ReferenceFileError as err:
-        session.references = {}
-        session.notes.append(f"reference files not used: {err}")
-    yield Progress(0.1, "reading reference files")
-    load_references(session)
+        try:
+            found = resolve(session.primary, session.references or None, types=VIEWER_TYPES, endpoint_url=endpoint_url)
+            session.references = dict(found.paths) if found is not None else {}
+        except ReferenceFileError as err:
+            session.references = {}
+            session.notes.append(f"reference files not used: {err}")
+        yield Progress(0.1, "reading reference files")
+        load_references(session)
+    finally:
+        # Loaded or failed: the panes stop saying "loading" either way.
+        session.references_loading = False
     exp = session.primary
     if "pixeldq" in exp.arrays:
         session.pixeldq = np.asarray(exp.arrays["pixeldq"].read(), dtype=np.uint32)
@@ -489,7 +495,7 @@ def render(session: Session, req: RenderRequest, token: CancelToken | None = Non
     if "mask" in req.panes:
         sat_src, _ = session.saturation_source()
         if sat_src is None:
-            panes["mask"] = PaneImage(None, rect, (0.0, 3.0), None, "no saturation reference")
+            panes["mask"] = PaneImage(None, rect, (0.0, 3.0), None, _no_reference_message(session))
         else:
             raw_k = sat_src.frame(k)
             thr, keep = session.threshold(raw_k.dtype)
@@ -538,10 +544,18 @@ def _sample_step(shape) -> int:
     return max(1, int(math.ceil(math.sqrt(shape[0] * shape[1] / _LEVEL_SAMPLES))))
 
 
+def _no_reference_message(session: Session) -> str:
+    return LOADING_REFERENCES if session.references_loading else "no saturation reference"
+
+
+#: What the derived panes say while the reference files load (not an error).
+LOADING_REFERENCES = "loading reference files..."
+
+
 def _no_slope_message(session: Session) -> str:
     src, _ = session.saturation_source()
     if src is None:
-        return "no saturation reference: no mean slope"
+        return LOADING_REFERENCES if session.references_loading else "no saturation reference: no mean slope"
     return "computing the mean slope..."
 
 

@@ -466,7 +466,7 @@ def test_demo_opens_first_look_then_writes_darks(qtbot, window):
     assert window.session.uri.endswith(synth.exposure_filename(synth.ILLUM_STAMP))
     assert window.session.sat_dn is not None  # references came with the first look
     qtbot.waitUntil(lambda: (synth.read_manifest(folder) or {}).get("complete") is True, timeout=120_000)
-    qtbot.waitUntil(lambda: "demo" not in window._tasks, timeout=20_000)  # the darks job has ended
+    qtbot.waitUntil(lambda: "darks" not in window._tasks, timeout=20_000)  # the darks job has ended
     manifest = synth.read_manifest(folder)
     assert all((folder / d).exists() for d in manifest["darks"])
     assert len(window.dark_candidates()) == 3

@@ -149,6 +149,9 @@ class PaneGroup(QtWidgets.QWidget):
         item = self.messages[kind]
         if not text and not item.toPlainText():
             return
+        # Work in progress reads in grey; only problems are in the warning colour.
+        busy = text.startswith(("loading", "computing", "Writing", "No exposure"))
+        item.setColor((205, 205, 205) if busy else (255, 220, 120))
         item.setText(text)
         if text:
             y0, y1, x0, x1 = self._data_bounds
