@@ -175,15 +175,16 @@ def part_profile(root: Path) -> None:
     profiles = star_profiles(exp, exp, sat, max_radius=128.0)
     prep = time.perf_counter() - t0
     n = exp.shape[0]
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     for k in range(n):
         profiles.at(k)
     per_read = (time.perf_counter() - t0) / n
+    cpu_per_read = (cpu_seconds() - c0) / n
     c = profiles.center
     print(f"[profile] centre found at ({c[0]:.3f}, {c[1]:.3f}) (generator: {center}); preparation "
           f"(centre + one pass over the {profiles.values.shape} box) {prep:.2f} s")
     print(f"[profile] 5 profiles (frame, difference, ratio, onset, saturated fraction) to r = 128 px: "
-          f"{per_read * 1e3:.1f} ms per read; target <= 50 ms: {'PASS' if per_read <= 0.05 else 'FAIL'}; "
+          f"{per_read * 1e3:.1f} ms per read ({cpu_per_read * 1e3:.1f} ms CPU); target <= 50 ms: {'PASS' if per_read <= 0.05 else 'FAIL'}; "
           f"peak RSS {peak_rss_mib():.0f} MiB (no tutorial equivalent)")
 
 

@@ -75,25 +75,16 @@ class AnalysisInput:
     read_times: np.ndarray
 
 
-def saturation_thresholds(exposure, references: Path | None) -> np.ndarray:
-    """The saturation reference's ``data`` for a raw exposure, via the package's reference resolution."""
-    from ..calibrate import references as refs_mod
+def saturation_thresholds(exposure, references: Path | None, endpoint_url: str | None = None) -> np.ndarray:
+    """The saturation reference's ``data`` for a raw exposure, via the package's one reference resolution."""
+    from ..calibrate.references import resolve
     from ..figures import load_reference_array
 
-    _, h, w = exposure.shape
-    local = getattr(exposure.source, "local_path", None)
-    refset = _run_quietly(refs_mod.resolve_job(references, exposure_path=local, height=h, width=w,
-                                                detector=exposure.get_meta("instrument.detector"), generate=False))
+    refset = resolve(exposure, references, types=("saturation",), endpoint_url=endpoint_url)
     if refset is None or "saturation" not in refset.paths:
         raise ReferenceFileError(f"{exposure.uri}: no saturation reference file found to tell saturated pixels; "
                                  "pass --references DIR (or use --calibrated)")
     return load_reference_array(refset.paths["saturation"], "data").astype(np.float32)
-
-
-def _run_quietly(job):
-    from ..progress import run
-
-    return run(job)
 
 
 @contextlib.contextmanager
@@ -123,7 +114,7 @@ def open_input(args) -> Iterator[AnalysisInput]:
             opened.append(exposure)
         thresholds = None
         if "groupdq" not in exposure.arrays:
-            thresholds = saturation_thresholds(exposure, args.references)
+            thresholds = saturation_thresholds(exposure, args.references, args.endpoint_url)
         frames, thresholds = saturation_input(exposure, thresholds)
         times = exposure.read_times
         if times is None and raw is not None:

@@ -132,7 +132,12 @@ def _box_about(center: tuple[float, float], radius: float, shape: tuple[int, int
 
 
 def find_centre(values: Any, sat_frames: Any, sat_dn: np.ndarray, read: int | None = None) -> StarCentre:
-    """The star's centre in read ``read`` (default the last) minus read 0, from its wings.
+    """The star's centre in read ``read`` (default 1) minus read 0, from its wings.
+
+    Read 1 is the default because its saturated core is the smallest: later
+    reads of a bright star saturate the projector's ghost out to ~170 px,
+    leaving only faint wings (where the ghost's rim and the non-symmetric
+    projector rings compete with the star) to measure the centre from.
 
     Raises
     ------
@@ -142,7 +147,7 @@ def find_centre(values: Any, sat_frames: Any, sat_dn: np.ndarray, read: int | No
     values = as_frame_source(values, "frames")
     sat_frames = as_frame_source(sat_frames, "raw_frames")
     n, h, w = values.shape
-    k = n - 1 if read is None else int(read)
+    k = 1 if read is None else int(read)
     if n < 2:
         raise ValueError("finding the star needs at least two reads (a read minus read 0)")
     k = max(1, min(k, n - 1))
@@ -173,7 +178,7 @@ def star_profiles_job(values: Any, sat_frames: Any, sat_dn: np.ndarray, *, cente
     baseline : int
         Read subtracted for the difference profile (the tutorial's 1).
     centre_read : int, optional
-        Read the centre is measured in (default the last).
+        Read the centre is measured in (default 1, see :func:`find_centre`).
 
     Returns
     -------
