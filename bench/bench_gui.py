@@ -1,6 +1,6 @@
 """Benchmark the real window, offscreen: slider steps, pixel clicks, memory.
 
-Measures, driving :class:`brightstar_gui.main_window.MainWindow` as a user
+Measures, driving :class:`brightstar_gui.views.main_window.MainWindow` as a user
 does (offscreen Qt platform, window 1600 x 1000):
 
 * slider step -> all four panes redrawn (state change to the panes' images
@@ -71,8 +71,8 @@ def main(argv=None) -> int:
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    from brightstar_gui.main_window import MainWindow
-    from brightstar_gui.state import Cutout
+    from brightstar_gui.models import Cutout
+    from brightstar_gui.views.main_window import MainWindow
 
     peak = {"rss": rss_mb()}
     stop = threading.Event()
@@ -110,9 +110,9 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     w.open_uri(str(uri))
-    wait(lambda: w.session is not None and w.last_render is not None and not w._render_inflight)
+    wait(lambda: w.dataset is not None and w.last_render is not None and not w.controller.render_inflight)
     t_open = time.perf_counter() - t0
-    results: dict = {"shape": list(w.session.shape), "open_to_first_panes_s": round(t_open, 3)}
+    results: dict = {"shape": list(w.dataset.shape), "open_to_first_panes_s": round(t_open, 3)}
 
     def step_times(n_steps: int) -> list[float]:
         times = []
@@ -147,13 +147,13 @@ def main(argv=None) -> int:
               f"max {results[name]['max_ms']:6.1f}  step {r.step}  ui gap {results[name]['ui_max_gap_ms']} ms", flush=True)
 
     h, wd = w.state.frame_shape
-    star = w.session.star
+    star = w.dataset.star
     # 1. 512 x 512 cutout around the star.
     w.state.cutout = Cutout(star[0], star[1], 256, True)
-    wait(lambda: w.last_render.request.region == w.state.region() and not w._render_inflight)
-    wait(lambda: w.session.mean_slope("raw", w.state.region()) is not None, 300)
-    w.request_render()
-    wait(lambda: not w._render_inflight)
+    wait(lambda: w.last_render.request.region == w.state.region() and not w.controller.render_inflight)
+    wait(lambda: w.controller.mean_slope("raw", w.state.region()) is not None, 300)
+    w.controller.request_render()
+    wait(lambda: not w.controller.render_inflight)
     case("cutout_512")
 
     # 2. Pixel click -> ramp plot.
@@ -176,14 +176,14 @@ def main(argv=None) -> int:
 
     # 3. Full frames, whole frame in view (the mean slope of the full frame in the background).
     w.state.cutout = Cutout(star[0], star[1], 256, False)
-    wait(lambda: w.last_render.request.region == (0, h, 0, wd) and not w._render_inflight)
+    wait(lambda: w.last_render.request.region == (0, h, 0, wd) and not w.controller.render_inflight)
     t0 = time.perf_counter()
-    w.ensure_summary(full=True)
-    wait(lambda: w.session.summary_for("raw", (0, h, 0, wd))[0] is not None, 1200)
+    w.controller.ensure_summary(full=True)
+    wait(lambda: w.controller.summary_for("raw", (0, h, 0, wd)) is not None, 1200)
     results["full_frame_mean_slope_s"] = round(time.perf_counter() - t0, 1)
     print(f"{'full-frame mean slope':28s} {results['full_frame_mean_slope_s']} s (background)", flush=True)
-    w.request_render()
-    wait(lambda: not w._render_inflight)
+    w.controller.request_render()
+    wait(lambda: not w.controller.render_inflight)
     case("full_4096_fit")
 
     # 4. Full frames zoomed to about 1:1 around the star.
@@ -193,16 +193,16 @@ def main(argv=None) -> int:
     app.processEvents()
     time.sleep(0.2)
     app.processEvents()
-    w.request_render()
-    wait(lambda: not w._render_inflight)
+    w.controller.request_render()
+    wait(lambda: not w.controller.render_inflight)
     case("full_4096_zoom_1to1")
 
     # 5. Scrub every frame at full-frame view, then memory.
-    w.reset_zoom()
+    w.controller.reset_zoom()
     app.processEvents()
     for k in range(w.state.n_frames):
         w.state.frame = k
-        wait(lambda: not w._render_inflight and w.last_render.request.frame == k, 60)
+        wait(lambda: not w.controller.render_inflight and w.last_render.request.frame == k, 60)
     results["rss_mb"] = {"baseline_before_window": round(baseline_rss), "end": round(rss_mb()), "peak": round(peak["rss"])}
     print(f"{'RSS':28s} end {results['rss_mb']['end']} MB  peak {results['rss_mb']['peak']} MB "
           f"(interpreter + imports before the window: {results['rss_mb']['baseline_before_window']} MB)", flush=True)

@@ -4,19 +4,26 @@ The Qt application around :mod:`processing`: four linked panes (raw frame,
 difference, slope ratio, saturation mask), a frame slider, cutouts, pixel
 ramps, background calibration and diagnostics, and figure export.
 
-Modules
--------
-app
-    ``brightstar-gui`` (``main()``).
-main_window
-    The window: wires the state, widgets and worker channels.
-state
-    The evented view state (Qt-free).
-session
-    What is open and the jobs the panes need (Qt-free).
+Where things are
+----------------
+models/
+    The view state (:class:`~brightstar_gui.models.ViewModel`): Qt-free,
+    typed, evented (psygnal), with batched events.
+controllers/
+    :class:`~brightstar_gui.controllers.ViewerController` owns the model,
+    the open exposure and the jobs; talks to views through the protocols
+    of ``controllers/_protocols.py``; the request cycle is explained at the
+    top of ``controllers/_viewer.py``.  Testable without a window
+    (:class:`~brightstar_gui.controllers.SyncRunner`).
+jobs/
+    Background jobs, pure functions of frozen requests (Qt-free).
+views/
+    Thin Qt views: the main window, panes, slider, controls, ramp plot,
+    browsers, dialogs.
 workers
-    Generator jobs on QThreads with cancel and generation numbers.
-export, settings, widgets
+    The one worker pool (QThreads, channels, cancel, generations).
+app, trace, settings
+    ``brightstar-gui``'s command line, ``--trace`` JSON lines, saved settings.
 """
 
 __version__ = "0.1.0"

@@ -1,11 +1,36 @@
-"""``brightstar-gui [URI] [--demo] [--endpoint-url URL] [--trace FILE]``: start the viewer."""
+"""``brightstar-gui [URI] [--frame K] [--cutout ROW,COL,HALF | --full-frame] [--calibrated] [--play FPS] [--trace FILE]``.
+
+Start the viewer, optionally on an exposure, a frame and a region (like
+DS9's command-line options); ``--play`` starts playback at a rate;
+``--trace`` writes one JSON line per event (:mod:`brightstar_gui.trace`) for
+users and benchmarks alike.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
+
+
+def _cutout(text: str) -> tuple[int, int, int]:
+    try:
+        row, col, half = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--cutout takes ROW,COL,HALF (three integers), not {text!r}") from None
+    if row < 0 or col < 0 or half < 4:
+        raise argparse.ArgumentTypeError(f"--cutout {text}: ROW and COL must be >= 0 and HALF >= 4")
+    return row, col, half
+
+
+def _fps(text: str) -> float:
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--play takes frames per second, not {text!r}") from None
+    if not 0.5 <= fps <= 120:
+        raise argparse.ArgumentTypeError(f"--play {text}: between 0.5 and 120 frames per second")
+    return fps
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,17 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Interactive viewer for Roman WFI TVAC bright-star ramp data.",
     )
     p.add_argument("uri", nargs="?", help="exposure to open: a local ASDF file or s3://bucket/key")
+    p.add_argument("--frame", type=int, default=None, metavar="K", help="read to show first (clamped to the ramp)")
+    region = p.add_mutually_exclusive_group()
+    region.add_argument("--cutout", type=_cutout, default=None, metavar="ROW,COL,HALF",
+                        help="show the cutout centred on (ROW, COL), HALF pixels each way")
+    region.add_argument("--full-frame", action="store_true", help="show the full frame, not the cutout")
+    p.add_argument("--calibrated", action="store_true",
+                   help="show the calibrated ramp (a cached calibration, else calibrate in the background)")
+    p.add_argument("--play", type=_fps, default=None, metavar="FPS", help="start playback at FPS frames per second")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help='write one JSON line per event ("opened", "rendered", "error") to FILE')
     p.add_argument("--demo", action="store_true",
                    help="open the synthetic demo set (written into the user cache on first use)")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (a mirror or a test server)")
-    p.add_argument("--trace", default=None, metavar="FILE",
-                   help="write one JSON line per event (shown, opened, rendered, progress, error) to FILE")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="more messages on stderr (-v info, -vv debug); the log file is always written")
     # Smaller demo sets for quick looks and screenshots (hidden: not for users).
     p.add_argument("--demo-frames", type=int, default=55, help=argparse.SUPPRESS)
     p.add_argument("--demo-size", type=int, default=4096, help=argparse.SUPPRESS)
     p.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--size", default=None, help=argparse.SUPPRESS)  # WxH of the window, for benchmarks
     return p
 
 
@@ -54,27 +88,39 @@ def main(argv: list[str] | None = None) -> int:
     QtCore.QCoreApplication.setApplicationName("brightstar-gui")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
-    from .main_window import MainWindow
+    from .controllers import StartOptions
+    from .views.main_window import MainWindow
 
     window = MainWindow(endpoint_url=args.endpoint_url)
     from . import crash_guard, verify_status
 
     window._crash_guard = crash_guard.install(window)  # an exception in a slot: a box, never an abort
     window._verify_status = verify_status.install(window)  # checksums checked after the first frame
+    if args.size:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        window.resize(w, h)
     trace = None
     if args.trace:
         from .trace import attach
 
         trace = attach(window, args.trace)
     window.show()
+    options = StartOptions(frame=args.frame, cutout=args.cutout, full_frame=args.full_frame,
+                           calibrated=args.calibrated, play_fps=args.play)
+    if args.play:
+        def start_playing(*_):
+            window.model.fps = args.play
+            window.model.playing = True
+        window.context_loaded.connect(start_playing)
     if args.folder:
         window.scan_folder(args.folder)
     if args.uri:
-        window.open_uri(args.uri)
+        window.open_uri(args.uri, options)
     elif args.demo:
         window.start_demo(frames=args.demo_frames, size=args.demo_size)
-    # Ctrl+C in the terminal closes the window (and so joins the workers).
+    # Ctrl+C (or SIGTERM from a benchmark) closes the window, and so joins the workers.
     signal.signal(signal.SIGINT, lambda *_: window.close())
+    signal.signal(signal.SIGTERM, lambda *_: window.close())
     timer = QtCore.QTimer()
     timer.start(250)
     timer.timeout.connect(lambda: None)  # lets Python see the signal

@@ -9,7 +9,7 @@ from PyQt6 import QtCore
 
 from processing import paths
 
-from .state import PaneDisplay, ViewState, default_displays
+from .models import PaneDisplay, ViewModel as ViewState, default_displays
 
 
 def settings_path() -> str:

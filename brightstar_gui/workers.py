@@ -53,6 +53,7 @@ class _Task:
     factory: JobFactory
     token: CancelToken
     description: str
+    tag: Any = None
 
 
 class _ChannelThread(QtCore.QThread):
@@ -89,7 +90,7 @@ class Channel(QtCore.QObject):
         super().__init__(parent)
         self.name = name
         self._lock = threading.Condition()
-        self._pending: _Task | None = None
+        self._pending: list[_Task] = []
         self._running: _Task | None = None
         self._stopping = False
         self._generation = 0
@@ -106,20 +107,25 @@ class Channel(QtCore.QObject):
     @property
     def busy(self) -> bool:
         with self._lock:
-            return self._pending is not None or self._running is not None
+            return bool(self._pending) or self._running is not None
 
-    def submit(self, factory: JobFactory, description: str = "") -> int:
+    def submit(self, factory: JobFactory, description: str = "", tag: Any = None, queue: bool = False) -> int:
         """Run ``factory(cancel_token)`` in the channel's thread; return its generation.
 
-        A job in flight is cancelled; a job not started yet is dropped.
+        A job in flight is cancelled and a job not started yet is dropped,
+        unless ``queue``: then the job waits its turn after the others.
         """
         with self._lock:
             if self._stopping:
                 return self._generation
             self._generation += 1
-            if self._running is not None:
-                self._running.token.cancel()
-            self._pending = _Task(self._generation, factory, CancelToken(), description)
+            task = _Task(self._generation, factory, CancelToken(), description, tag)
+            if queue:
+                self._pending.append(task)
+            else:
+                if self._running is not None:
+                    self._running.token.cancel()
+                self._pending = [task]
             self._lock.notify_all()
             generation = self._generation
         self.busy_changed.emit(True)
@@ -128,15 +134,22 @@ class Channel(QtCore.QObject):
     def cancel(self) -> None:
         """Cancel the running job and drop the pending one."""
         with self._lock:
-            self._pending = None
+            self._pending = []
             if self._running is not None:
+                self._running.token.cancel()
+
+    def cancel_tag(self, tag: Any) -> None:
+        """Cancel the jobs (running or waiting) submitted with ``tag``."""
+        with self._lock:
+            self._pending = [t for t in self._pending if t.tag != tag]
+            if self._running is not None and self._running.tag == tag:
                 self._running.token.cancel()
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Cancel everything, end the thread and wait for it; True if it ended."""
         with self._lock:
             self._stopping = True
-            self._pending = None
+            self._pending = []
             if self._running is not None:
                 self._running.token.cancel()
             self._lock.notify_all()
@@ -148,11 +161,11 @@ class Channel(QtCore.QObject):
     # -- worker thread ------------------------------------------------------------------
     def _take(self) -> _Task | None:
         with self._lock:
-            while self._pending is None and not self._stopping:
+            while not self._pending and not self._stopping:
                 self._lock.wait()
             if self._stopping:
                 return None
-            task, self._pending = self._pending, None
+            task = self._pending.pop(0)
             self._running = task
             return task
 
@@ -192,7 +205,7 @@ class Channel(QtCore.QObject):
         finally:
             with self._lock:
                 self._running = None
-                idle = self._pending is None
+                idle = not self._pending
             if idle:
                 self.busy_changed.emit(False)
 
@@ -213,6 +226,7 @@ class WorkerPool(QtCore.QObject):
         self._channels: dict[str, Channel] = {}
         self._callbacks: dict[tuple[str, int], tuple] = {}
         self._closed = False
+        self._queued: set[str] = set()
 
     def channel(self, name: str) -> Channel:
         ch = self._channels.get(name)
@@ -234,15 +248,25 @@ class WorkerPool(QtCore.QObject):
         on_cancel: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         description: str = "",
+        tag: Any = None,
+        queue: bool = False,
     ) -> int:
-        """Submit a job to channel ``name``; callbacks run in the UI thread, newest generation only."""
+        """Submit a job to channel ``name``; callbacks run in the UI thread, newest generation only.
+
+        ``queue``: the job waits behind the channel's others instead of
+        replacing them, and its callbacks are called whatever came after.
+        ``tag``: :meth:`cancel_tag` cancels every job with it.
+        """
         if self._closed:
             return -1
         ch = self.channel(name)
-        generation = ch.submit(factory, description)
-        # Older generations' callbacks will never be called: forget them.
-        for key in [k for k in self._callbacks if k[0] == name and k[1] < generation]:
-            del self._callbacks[key]
+        generation = ch.submit(factory, description, tag=tag, queue=queue)
+        if queue:
+            self._queued.add(name)
+        else:
+            # Older generations' callbacks will never be called: forget them.
+            for key in [k for k in self._callbacks if k[0] == name and k[1] < generation]:
+                del self._callbacks[key]
         self._callbacks[(name, generation)] = (on_done, on_progress, on_cancel, on_error)
         return generation
 
@@ -250,12 +274,18 @@ class WorkerPool(QtCore.QObject):
         if name in self._channels:
             self._channels[name].cancel()
 
+    def cancel_tag(self, tag: Any, keep: tuple[str, ...] = ()) -> None:
+        """Cancel every job submitted with ``tag``, except on the ``keep`` channels."""
+        for name, ch in self._channels.items():
+            if name not in keep:
+                ch.cancel_tag(tag)
+
     def busy(self, name: str) -> bool:
         return name in self._channels and self._channels[name].busy
 
     def _current(self, name: str, generation: int):
         ch = self._channels.get(name)
-        if ch is None or not ch.is_current(generation):
+        if ch is None or (name not in self._queued and not ch.is_current(generation)):
             return None
         return self._callbacks.get((name, generation))
 

@@ -44,10 +44,10 @@ def _trim_blocks_cache(keep: Path) -> None:
     """Evict least-recently-used decompressed blocks beyond the cache-size setting.
 
     Shares the bound of the calibration and S3 caches
-    (:func:`processing.cache.limit_bytes`).  Unlinking a block another
+    (its share of :func:`processing.cache.limit_bytes`, :func:`processing.cache_budget.limit_for`).  Unlinking a block another
     process has open is safe: its descriptor stays valid.
     """
-    from .cache import limit_bytes
+    from .cache_budget import limit_for
 
     files = []
     for path in paths.blocks_cache_dir().glob("*.raw"):
@@ -57,7 +57,7 @@ def _trim_blocks_cache(keep: Path) -> None:
             continue
         files.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in files)
-    limit = limit_bytes()
+    limit = limit_for("blocks")  # its share of the one budget (processing.cache_budget)
     for _, size, path in sorted(files):
         if total <= limit:
             break

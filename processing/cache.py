@@ -148,7 +148,11 @@ class DiskCache:
 
     @property
     def limit(self) -> int:
-        return self._limit if self._limit is not None else limit_bytes()
+        if self._limit is not None:
+            return self._limit
+        from .cache_budget import limit_for
+
+        return limit_for("calibrated")  # its share of the one budget
 
     def data_path(self, key: str) -> Path:
         return self.root / f"{key}{self.suffix}"

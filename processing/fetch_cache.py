@@ -299,7 +299,11 @@ class FetchCache:
 
     def __init__(self, root: Path | None = None, limit_bytes: int | None = None):
         self.root = Path(root) if root is not None else paths.cache_dir() / "s3"
-        self.limit_bytes = cache_limit_bytes() if limit_bytes is None else int(limit_bytes)
+        if limit_bytes is None:
+            from .cache_budget import limit_for
+
+            limit_bytes = limit_for("s3")  # its share of the one budget
+        self.limit_bytes = int(limit_bytes)
         self._lock = threading.Lock()
         self._total: int | None = None  # bytes on disk, computed on first need
         self._versions: dict[Path, CachedObject] = {}

@@ -74,35 +74,6 @@ def slope_ratio_image(frame: np.ndarray, previous: np.ndarray, mean_slope: np.nd
     return out
 
 
-def threshold_in_dtype(sat_dn: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
-    """Saturation thresholds converted once for frames of ``dtype``.
-
-    Returns ``(threshold, keep)``: a frame value ``x`` is saturated iff
-    ``x >= threshold`` and ``keep`` (None: everywhere).  Integer frames
-    compare against ``ceil(sat_dn)``; thresholds that are not finite or above
-    the dtype's range never saturate.  Float frames compare against float32
-    thresholds, NaN never saturating.
-    """
-    dtype = np.dtype(dtype)
-    sat = np.asarray(sat_dn, dtype=np.float32)
-    if dtype.kind == "f":
-        return sat.astype(dtype, copy=False), None
-    info = np.iinfo(dtype)
-    finite = np.isfinite(sat)
-    ceiling = np.ceil(np.where(finite, sat, np.inf))
-    never = ceiling > info.max
-    threshold = np.clip(np.where(never, info.max, ceiling), info.min, info.max).astype(dtype)
-    return threshold, (~never if never.any() else None)
-
-
-def saturated(frame: np.ndarray, threshold: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
-    """``frame >= threshold`` (both in the frame's dtype), cleared where not ``keep``."""
-    out = np.greater_equal(frame, threshold)
-    if keep is not None:
-        out &= keep
-    return out
-
-
 def mask_codes(sat: np.ndarray) -> np.ndarray:
     """The tutorial's mask image ``3 sat + 2 nearby + diag`` as uint8, (H, W).
 
@@ -447,27 +418,26 @@ class FigureData:
         return None if dq is None else dq != 0
 
     def pane(self, kind: str, k: int, baseline: int = 1) -> np.ndarray:
-        """The values of pane ``kind`` at frame ``k``, (h, w)."""
+        """The values of pane ``kind`` at frame ``k``, (h, w) (:func:`processing.panes.compose`)."""
+        from .panes import PaneInputs, compose
+
+        if kind not in PANES:
+            raise ValueError(f"unknown pane {kind!r}")
+        inputs: dict = {"frame": self.frame(k)}
         if kind == "raw":
-            img = as_float(self.frame(k))
-            if self.superbias is not None:
-                img = img - self._cut(self.superbias)
-            return img
-        if kind == "difference":
-            return difference(self.frame(k), self.frame(baseline))
-        if kind == "ratio":
-            if self.mean_slope is None:
-                raise ValueError("the slope-ratio pane needs a mean slope (a saturation reference)")
-            if k < 1:
-                return np.full(self.mean_slope.shape, np.nan, np.float32)
-            return slope_ratio_image(self.frame(k), self.frame(k - 1), self.mean_slope)
-        if kind == "mask":
-            if self.sat_dn is None:
-                raise ValueError("the mask pane needs saturation thresholds (a saturation reference)")
-            raw = self.raw_frame(k)
-            thr, keep = threshold_in_dtype(self._cut(self.sat_dn), raw.dtype)
-            return mask_codes(saturated(raw, thr, keep)).astype(np.float32)
-        raise ValueError(f"unknown pane {kind!r}")
+            inputs["superbias"] = self._cut(self.superbias)
+        elif kind == "difference":
+            inputs["baseline"] = self.frame(baseline)
+        elif kind == "ratio":
+            inputs["mean_slope"] = self.mean_slope
+            inputs["previous"] = self.frame(k - 1) if k >= 1 else None
+        elif kind == "mask" and self.sat_dn is not None:
+            from .diagnostics.thresholds import SaturationTest
+
+            y0, y1, x0, x1 = self.region
+            test = SaturationTest(self.sat_dn, np.shape(self.sat_dn))
+            inputs["saturated"] = test.region(self.raw_frame(k), y0, x0)
+        return compose(kind, PaneInputs(**inputs))
 
 
 FIGURE_KINDS = ("pane", "group", "differences", "rows")

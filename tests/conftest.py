@@ -61,3 +61,41 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def no_qt_leaks(qapp, monkeypatch):
+    """Fail a test that leaves a worker QThread or a QTimer running (napari's dangling fixtures).
+
+    Every QTimer started during the test is recorded (``QTimer.start`` is
+    wrapped, as napari's ``_dangling_qtimers`` does); worker threads come from
+    :func:`brightstar_gui.workers.live_threads`.
+    """
+    from PyQt6 import QtCore, QtWidgets
+
+    from brightstar_gui import workers
+
+    before = set(workers.live_threads())
+    started: list = []
+    original = QtCore.QTimer.start
+
+    def start(self, *args):
+        started.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(QtCore.QTimer, "start", start)
+    yield
+    QtWidgets.QApplication.processEvents()
+    left = [t for t in workers.live_threads() if t not in before and t.isRunning()]
+    for t in left:  # stop them so that later tests are not affected, then fail
+        t._channel.stop(2000)
+    running = []
+    for timer in started:
+        try:
+            if timer.isActive():
+                running.append(timer.objectName() or repr(timer))
+                timer.stop()
+        except RuntimeError:  # deleted with its parent: not running
+            pass
+    assert not left, f"worker threads still running after the test: {[t.objectName() for t in left]}"
+    assert not running, f"QTimers still running after the test: {running}"

@@ -151,3 +151,17 @@ def test_kill_minus_9_mid_write_leaves_nothing_valid(tmp_path):
     store = DiskCache(root, limit=10**10)  # opening the cache cleans up after dead writers
     assert store.lookup("k") is None
     assert list(root.iterdir()) == []
+
+
+def test_the_caches_share_one_budget(monkeypatch, tmp_path):
+    """The calibrated-ramp, S3-range and decompressed-block caches together stay within the setting."""
+    from processing import cache_budget
+    from processing.fetch_cache import FetchCache
+
+    monkeypatch.setenv("BRIGHTSTAR_CACHE_LIMIT_GB", "10")
+    shares = {name: cache_budget.limit_for(name) for name in ("calibrated", "s3", "blocks")}
+    assert sum(shares.values()) <= 10e9
+    assert cache.DiskCache(tmp_path / "cal").limit == shares["calibrated"] == 5e9
+    assert FetchCache(tmp_path / "s3").limit_bytes == shares["s3"]
+    with pytest.raises(KeyError, match="calibrated"):
+        cache_budget.limit_for("thumbnails")

@@ -1,11 +1,12 @@
 """The viewer, driven the way a user drives it (pytest-qt, offscreen).
 
-Layers: the Qt-free state model; the worker channels (cancel, stale results);
+Layers: the worker pool (cancel, stale results, queued channels, tags);
 then the real window on the small synthetic set: open, slider and keys,
 pixel click against the file, cutout drag, raw/calibrated, cancel a
 calibration, export of every kind, metadata search, superbias, errors, and
-closing with work in flight.  ``_no_dangling_threads`` fails any test that
-leaves a worker thread running.
+closing with work in flight.  ``no_qt_leaks`` (conftest) fails any test that
+leaves a worker thread or a Qt timer running.  The controller without a
+window is tested in ``test_controller.py``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ pytest.importorskip("pytestqt")
 import pyqtgraph as pg  # noqa: E402
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
-from brightstar_gui import session as session_mod  # noqa: E402
 from brightstar_gui import workers  # noqa: E402
-from brightstar_gui.state import Cutout, ViewState  # noqa: E402
+from brightstar_gui.jobs import opening  # noqa: E402
+from brightstar_gui.jobs.render import probe_values  # noqa: E402
+from brightstar_gui.models import Cutout  # noqa: E402
 from processing.io import open_exposure  # noqa: E402
 from processing.progress import Progress  # noqa: E402
 
@@ -35,21 +37,12 @@ WAIT = 20_000  # ms
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_dangling_threads(qapp):
-    """Fail a test that leaves a worker QThread running (napari's _dangling_qthreads)."""
-    before = set(workers.live_threads())
-    yield
-    QtWidgets.QApplication.processEvents()
-    left = [t for t in workers.live_threads() if t not in before and t.isRunning()]
-    for t in left:  # stop them so that later tests are not affected, then fail
-        t._channel.stop(2000)
-    assert not left, f"worker threads still running after the test: {[t.objectName() for t in left]}"
+pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
 @pytest.fixture
 def window(qtbot):
-    from brightstar_gui.main_window import MainWindow
+    from brightstar_gui.views.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -64,14 +57,15 @@ def open_and_wait(qtbot, w, uri):
     # The raw panes paint first; references and any cached calibration follow.
     with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
         w.open_uri(str(uri))
-    qtbot.waitUntil(lambda: w.last_render is not None and not w._render_inflight, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.last_render is not None and not w.controller.render_inflight
+                    and w.last_render.request.context is not None, timeout=WAIT)
     return w
 
 
 def wait_render(qtbot, w, **expect):
     def ok():
         r = w.last_render
-        if r is None or w._render_inflight:
+        if r is None or w.controller.render_inflight:
             return False
         return all(getattr(r.request, k) == v for k, v in expect.items())
 
@@ -105,32 +99,6 @@ class FakeResult:
         self.path = Path(path)
         self.cal_step = {}
         self.from_cache = False
-
-
-# -- the state model (no window) ---------------------------------------------------------------
-
-
-def test_state_clamps_and_emits_once():
-    st = ViewState()
-    seen = []
-    st.events.frame.connect(seen.append)
-    st.reset_for(8, (256, 256), (119, 119))
-    seen.clear()
-    st.frame = 99
-    assert st.frame == 7 and seen == [7]
-    st.frame = 7  # no change, no event (widgets updating from events cannot loop)
-    assert seen == [7]
-    st.frame = -3
-    assert st.frame == 0
-    st.cutout = Cutout(500, -5, 10_000, True)
-    assert st.cutout == Cutout(255, 0, 128, True)
-    assert st.region() == (127, 256, 0, 128)
-    st.data_kind = "calibrated"  # refused: nothing calibrated yet
-    assert st.data_kind == "raw"
-    st.selected_pixel = (300, 3)  # off the detector: kept
-    assert st.selected_pixel == (119, 119)
-    st.set_display("difference", low=5, high=95, scale="asinh")
-    assert st.displays["difference"].low == 5 and st.displays["difference"].scale == "asinh"
 
 
 # -- workers ------------------------------------------------------------------------------------
@@ -168,14 +136,14 @@ def test_channel_cancels_old_jobs_and_drops_stale_results(qtbot):
 def test_open_slider_and_keys(qtbot, window, small_set):
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     assert w.state.n_frames == 8
-    assert w.session.star is not None
-    r0, c0 = w.session.star
+    assert w.dataset.star is not None
+    r0, c0 = w.dataset.star
     assert abs(r0 - small_set["star_center"][0]) <= 2 and abs(c0 - small_set["star_center"][1]) <= 2
     w.slider.slider.setValue(5)
     r = wait_render(qtbot, w, frame=5)
     assert set(r.panes) == {"raw", "difference", "ratio", "mask"}
     with open_exposure(small_set["illuminated"]) as exp:
-        y0, y1, x0, x1 = r.request.region
+        y0, y1, x0, x1 = r.request.view
         np.testing.assert_array_equal(r.probe["frame"], exp.frame(5)[y0:y1, x0:x1])
     assert w.slider.label.text().split() == ["frame", "5", "/", "7", "t", "=", "15.20", "s"]
     w.activateWindow()
@@ -199,8 +167,10 @@ def test_levels_ignore_flagged_pixels(qtbot, window, small_set):
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     w.state.cutout = Cutout(*w.state.cutout.__dict__.values())  # unchanged
     r = wait_render(qtbot, w)
+    y0, y1, x0, x1 = r.request.region
+    assert r.request.view == r.request.region and r.request.step == 1
     frame = r.probe["frame"].astype(np.float32)
-    bad = r.probe["bad"]
+    bad = np.asarray(w.controller.context.bad[y0:y1, x0:x1])
     lo, hi = r.panes["raw"].levels
     # Hot pixels are flagged in the mask reference: the 98th percentile of good
     # pixels must be below the hottest pixel of the frame.
@@ -235,7 +205,7 @@ def test_pixel_click_plots_the_files_ramp(qtbot, window, small_set):
     assert w.ramp.grid_labels[2][0].textItem.toPlainText() == f"{row + 1},{col - 1}"
     assert f"row {row}, col {col}" in w.ramp.readout.text()
     # The saturated core: onset marked at frame 0, red points.
-    r, c = w.session.star
+    r, c = w.dataset.star
     with qtbot.waitSignal(w.ramp_plotted, timeout=WAIT):
         w.panes.click_pixel(r, c)
     assert w.ramp.onset_line.isVisible() and w.ramp.onset_line.value() == 0
@@ -271,7 +241,7 @@ def test_switch_raw_and_calibrated(qtbot, window, small_set, fake_ramp, monkeypa
         yield Progress(0.5, "dq_init")
         return FakeResult(fake_ramp)
 
-    monkeypatch.setattr(session_mod, "calibration_job", fake_calibration)
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     assert not w.state.calibrated_available
     with qtbot.waitSignal(w.calibration_finished, timeout=WAIT) as blocker:
@@ -280,7 +250,7 @@ def test_switch_raw_and_calibrated(qtbot, window, small_set, fake_ramp, monkeypa
     assert w.state.data_kind == "calibrated"
     r = wait_render(qtbot, w, kind="calibrated")
     with open_exposure(small_set["illuminated"]) as exp:
-        y0, y1, x0, x1 = r.request.region
+        y0, y1, x0, x1 = r.request.view
         raw = exp.frame(r.request.frame)[y0:y1, x0:x1]
     np.testing.assert_allclose(r.probe["frame"], raw.astype(np.float32) - 10000.0)
     assert "calibrated" in w.panes._titles["raw"]
@@ -303,7 +273,7 @@ def test_cancel_calibration(qtbot, window, small_set, monkeypatch):
             yield Progress(i / 1000, f"refpix {i}")
         return FakeResult("never")
 
-    monkeypatch.setattr(session_mod, "calibration_job", slow_calibration)
+    monkeypatch.setattr(opening, "calibration_job", slow_calibration)
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     w.start_calibration()
     qtbot.waitUntil(lambda: "calibrate" in w._tasks and w._tasks["calibrate"].bar.value() > 0, timeout=WAIT)
@@ -327,7 +297,7 @@ def test_real_calibration_refusal_is_a_message(qtbot, window, small_set):
 
 def test_export_every_kind(qtbot, window, small_set, tmp_path):
     w = open_and_wait(qtbot, window, small_set["illuminated"])
-    qtbot.waitUntil(lambda: w.session.mean_slope("raw", w.state.region()) is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.controller.mean_slope("raw", w.state.region()) is not None, timeout=WAIT)
     with qtbot.waitSignal(w.ramp_plotted, timeout=WAIT):
         w.panes.click_pixel(120, 100)
     dlg = w.show_export_dialog()
@@ -370,7 +340,7 @@ def test_export_every_kind(qtbot, window, small_set, tmp_path):
     y0, y1, x0, x1 = w.state.region()
     with open_exposure(path) as cut, open_exposure(small_set["illuminated"]) as exp:
         np.testing.assert_array_equal(cut.data.read(), exp.cutout(y0, y1, x0, x1))
-        np.testing.assert_array_equal(cut.arrays["pixeldq"].read(), w.session.pixeldq[y0:y1, x0:x1])
+        np.testing.assert_array_equal(cut.arrays["pixeldq"].read(), np.asarray(w.controller.context.pixeldq)[y0:y1, x0:x1])
     with asdf.open(path) as af:
         region = af["brightstar_cutout"]["region"]
         assert (region["y0"], region["y1"], region["x0"], region["x1"]) == (y0, y1, x0, x1)
@@ -408,10 +378,10 @@ def test_superbias_subtracted_from_raw(qtbot, window, small_set):
     dlg.subtract.setChecked(True)
     r = wait_render(qtbot, w, subtract_superbias=True)
     row, col = w.state.region()[0] + 5, w.state.region()[2] + 5
-    v = session_mod.probe_values(r, row, col)
-    expected = float(r.probe["frame"][5, 5]) - float(w.session.superbias[row, col])
+    v = probe_values(r, row, col)
+    expected = float(r.probe["frame"][5, 5]) - float(w.controller.superbias[row, col])
     assert v["value"] == pytest.approx(expected)
-    assert abs(np.nanmedian(w.session.superbias) - 11000) < 1500  # the bias level
+    assert abs(np.nanmedian(w.controller.superbias) - 11000) < 1500  # the bias level
 
 
 def test_bad_file_is_a_message_not_a_crash(qtbot, window, tmp_path):
@@ -420,18 +390,18 @@ def test_bad_file_is_a_message_not_a_crash(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.error_shown, timeout=WAIT) as blocker:
         window.open_uri(str(bad))
     assert "not.asdf" in blocker.args[0]
-    assert window.session is None
+    assert window.dataset is None
 
 
 def test_closing_cancels_and_joins_workers(qtbot, small_set, monkeypatch):
-    from brightstar_gui.main_window import MainWindow
+    from brightstar_gui.views.main_window import MainWindow
 
     def endless(uri, refs, endpoint_url=None):
         while True:
             time.sleep(0.01)
             yield Progress(0.1, "working")
 
-    monkeypatch.setattr(session_mod, "calibration_job", endless)
+    monkeypatch.setattr(opening, "calibration_job", endless)
     w = MainWindow()
     qtbot.addWidget(w)  # deleted at teardown, not whenever Python collects it
     w.show()
@@ -463,8 +433,8 @@ def test_demo_opens_first_look_then_writes_darks(qtbot, window):
     folder = paths.demo_dir() / "n3-s128"
     with qtbot.waitSignals([window.exposure_opened, window.context_loaded], timeout=120_000, order="strict"):
         window.start_demo(frames=3, size=128)
-    assert window.session.uri.endswith(synth.exposure_filename(synth.ILLUM_STAMP))
-    assert window.session.sat_dn is not None  # references came with the first look
+    assert window.dataset.uri.endswith(synth.exposure_filename(synth.ILLUM_STAMP))
+    assert window.controller.context.sat_dn is not None  # references came with the first look
     qtbot.waitUntil(lambda: (synth.read_manifest(folder) or {}).get("complete") is True, timeout=120_000)
     qtbot.waitUntil(lambda: "darks" not in window._tasks, timeout=20_000)  # the darks job has ended
     manifest = synth.read_manifest(folder)

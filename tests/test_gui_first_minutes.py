@@ -7,14 +7,15 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from brightstar_gui import demo as demo_mod  # noqa: E402
-from brightstar_gui import session as session_mod  # noqa: E402
+from brightstar_gui.jobs import opening  # noqa: E402
+from brightstar_gui.jobs import render as render_mod  # noqa: E402
 from brightstar_gui.trace import read_trace  # noqa: E402
 from processing.progress import run  # noqa: E402
 
 
 @pytest.fixture
 def window(qtbot):
-    from brightstar_gui.main_window import MainWindow
+    from brightstar_gui.views.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -76,19 +77,15 @@ def test_panes_say_loading_while_reference_files_load(qtbot, window, small_set):
     "loading reference files...", not "no saturation reference"."""
     with qtbot.waitSignal(window.context_loaded, timeout=20_000):
         window.open_uri(str(small_set["illuminated"]))
-    req = window.build_render_request()
-    fresh = run(session_mod.open_job(str(small_set["illuminated"])))
-    try:
-        assert fresh.references_loading and fresh.sat_dn is None
-        panes = session_mod.render(fresh, req).panes
-        assert panes["mask"].message == session_mod.LOADING_REFERENCES
-        if req.frame >= 1:
-            assert panes["ratio"].message == session_mod.LOADING_REFERENCES
-        run(session_mod.context_job(fresh))
-        assert not fresh.references_loading
-        assert session_mod.render(fresh, req).panes["mask"].rgba is not None
-    finally:
-        fresh.close()
+    from dataclasses import replace
+
+    req = window.controller.build_render_request()
+    # The same request before the context job has read the references (context None).
+    panes = render_mod.render_job(replace(req, context=None)).panes
+    assert panes["mask"].message == render_mod.LOADING_REFERENCES
+    if req.frame >= 1 and req.mean_slope is None:
+        assert panes["ratio"].message == render_mod.LOADING_REFERENCES
+    assert render_mod.render_job(req).panes["mask"].rgba is not None
 
 
 def test_trace_writes_opened_rendered_and_error_lines(qtbot, window, small_set, tmp_path):

@@ -15,11 +15,12 @@ from processing.io import open_exposure  # noqa: E402
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 WAIT = 30_000
+pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
 @pytest.fixture
 def s3_window(qtbot, s3_bucket):
-    from brightstar_gui.main_window import MainWindow
+    from brightstar_gui.views.main_window import MainWindow
 
     w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
     qtbot.addWidget(w)
@@ -35,23 +36,25 @@ def test_open_from_s3_shows_the_frame_and_bytes_fetched(qtbot, s3_window, s3_buc
     uri = s3_bucket["uri"]["none"]
     with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
         w.open_uri(uri)
-    assert w.session.uri == uri
-    assert w.session.primary.model_type == "TvacModel"
+    assert w.dataset.uri == uri
+    assert w.dataset.primary.model_type == "TvacModel"
     w.state.frame = 4
-    qtbot.waitUntil(lambda: w.last_render is not None and w.last_render.request.frame == 4 and not w._render_inflight,
-                    timeout=WAIT)
+    qtbot.waitUntil(lambda: w.last_render is not None and w.last_render.request.frame == 4
+                    and not w.controller.render_inflight, timeout=WAIT)
     with open_exposure(s3_bucket["local"]["none"]) as local:
         expected = np.array(local.frame(4))
-    np.testing.assert_array_equal(np.asarray(w.session.primary.frame(4)), expected)
+    y0, y1, x0, x1 = w.last_render.request.view
+    step = w.last_render.request.step  # screen resolution
+    np.testing.assert_array_equal(w.last_render.probe["frame"], expected[y0:y1:step, x0:x1:step])
     w._update_fetch_label()
     text = w.fetch_label.text()
     assert text.startswith("S3: ") and "requests" in text
-    fetched = w.session.primary.source.stats.snapshot()["bytes_fetched"]
-    assert fetched < 0.5 * w.session.primary.size  # frames, not the whole object
+    fetched = w.dataset.primary.source.stats.snapshot()["bytes_fetched"]
+    assert fetched < 0.5 * w.dataset.primary.size  # frames, not the whole object
 
 
 def test_refused_object_is_a_message(qtbot, s3_window, s3_bucket):
     with qtbot.waitSignal(s3_window.error_shown, timeout=WAIT) as blocker:
         s3_window.open_uri(s3_bucket["private_uri"])
     assert s3_bucket["private_uri"].rsplit("/", 1)[-1] in blocker.args[0]
-    assert s3_window.session is None
+    assert s3_window.dataset is None

@@ -104,6 +104,33 @@ class SaturationTest:
             np.logical_and(out, keep, out=out)
         return out
 
+    def region(self, frame: np.ndarray, y0: int, x0: int) -> np.ndarray:
+        """The test on part of a frame whose top-left pixel is ``(y0, x0)`` of the full frame.
+
+        Parameters
+        ----------
+        frame : (h, w) array, DN
+            Rows ``y0:y0+h`` and columns ``x0:x0+w`` of a frame.
+
+        Returns
+        -------
+        (h, w) bool
+        """
+        frame = np.asarray(frame)
+        h, w = frame.shape
+        if y0 < 0 or x0 < 0 or y0 + h > self.frame_shape[0] or x0 + w > self.frame_shape[1]:
+            raise ValueError(f"region at ({y0}, {x0}) of shape {(h, w)} lies outside frames of shape {self.frame_shape}")
+        threshold, keep = self._for_dtype(frame.dtype)
+        out = np.greater_equal(frame, threshold[y0 : y0 + h, x0 : x0 + w])
+        if keep is not None:
+            np.logical_and(out, keep[y0 : y0 + h, x0 : x0 + w], out=out)
+        return out
+
+    def prepare(self, dtype) -> SaturationTest:
+        """Convert the thresholds for frames of ``dtype`` now (then the test only reads)."""
+        self._for_dtype(np.dtype(dtype))
+        return self
+
     def _for_dtype(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
         dtype = np.dtype(dtype)
         if dtype not in self._prepared:

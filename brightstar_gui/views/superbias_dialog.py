@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -10,20 +9,8 @@ from PyQt6 import QtCore, QtWidgets
 
 from processing import figures
 
+from ..jobs.superbias import superbias_job
 from ..workers import WorkerPool
-
-
-def superbias_job(paths: list[str], method: str):
-    """Open the darks and combine their bias intercepts (a progress generator)."""
-    from processing.diagnostics import superbias_job as _superbias_job
-    from processing.io import open_exposure
-
-    exps = [open_exposure(p) for p in paths]
-    try:
-        return (yield from _superbias_job(exps, method))
-    finally:
-        for e in exps:
-            e.close()
 
 
 class SuperbiasDialog(QtWidgets.QDialog):

@@ -30,7 +30,7 @@ def _decode(value: int | None, kind: str) -> str:
 class RampPanel(QtWidgets.QWidget):
     """Ramp plot, neighbour grid and readout of one pixel.
 
-    ``set_ramps(data)`` takes the dict of :func:`brightstar_gui.session.pixel_ramps`.
+    ``set_ramps(data)`` takes the dict of :func:`brightstar_gui.jobs.pixel.pixel_job`.
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
@@ -98,6 +98,10 @@ class RampPanel(QtWidgets.QWidget):
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setMinimumWidth(240)
 
+        from .panes import cache_axes
+
+        cache_axes(self.plot.getPlotItem())
+        cache_axes(self.grid.getPlotItem())
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         splitter = QtWidgets.QSplitter()
@@ -116,7 +120,7 @@ class RampPanel(QtWidgets.QWidget):
             self._update_readout(k)
 
     def set_ramps(self, data: dict, frame: int) -> None:
-        """Show the ramps of ``data`` (from :func:`~brightstar_gui.session.pixel_ramps`)."""
+        """Show the ramps of ``data`` (from :func:`~brightstar_gui.jobs.pixel.pixel_job`)."""
         self.data = data
         r0, r1, c0, c1 = data["box"]
         rr, cc = data["row"] - r0, data["col"] - c0

@@ -1,7 +1,7 @@
 """Display controls: stretch, levels, scale, colour map, flag colour, histogram;
 data (raw/calibrated, baseline, superbias) and the cutout's numbers.
 
-Every control writes to :class:`~brightstar_gui.state.ViewState` and follows
+Every control writes to :class:`~brightstar_gui.models.ViewModel` and follows
 its events; updates coming from the state are applied with the control's
 signals blocked, so there is no feedback loop.
 """
@@ -14,7 +14,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import COLORMAPS, PANE_TITLES, PANES, SCALES
 
-from ..state import Cutout, ViewState
+from ..models import Cutout, ViewModel as ViewState
 
 
 def _blocked(widget, setter, *args):
@@ -195,7 +195,7 @@ class DisplayControls(QtWidgets.QWidget):
         ev.frame_shape.connect(self._on_frame_shape)
         ev.data_kind.connect(lambda v: _blocked(self.kind, self.kind.setCurrentText, v))
         ev.calibrated_available.connect(self._on_calibrated_available)
-        ev.superbias_available.connect(self.superbias.setEnabled)
+        ev.superbias_available.connect(lambda v: self.superbias.setEnabled(bool(v)))
         ev.subtract_superbias.connect(lambda v: _blocked(self.superbias, self.superbias.setChecked, v))
         ev.flag_color.connect(self._on_flag_color)
         self._on_calibrated_available(False)

@@ -6,23 +6,20 @@ Typing a location (default the tutorial's ``s3://stpubdata/roman/nexus/tvac/``)
 and pressing Enter starts a new *generation*: the tree is cleared and the
 location's listing is requested.  Expanding a folder requests that folder's
 listing.  Requests go, as plain values (generation, URI and a listing
-function of plain values), to a worker object living in its own QThread,
-which calls :func:`processing.s3_browse.list_dir` (blocking, bounded by the
-S3 timeouts)
-and emits the result or the error message; the UI thread never waits on the
-network.  A result whose generation is older than the tree's, or whose
+function of plain values), as a job on the application's worker pool
+(a queued channel), which calls :func:`processing.s3_browse.list_dir`
+(blocking, bounded by the S3 timeouts) and returns the result or the error
+message; the UI thread never waits on the network.  A result whose generation is older than the tree's, or whose
 folder item is gone, is dropped.  Errors show in the widget (under the folder
 that failed, and in the status line), never as a dialog.
 
 Double-clicking a file (or Enter on it) emits ``open_requested(uri)``; the
 main window opens it.  Nothing is listed until the widget is first shown (a
-dock tabbed away costs no network).  The worker thread stops when the widget
-is closed or destroyed, or the application quits or exits.
+dock tabbed away costs no network).  Closing the widget cancels its listings.
 """
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Callable
 
 from PyQt6 import QtCore, QtGui, QtWidgets
@@ -36,45 +33,17 @@ _KIND_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 _SIZE_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 _ERROR_COLOR = QtGui.QColor(200, 40, 40)
 
-# Every browser's (thread, worker), until the thread has ended: stopped at exit
-# (a QThread destroyed while running aborts the process), and kept referenced
-# so Qt never destroys a running QThread whose widget is gone.
-_LIVE: set = set()
+def _list_job(lister: Lister, uri: str):
+    """The listing job: a function of plain values (runs in a pool thread, touches no widget)."""
 
-
-def _stop_thread(thread: QtCore.QThread, worker: QtCore.QObject, wait_ms: int = 3000) -> None:
-    """End a worker thread; if a listing is still running, let it finish unowned."""
-    try:
-        if thread.isRunning():
-            thread.quit()
-            thread.wait(wait_ms)
-    except RuntimeError:  # the C++ object is already gone
-        pass
-
-
-def _stop_all() -> None:
-    for thread, worker in list(_LIVE):
-        _stop_thread(thread, worker, wait_ms=10_000)
-
-
-atexit.register(_stop_all)
-
-
-class _ListWorker(QtCore.QObject):
-    """Runs listings in the worker thread; receives plain values, touches no widget."""
-
-    listed = QtCore.pyqtSignal(int, str, object)  # generation, uri, (prefixes, files)
-    failed = QtCore.pyqtSignal(int, str, str)  # generation, uri, message
-
-    @QtCore.pyqtSlot(int, str, object)
-    def list(self, generation: int, uri: str, lister: Lister) -> None:
+    def job(token):
         try:
-            result = lister(uri)
+            return ("ok", lister(uri))
         except Exception as err:  # noqa: BLE001 - every failure is shown in the widget
             message = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
-            self.failed.emit(generation, uri, str(message))
-            return
-        self.listed.emit(generation, uri, result)
+            return ("failed", str(message))
+
+    return job
 
 
 class _SizeItem(QtWidgets.QTreeWidgetItem):
@@ -125,11 +94,10 @@ class S3BrowserWidget(QtWidgets.QWidget):
     location_changed = QtCore.pyqtSignal(str)
     listing_finished = QtCore.pyqtSignal(str)
     listing_failed = QtCore.pyqtSignal(str, str)
-    _request = QtCore.pyqtSignal(int, str, object)  # generation, uri, lister
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, location: str = DEFAULT_LOCATION,
                  endpoint_url: str | None = None, anon: bool = True, lister: Lister | None = None,
-                 autoload: bool = True):
+                 autoload: bool = True, runner=None):
         super().__init__(parent)
         self.endpoint_url = endpoint_url
         self.anon = anon
@@ -174,25 +142,16 @@ class S3BrowserWidget(QtWidgets.QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
 
-        self._thread = QtCore.QThread()
-        self._thread.setObjectName("brightstar-s3-browser")
-        self._worker = _ListWorker()
-        self._worker.moveToThread(self._thread)
-        self._request.connect(self._worker.list)
-        self._worker.listed.connect(self._on_listed)
-        self._worker.failed.connect(self._on_failed)
-        self._thread.finished.connect(self._worker.deleteLater)
-        # Closures capture the thread and worker, not the widget, so they work
-        # after the widget is gone (docked widgets are destroyed, not closed).
-        thread, worker = self._thread, self._worker
-        pair = (thread, worker)
-        _LIVE.add(pair)
-        thread.finished.connect(lambda: _LIVE.discard(pair))
-        self._thread.start()
-        self.destroyed.connect(lambda *_: _stop_thread(thread, worker))
-        app = QtCore.QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(lambda: _stop_thread(thread, worker))
+        # Listings run on the application's worker pool (one queued channel);
+        # a browser made on its own gets a pool of its own, shut down with it.
+        if runner is None:
+            from ..workers import WorkerPool
+
+            runner = WorkerPool(self)
+            self._own_runner = True
+        else:
+            self._own_runner = False
+        self.runner = runner
 
         self.location_edit.returnPressed.connect(self.refresh)
         self.refresh_button.clicked.connect(self.refresh)
@@ -239,16 +198,29 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self.tree.clear()
         self._pending = {location: None}
         self._set_status(f"Listing {location} ...")
-        self._request.emit(self._generation, location, self._make_lister())
+        self._list(self._generation, location)
 
     def go_up(self) -> None:
         """List the folder above the current location."""
         if self._location:
             self.set_location(parent_location(self._location))
 
+    def _list(self, generation: int, uri: str) -> None:
+        def done(result, generation=generation, uri=uri):
+            status, value = result
+            if status == "ok":
+                self._on_listed(generation, uri, value)
+            else:
+                self._on_failed(generation, uri, value)
+
+        self.runner.submit("s3-list", _list_job(self._make_lister(), uri), on_done=done, queue=True)
+
     def shutdown(self) -> None:
-        """Stop the worker thread (waits briefly for a listing in flight)."""
-        _stop_thread(self._thread, self._worker)
+        """Stop listing (its own pool's threads end; a shared pool is the window's to stop)."""
+        if self._own_runner:
+            self.runner.shutdown(3000)
+        else:
+            self.runner.cancel("s3-list")
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
@@ -287,7 +259,7 @@ class S3BrowserWidget(QtWidgets.QWidget):
         placeholder.setData(0, _KIND_ROLE, "placeholder")
         placeholder.setFlags(QtCore.Qt.ItemFlag.NoItemFlags)
         item.addChild(placeholder)
-        self._request.emit(self._generation, uri, self._make_lister())
+        self._list(self._generation, uri)
 
     def _take_pending(self, generation: int, uri: str):
         """The item a result is for, or False when the result is stale."""

@@ -1,26 +1,27 @@
-"""Frame slider: step buttons, play/pause at a chosen fps, frame number and time."""
+"""Frame slider: step buttons, play/pause at a chosen fps, frame number and time, achieved rate."""
 
 from __future__ import annotations
 
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from ..state import ViewState
+from ..models import ViewModel
 
 
 class FrameSlider(QtWidgets.QWidget):
-    """Binds ``state.frame`` both ways; plays at ``fps`` frames per second.
+    """Binds ``model.frame``, ``model.playing`` and ``model.fps`` both ways.
 
-    Playback advances only once the previous frame is on screen
-    (``ready_for_next`` is set by the window), so a slow frame is shown late
-    rather than skipped, and playback never queues work.
+    While playing, a timer at the asked rate calls ``on_tick`` (the
+    controller's ``tick``, which advances only once the previous frame is on
+    screen, so a slow frame is shown late rather than skipped and playback
+    never queues work); :meth:`set_rate` shows the rate achieved.
     """
 
-    def __init__(self, state: ViewState, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, state: ViewModel, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.read_times: np.ndarray | None = None
-        self.ready_for_next = lambda: True
+        self.on_tick = lambda: None
         style = self.style()
         sp = QtWidgets.QStyle.StandardPixmap
 
@@ -41,14 +42,18 @@ class FrameSlider(QtWidgets.QWidget):
         self.slider.setRange(0, 0)
         self.slider.setPageStep(5)
         self.slider.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys are window shortcuts
+        self.slider.setMinimumWidth(120)  # still a slider when the window is narrow
         self.fps = QtWidgets.QDoubleSpinBox()
-        self.fps.setRange(0.5, 60.0)
+        self.fps.setRange(0.5, 120.0)
         self.fps.setValue(5.0)
         self.fps.setSuffix(" fps")
         self.fps.setDecimals(1)
         self.fps.setToolTip("Playback speed")
+        self.rate_label = QtWidgets.QLabel("")
+        self.rate_label.setToolTip("Playback rate achieved (frames on screen per second)")
+        self.rate_label.setMinimumWidth(64)
         self.label = QtWidgets.QLabel("no exposure")
-        self.label.setMinimumWidth(210)
+        self.label.setMinimumWidth(190)
         font = self.label.font()
         font.setFamily("monospace")
         self.label.setFont(font)
@@ -58,14 +63,18 @@ class FrameSlider(QtWidgets.QWidget):
             layout.addWidget(w)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
+        layout.addWidget(self.rate_label)
         layout.addWidget(self.fps)
 
         self.timer = QtCore.QTimer(self)
-        self.timer.timeout.connect(self._tick)
-        self.fps.valueChanged.connect(self._on_fps)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(lambda: self.on_tick())
+        self.fps.valueChanged.connect(lambda v: setattr(self.state, "fps", v))
         self.slider.valueChanged.connect(self._on_slider)
         state.events.frame.connect(self._on_frame_change)
         state.events.n_frames.connect(self._on_n_frames_change)
+        state.events.playing.connect(self._on_playing)
+        state.events.fps.connect(self._on_fps)
 
     # -- model -> widget ---------------------------------------------------------------------
     def _on_n_frames_change(self, n: int) -> None:
@@ -111,28 +120,34 @@ class FrameSlider(QtWidgets.QWidget):
 
     @property
     def playing(self) -> bool:
-        return self.timer.isActive()
+        return self.state.playing
 
     def toggle_play(self) -> None:
-        if self.playing:
-            self.stop()
-        elif self.state.n_frames > 1:
-            self.timer.start(int(round(1000 / self.fps.value())))
-            self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause))
+        self.state.playing = not self.state.playing and self.state.n_frames > 1
 
     def stop(self) -> None:
-        self.timer.stop()
-        self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
+        self.state.playing = False
+
+    def _on_playing(self, playing: bool) -> None:
+        sp = QtWidgets.QStyle.StandardPixmap
+        if playing:
+            self.timer.start(max(1, int(round(1000 / self.state.fps))))
+        else:
+            self.timer.stop()
+            self.rate_label.setText("")
+        self.play_button.setIcon(self.style().standardIcon(sp.SP_MediaPause if playing else sp.SP_MediaPlay))
 
     def _on_fps(self, fps: float) -> None:
-        if self.playing:
-            self.timer.setInterval(int(round(1000 / fps)))
+        if abs(self.fps.value() - fps) > 1e-9:
+            self.fps.blockSignals(True)
+            self.fps.setValue(fps)
+            self.fps.blockSignals(False)
+        if self.timer.isActive():
+            self.timer.setInterval(max(1, int(round(1000 / fps))))
 
-    def _tick(self) -> None:
-        if not self.ready_for_next():
-            return
-        n = self.state.n_frames
-        self.state.frame = (self.state.frame + 1) % n if n else 0
+    def set_rate(self, fps: float | None) -> None:
+        """Show the playback rate achieved (None: not playing)."""
+        self.rate_label.setText("" if fps is None else f"{fps:5.1f} fps")
 
     def install_shortcuts(self, window: QtWidgets.QWidget) -> None:
         """Left/Right, Home/End and Space anywhere in ``window``."""

@@ -8,7 +8,7 @@ pixel and a line of text for messages ("computing the mean slope...").  The
 raw pane carries the cutout rectangle.
 
 The panes never compute: they upload RGBA images rendered by a worker
-(:func:`brightstar_gui.session.render`) and report what the user does
+(:func:`brightstar_gui.jobs.render.render_job`) and report what the user does
 (``pixel_clicked``, ``pixel_hovered``, ``cutout_edited``, ``view_changed``).
 """
 
@@ -21,6 +21,12 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import PANE_TITLES, PANES
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Draw the plot's axes from a pixmap cache (repainted only when they change)."""
+    for axis in plot.axes.values():
+        axis["item"].setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 class PaneGroup(QtWidgets.QWidget):
@@ -103,6 +109,12 @@ class PaneGroup(QtWidgets.QWidget):
             vb.setXLink(first)
             vb.setYLink(first)
         self.viewbox = first
+        # Axes are painted once into a pixmap and blitted afterwards: replaying
+        # their tick labels on every frame was most of a playback frame's paint.
+        for plot in self.plots.values():
+            cache_axes(plot)
+        for cbar in self.colorbars.values():
+            cbar.axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self.roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((0, 255, 120), width=2), movable=True, resizable=True,
                               rotatable=False, removable=False)
@@ -188,8 +200,10 @@ class PaneGroup(QtWidgets.QWidget):
             self.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
 
     # -- what is visible -------------------------------------------------------------------
-    def visible(self) -> tuple[tuple[float, float, float, float], float]:
-        """Visible range ``(y0, y1, x0, x1)`` and data pixels per screen pixel."""
+    def visible(self) -> tuple[tuple[float, float, float, float], float] | None:
+        """Visible range ``(y0, y1, x0, x1)`` and data pixels per screen pixel (None: not shown)."""
+        if not self.isVisible():
+            return None
         (x0, x1), (y0, y1) = self.viewbox.viewRange()
         rect = self.viewbox.sceneBoundingRect()
         dpr = self.devicePixelRatioF() or 1.0

@@ -1,0 +1,330 @@
+"""Benchmark the real window under X (xcb): playback rate, pixel click, first panes, S3 bytes.
+
+Drives :class:`brightstar_gui.views.main_window.MainWindow` on the xcb
+platform (run it under Xvfb), as a user does, and reads the achieved rate
+the slider row shows (the controller's ``achieved_rate``) and the
+``--trace`` events:
+
+* playback asked at ``--fps`` (60) of a 512 x 512 cutout around the star,
+  and with the full 4096 x 4096 frame in view: frames put on screen per
+  second over ``--seconds`` after a warm-up;
+* pixel click -> ramp plot drawn, median of 15;
+* open a local exposure -> first panes on screen;
+* over a loopback S3 endpoint (``bench/range_s3_server.py``: ranged GETs of
+  the same full-size file, as S3 answers them; moto re-reads the whole
+  object on every GET, which would time the mock): playback of a 512 x 512
+  cutout and the bytes fetched per new read (the tests assert the bytes
+  against moto, ``tests/test_region_reads.py``);
+* the process's peak and final RSS.
+
+``--before REF`` also measures the viewer as it was at git commit REF (the
+single-class window before the model/controller redesign, ``0c99700``) in
+the same run, under the same load: playback of the cutout and of the full
+frame, and open to first panes.
+
+Usage (the data set from ``brightstar synth DIR``)::
+
+    Xvfb :93 -screen 0 1920x1200x24 &
+    DISPLAY=:93 python bench/bench_playback.py --data DIR [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e6
+
+
+def find_illuminated(folder: Path) -> Path:
+    from processing import synth
+
+    manifest = synth.read_manifest(folder)
+    if manifest is None:
+        raise SystemExit(f"{folder}: no data set (write one with `brightstar synth {folder}`)")
+    return folder / manifest["illuminated"]
+
+
+class Bench:
+    def __init__(self, app, size, trace_path: Path, endpoint_url=None):
+        from brightstar_gui.trace import TraceWriter
+        from brightstar_gui.views.main_window import MainWindow
+
+        self.app = app
+        self.trace = TraceWriter(trace_path)
+        self.trace_path = trace_path
+        self.w = MainWindow(endpoint_url=endpoint_url, trace=self.trace.write)
+        self.w.resize(*size)
+        self.w.show()
+        self.pump(0.5)
+
+    def pump(self, seconds: float) -> None:
+        from PyQt6 import QtCore
+
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self.app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+    def wait(self, cond, timeout=300.0) -> float:
+        from PyQt6 import QtCore
+
+        t0 = time.perf_counter()
+        while not cond():
+            self.app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+            if time.perf_counter() - t0 > timeout:
+                raise TimeoutError("benchmark step timed out")
+        return time.perf_counter() - t0
+
+    def settled(self) -> bool:
+        c = self.w.controller
+        return c.last_render is not None and not c.render_inflight
+
+    def idle(self) -> bool:
+        """No background work left (references, cached-calibration lookup, mean slope): measure then."""
+        pool = self.w.pool
+        return self.settled() and not any(pool.busy(ch) for ch in ("context", "cached", "summary", "attach", "warm"))
+
+    def open(self, uri: str) -> float:
+        """Seconds from asking to open to the first panes on screen."""
+        c = self.w.controller
+        t0 = time.perf_counter()
+        first = {"t": None}
+
+        def on_render(_s):
+            if first["t"] is None:
+                first["t"] = time.perf_counter()
+
+        self.w.frame_rendered.connect(on_render)
+        self.w.open_uri(uri)
+        self.wait(lambda: first["t"] is not None)
+        self.w.frame_rendered.disconnect(on_render)
+        self.wait(lambda: c.context is not None and self.settled())
+        return first["t"] - t0
+
+    def play(self, fps: float, warm: float, seconds: float) -> dict:
+        """Play at ``fps``; the achieved rate over ``seconds`` after ``warm`` (trace and readout)."""
+        c, m = self.w.controller, self.w.model
+        m.fps = fps
+        m.playing = True
+        self.pump(warm)
+        t_start = time.monotonic()
+        bytes0 = c.bytes_fetched()
+        self.pump(seconds)
+        t_end = time.monotonic()
+        readout = self.w.slider.rate_label.text().strip()
+        bytes1 = c.bytes_fetched()
+        m.playing = False
+        self.wait(self.settled, 60)
+        from brightstar_gui.trace import read_trace
+
+        events = [e for e in read_trace(self.trace_path) if e["event"] == "rendered"]
+        # Bytes moved per read shown for the first time (from the trace's cumulative count).
+        seen, new_read_bytes, last_bytes = set(), [], None
+        for e in events:
+            if e["t"] >= t_start and e["frame"] not in seen and last_bytes is not None:
+                new_read_bytes.append(e["bytes_fetched"] - last_bytes)
+            if e["t"] >= t_start:
+                seen.add(e["frame"])
+            last_bytes = e["bytes_fetched"]
+        rendered = [e for e in events if t_start <= e["t"] <= t_end]
+        frames = {e["frame"] for e in rendered}
+        rate = (len(rendered) - 1) / (rendered[-1]["t"] - rendered[0]["t"]) if len(rendered) > 2 else 0.0
+        last = rendered[-1] if rendered else {}
+        return {"asked_fps": fps, "achieved_fps": round(rate, 1), "readout": readout, "frames_shown": len(rendered),
+                "distinct_frames": len(frames), "panes": last.get("panes"),
+                "bytes_per_frame": round((bytes1 - bytes0) / max(1, len(rendered))) if bytes1 > bytes0 else 0,
+                "bytes_per_new_read_max": max(new_read_bytes, default=0),
+                "bytes_per_new_read_median": int(statistics.median(new_read_bytes)) if new_read_bytes else 0}
+
+    def clicks(self, star, n=15) -> dict:
+        times = []
+        for i in range(n):
+            done = {"t": None}
+
+            def on_ramp():
+                self.w.ramp.plot.viewport().repaint()
+                done["t"] = time.perf_counter()
+
+            self.w.ramp_plotted.connect(on_ramp)
+            t = time.perf_counter()
+            self.w.panes.click_pixel(star[0] - 40 + 5 * i, star[1] + 3 * i)
+            self.wait(lambda: done["t"] is not None, 30)
+            self.w.ramp_plotted.disconnect(on_ramp)
+            times.append((time.perf_counter() - t) * 1000 if done["t"] is None else (done["t"] - t) * 1000)
+        return {"median_ms": round(statistics.median(times[2:]), 1), "max_ms": round(max(times[2:]), 1)}
+
+    def close(self):
+        self.w.close()
+        self.pump(0.2)
+        self.trace.close()
+
+
+#: The measurement of the viewer before the redesign (its API: MainWindow.session, state, slider.toggle_play).
+BEFORE = r"""
+import json, os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "xcb"
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtWidgets
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+app = QtWidgets.QApplication(["before"])
+from brightstar_gui.main_window import MainWindow
+from brightstar_gui.state import Cutout
+uri, fps, warm, seconds, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+w = MainWindow(); w.resize(width, height); w.show()
+def pump(s):
+    end = time.perf_counter() + s
+    while time.perf_counter() < end:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+def wait(c, t=1200):
+    t0 = time.perf_counter()
+    while not c():
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+        if time.perf_counter() - t0 > t: raise TimeoutError
+pump(0.5)
+out = {}
+t0 = time.perf_counter()
+w.open_uri(uri)
+wait(lambda: w.last_render is not None)
+out["open_to_first_panes_s"] = round(time.perf_counter() - t0, 3)
+wait(lambda: w.session.sat_dn is not None and not w._render_inflight)
+star = w.session.star
+w.state.cutout = Cutout(star[0], star[1], 256, True)
+wait(lambda: w.session.mean_slope("raw", w.state.region()) is not None and not w._render_inflight)
+times = []
+w.frame_rendered.connect(lambda s: times.append(time.monotonic()))
+def play():
+    w.slider.fps.setValue(fps)
+    w.slider.toggle_play(); pump(warm); times.clear(); pump(seconds); w.slider.stop()
+    wait(lambda: not w._render_inflight)
+    return round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 2 else 0.0
+out["cutout_512_fps"] = play()
+h, wd = w.state.frame_shape
+w.state.cutout = Cutout(star[0], star[1], 256, False)
+wait(lambda: w.last_render.request.region[1] == h and not w._render_inflight)
+wait(lambda: w.session.summary_for("raw", (0, h, 0, wd))[0] is not None and not w._render_inflight)
+out["full_frame_fps"] = play()
+w.close()
+print(json.dumps(out))
+"""
+
+
+def measure_before(ref: str, uri: Path, args, size) -> dict:
+    """Run :data:`BEFORE` on the tree of commit ``ref`` (exported to a temporary folder)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = dict(os.environ, PYTHONPATH=tmp, QT_QPA_PLATFORM="xcb")
+        env["BRIGHTSTAR_CONFIG_DIR"] = str(Path(env["BRIGHTSTAR_CONFIG_DIR"]) / "before")
+        proc = subprocess.run([sys.executable, "-c", BEFORE, str(uri), str(args.fps), str(args.warm), str(args.seconds),
+                               str(size[0]), str(size[1])], env=env, capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the viewer at {ref} failed: {proc.stderr[-2000:]}")
+        return {"ref": ref, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="a `brightstar synth` data set (full size)")
+    p.add_argument("--size", default="1280x800", help="window size WxH")
+    p.add_argument("--fps", type=float, default=60.0)
+    p.add_argument("--warm", type=float, default=2.0)
+    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("--no-s3", action="store_true")
+    p.add_argument("--before", default=None, metavar="REF", help="also measure the viewer at git commit REF")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        raise SystemExit("bench_playback needs an X display (run it under Xvfb: DISPLAY=:N)")
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    scratch = args.data / "bench-playback"
+    scratch.mkdir(exist_ok=True)
+    os.environ.setdefault("BRIGHTSTAR_CONFIG_DIR", str(scratch / "config"))
+    os.environ.setdefault("BRIGHTSTAR_CACHE_DIR", str(scratch / "cache"))
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    uri = find_illuminated(args.data)
+
+    import pyqtgraph as pg
+    from PyQt6 import QtWidgets
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bench"])
+    from brightstar_gui.models import Cutout
+
+    peak = {"rss": rss_mb()}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.05):
+            peak["rss"] = max(peak["rss"], rss_mb())
+
+    threading.Thread(target=sample, daemon=True).start()
+    results: dict = {"platform": app.platformName(), "window": list(size), "load_avg_before": os.getloadavg()}
+    b = Bench(app, size, scratch / "trace.jsonl")
+    w, c = b.w, b.w.controller
+    b.wait(lambda: not w.pool.busy("warm"), 60)  # a user opens a file after the window is up
+    results["open_to_first_panes_s"] = round(b.open(str(uri)), 3)
+    star = c.dataset.star
+    n, h, wd = c.dataset.shape
+    # The mean slope of the cutout first (the ratio pane is then drawn too).
+    w.model.cutout = Cutout(star[0], star[1], 256, True)
+    b.wait(lambda: c.mean_slope("raw", w.model.region()) is not None and b.idle(), 600)
+    results["cutout_512"] = b.play(args.fps, args.warm, args.seconds)
+    print("cutout 512 x 512:", results["cutout_512"], flush=True)
+    results["pixel_click_to_ramp"] = b.clicks(star)
+    print("pixel click -> ramp:", results["pixel_click_to_ramp"], flush=True)
+    w.model.cutout = Cutout(star[0], star[1], 256, False)
+    b.wait(lambda: c.last_render.request.region == (0, h, 0, wd) and b.settled(), 120)
+    # The full frame's mean slope (and saturation onset) runs in the background first.
+    t0 = time.perf_counter()
+    b.wait(lambda: c.summary_for("raw", (0, h, 0, wd)) is not None and b.idle(), 1200)
+    results["full_frame_mean_slope_s"] = round(time.perf_counter() - t0, 1)
+    b.pump(0.5)
+    results["full_frame"] = b.play(args.fps, args.warm, args.seconds)
+    print("full frame in view:", results["full_frame"], flush=True)
+    results["rss_mb"] = {"end": round(rss_mb()), "peak": round(peak["rss"])}
+    b.close()
+
+    if not args.no_s3:
+        from range_s3_server import RangeServer
+
+        with RangeServer({"bench/" + uri.name: uri}) as server:
+            s3_uri = f"s3://bench/{uri.name}"
+            b = Bench(app, size, scratch / "trace-s3.jsonl", endpoint_url=server.endpoint_url)
+            c = b.w.controller
+            b.wait(lambda: not b.w.pool.busy("warm"), 60)
+            results["s3_open_to_first_panes_s"] = round(b.open(s3_uri), 3)
+            b.w.model.cutout = Cutout(2048, 2048, 256, True)
+            b.wait(lambda: b.settled() and c.last_render.request.region == b.w.model.region(), 120)
+            b.wait(lambda: b.idle(), 600)
+            results["s3_cutout_512"] = b.play(args.fps, args.warm, args.seconds)
+            print("S3 cutout 512 x 512:", results["s3_cutout_512"], flush=True)
+            b.close()
+    if args.before:
+        results["before"] = measure_before(args.before, uri, args, size)
+        print(f"viewer at {args.before}:", results["before"], flush=True)
+    stop.set()
+    results["load_avg_after"] = os.getloadavg()
+    print(json.dumps(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The viewer controller: owns the view model, the open exposure and the jobs.
+
+The request cycle
+-----------------
+1. A user edit (a view writes the model: ``model.frame = 5``) or a finished
+   job changes the :class:`~brightstar_gui.models.ViewModel`.
+2. The model emits the field's event; the controller's handler asks for what
+   that field affects: :meth:`request_render`, :meth:`request_pixel`,
+   :meth:`ensure_summary`.  Inside ``model.batch()`` (opening a file) every
+   field emits once, and the controller renders once.
+3. ``request_render`` freezes everything the job needs into a
+   :class:`~brightstar_gui.jobs.render.RenderRequest` (the frame, region,
+   view and step, the pane styles, the dataset and its context, the mean
+   slope) and submits :func:`~brightstar_gui.jobs.render.render_job` to the
+   runner's ``render`` channel, tagged with the dataset's id.  A newer
+   request cancels the one in flight (the runner delivers only the newest
+   generation of a channel).
+4. The job runs in a worker thread, reads only the rows and columns the view
+   shows, and returns a frozen :class:`~brightstar_gui.jobs.render.RenderResult`.
+5. :meth:`_apply_render` runs on the UI thread; a result for another
+   dataset is dropped; the panes view uploads the RGBA images.  While
+   playing, the next frames' reads are prefetched (bounded, cancelled on a
+   jump).
+
+Opening another exposure cancels every job tagged with the old dataset
+(exports and calibrations are detached: they finish with the old exposure,
+which is closed when they end, and their results are not applied to the new
+one).  Every job error reaches :meth:`_error`, the one error sink.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..jobs import opening
+from ..jobs.reads import RegionReads
+from ..jobs.render import RenderRequest, RenderResult, lut
+from ..models import Cutout, ViewModel
+from ._analysis import AnalysisMixin
+from ._rendering import RenderingMixin
+from ._protocols import Views
+from ._runner import JobRunner
+
+#: Long tasks shown with a progress row and a cancel button.
+TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
+               "demo": "Demo: first look", "darks": "Demo: darks", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
+               "verify": "Checksums"}
+#: Channels whose jobs use the open dataset and are cancelled when another is opened.
+DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
+                    "verify")
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What the command line asks of the first exposure (``brightstar-gui URI --frame ...``)."""
+
+    frame: int | None = None
+    cutout: tuple[int, int, int] | None = None  # row, col, half
+    full_frame: bool = False
+    calibrated: bool = False
+    play_fps: float | None = None
+
+
+class ViewerController(RenderingMixin, AnalysisMixin):
+    """Opens exposures, renders the panes of the model's state, runs the analyses.
+
+    Parameters
+    ----------
+    views : Views
+        ``panes``, ``ramp`` and ``status`` (protocols in :mod:`._protocols`).
+    runner : JobRunner
+    model : ViewModel, optional
+    endpoint_url : str, optional
+        S3 endpoint for ``s3://`` URIs.
+    trace : callable ``(event, **fields)``, optional
+        Receives "opened", "rendered" and "error" events (``--trace``).
+    """
+
+    def __init__(self, views: Views, runner: JobRunner, model: ViewModel | None = None,
+                 endpoint_url: str | None = None, trace=None, cutout_half: int = 256):
+        self.views = views
+        self.runner = runner
+        self.model = model or ViewModel()
+        self.endpoint_url = endpoint_url
+        self.trace = trace
+        self.cutout_half = cutout_half
+        self.references_override: dict | None = None
+        self.dataset: opening.Dataset | None = None
+        self.context: opening.Context | None = None
+        self.attached: opening.Attached | None = None
+        self.superbias = None
+        self.summaries: list = []
+        self.last_render: RenderResult | None = None
+        self.render_inflight = False
+        self.hover_pixel: tuple[int, int] | None = None
+        self.start_options: StartOptions | None = None
+        self._reads = RegionReads()
+        self._retired: list[opening.Dataset] = []
+        self._first_render = True
+        self._render_times: deque[float] = deque(maxlen=90)
+        self._hold_render = False
+        self._ahead: tuple[RenderRequest, RenderResult | None] | None = None
+        self._waiting_for_ahead = False
+        self._last_advance = 0.0
+        self._applying = False
+        # Colour tables come from matplotlib, whose import takes a second or
+        # more: build the default ones in the pool now, not in the first render.
+        self.runner.submit("warm", lambda token: warm_job(self.model.displays))
+        ev = self.model.events
+        for name in ("frame", "baseline", "displays", "flag_color", "subtract_superbias"):
+            ev[name].connect(self._on_render_field)
+        ev.data_kind.connect(self._on_data_kind)
+        ev.cutout.connect(self._on_cutout)
+        ev.selected_pixel.connect(self._on_selected_pixel)
+        ev.frame.connect(self._on_frame)
+        ev.playing.connect(self._on_playing)
+
+    # -- jobs ------------------------------------------------------------------------
+    def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
+               tag=None, task: bool = False, queue: bool = False) -> int:
+        """Run ``job(token)`` on ``channel``; errors go to the one error sink (then ``on_error``)."""
+        status = self.views.status
+        title = TASK_TITLES.get(channel, channel)
+        if task:
+            status.task_started(channel, title)
+
+        def done(result):
+            if task:
+                status.task_ended(channel)
+            if on_done is not None:
+                on_done(result)
+
+        def progress(fraction, message):
+            if task:
+                status.on_task_progress(channel, fraction, message)
+            if on_progress is not None:
+                on_progress(fraction, message)
+
+        def cancelled():
+            if task:
+                status.task_ended(channel)
+                status.flash(f"{title} cancelled", 5000)
+            if on_cancel is not None:
+                on_cancel()
+
+        def failed(err):
+            if task:
+                status.task_ended(channel)
+            self._error(title, err)
+            if on_error is not None:
+                on_error(err)
+
+        return self.runner.submit(channel, job, on_done=done, on_progress=progress, on_cancel=cancelled,
+                                  on_error=failed, tag=tag, queue=queue)
+
+    def cancel_task(self, channel: str) -> None:
+        self.runner.cancel(channel)
+
+    def _error(self, what: str, err: BaseException | str) -> None:
+        """The one place errors go: the status view's message box, and the trace."""
+        text = str(err) if not isinstance(err, BaseException) else (str(err) or type(err).__name__)
+        self.views.status.show_error(what, text, getattr(err, "__traceback_text__", None))
+        self._trace("error", what=what, message=text)
+
+    def _trace(self, event: str, **fields: Any) -> None:
+        if self.trace is not None:
+            self.trace(event, **fields)
+
+    # -- opening ---------------------------------------------------------------------
+    def open(self, uri: str, options: StartOptions | None = None) -> None:
+        """Open an exposure in the background (local path or s3://)."""
+        uri = str(uri)
+        self.start_options = options
+        req = opening.OpenRequest(uri, self.endpoint_url, self.references_override)
+        self.views.status.flash(f"opening {uri}")
+        self._open_t0 = time.perf_counter()
+        self.submit("open", lambda token: opening.open_job(req), self._on_opened, task=True)
+
+    def _on_opened(self, ds: opening.Dataset) -> None:
+        self._retire()
+        self.dataset = ds
+        self._reads = RegionReads()
+        self._trace("opened", uri=ds.uri, shape=list(ds.shape), model_type=ds.primary.model_type,
+                    seconds=round(time.perf_counter() - getattr(self, "_open_t0", time.perf_counter()), 4))
+        n, h, w = ds.shape
+        self.views.panes.clear()
+        self._hold_render = True  # the batch's events ask for one render, made below
+        try:
+            with self.model.batch():
+                self.model.reset_for(n, (h, w), ds.star, half=self.cutout_half)
+                self._apply_start_options(ds)
+        finally:
+            self._hold_render = False
+        self.views.status.set_exposure(ds.uri, ds.primary.meta, ds.primary.read_times)
+        self.views.status.set_references("references: loading...")
+        self._first_render = True
+        self._apply_region(auto_range=True)
+        self.views.status.notify("opened", ds.uri)
+        req = opening.ContextRequest(ds, self.endpoint_url)
+        self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
+
+    def _apply_start_options(self, ds: opening.Dataset) -> None:
+        opts = self.start_options
+        if opts is None:
+            return
+        m = self.model
+        if opts.frame is not None:
+            m.frame = opts.frame
+        if opts.cutout is not None:
+            row, col, half = opts.cutout
+            m.cutout = Cutout(row, col, half, True)
+        if opts.full_frame:
+            m.cutout = replace(m.cutout, enabled=False)
+        if ds.calibrated is not None and ds.raw is None:
+            m.calibrated_available = True
+            m.data_kind = "calibrated"
+
+    def _retire(self) -> None:
+        """Cancel the old dataset's jobs; close its exposures unless a detached job still uses them."""
+        old = self.dataset
+        if old is not None:
+            self.runner.cancel_tag(old.id, keep=("export", "calibrate"))
+            for channel in DATASET_CHANNELS:
+                self.views.status.task_ended(channel)
+            self._retired.append(old)
+            if self.attached is not None:
+                self._retired.append(self.attached)
+        self.dataset = self.context = self.attached = None
+        self._ahead = None
+        self._waiting_for_ahead = False
+        self.superbias = None
+        self.summaries = []
+        self.last_render = None
+        self.render_inflight = False
+        self._close_retired()
+
+    def _close_retired(self) -> None:
+        if self.runner.busy("export"):
+            return  # an export in flight still reads them; closed when it ends
+        for item in self._retired:
+            for exp in (getattr(item, "raw", None), getattr(item, "calibrated", None), getattr(item, "exposure", None)):
+                if exp is not None:
+                    try:
+                        exp.close()
+                    except Exception:  # noqa: BLE001 - closing must not fail an open
+                        pass
+        self._retired.clear()
+
+    def _on_context(self, ctx: opening.Context) -> None:
+        ds = self.dataset
+        if ds is None or ctx.dataset_id != ds.id:
+            return  # another exposure was opened meanwhile
+        self.context = ctx
+        used = ", ".join(sorted(ctx.references)) or "none"
+        self.views.status.set_references(f"references ({ctx.references_from or 'not found'}): {used}")
+        for note in ctx.notes:
+            self.views.status.flash(note, 10000)
+        if ds.raw is not None:
+            req = opening.CachedRequest(ds.id, ds.uri, dict(ctx.references), self.endpoint_url)
+            self.submit("cached", lambda token: opening.cached_calibration_job(req), self._on_cached, tag=ds.id)
+        self.request_render()
+        self.ensure_summary()
+        self.request_pixel()
+        self.views.status.notify("context_loaded", ds.uri)
+
+    def _on_cached(self, found: tuple[int, Path | None]) -> None:
+        ds_id, path = found
+        if self.dataset is None or self.dataset.id != ds_id:
+            return
+        if path is not None:
+            self.views.status.flash(f"using the cached calibration {path.name}", 5000)
+            self.attach_calibrated(path)
+        elif self.start_options is not None and self.start_options.calibrated:
+            self.start_calibration()
+
+    def close(self) -> None:
+        """Cancel everything, join the workers and close the files (the window is closing)."""
+        self.model.playing = False
+        self.runner.shutdown()
+        self._retire()
+        self._retired_busy_ok = True
+        for item in self._retired:
+            for exp in (getattr(item, "raw", None), getattr(item, "calibrated", None), getattr(item, "exposure", None)):
+                if exp is not None:
+                    exp.close()
+        self._retired.clear()
+
+    # -- model events ----------------------------------------------------------------
+    def _on_render_field(self, *_: Any) -> None:
+        self.request_render()
+
+    def _on_data_kind(self, *_: Any) -> None:
+        self.request_render()
+        self.ensure_summary()
+        self.request_pixel()
+
+    def _on_cutout(self, cutout: Cutout, old: Cutout | None = None) -> None:
+        toggled = old is not None and cutout.enabled != old.enabled
+        self._apply_region(auto_range=cutout.enabled or toggled)
+        self.ensure_summary()
+
+    def _on_selected_pixel(self, pixel, *_: Any) -> None:
+        self.views.panes.set_selected(pixel)
+        self.request_pixel()
+
+    def _on_frame(self, k: int, *_: Any) -> None:
+        self.views.ramp.set_frame(k)
+
+    def _on_playing(self, playing: bool, *_: Any) -> None:
+        self._render_times.clear()
+        if not playing:
+            self.runner.cancel("prefetch")
+            self._drop_ahead()
+            self.views.status.set_playback_rate(None)
+            self.request_render()  # with the histogram playback leaves out
+
+    def _apply_region(self, auto_range: bool) -> None:
+        if self.dataset is None:
+            return
+        h, w = self.model.frame_shape
+        self.views.panes.set_cutout_rect(self.model.cutout.region((h, w)))
+        self.views.panes.set_data_bounds(self.model.region(), auto_range=auto_range)
+        self.request_render()
+
+    def center_on_star(self) -> None:
+        if self.dataset is not None and self.dataset.star is not None:
+            r, c = self.dataset.star
+            self.model.cutout = replace(self.model.cutout, row=r, col=c)
+
+    def toggle_cutout(self) -> None:
+        self.model.cutout = replace(self.model.cutout, enabled=not self.model.cutout.enabled)
+
+    def reset_zoom(self) -> None:
+        self.views.panes.set_data_bounds(self.model.region(), auto_range=True)
+
+    def references_folder(self, folder: str) -> dict:
+        """Use the reference files in ``folder`` (reopens the exposure); raises ValueError if unusable."""
+        from processing import figures
+
+        refs = figures.references_in_folder(folder)
+        if "saturation" not in refs:
+            raise ValueError(f"{folder} has no roman_wfi_saturation_*.asdf")
+        self.references_override = refs
+        if self.dataset is not None:
+            self.open(self.dataset.uri)
+        return refs
+
+    def dark_candidates(self) -> list[str]:
+        ds = self.dataset
+        if ds is None or "://" in ds.uri:
+            return []
+        from processing import synth
+
+        for parent in list(Path(ds.uri).resolve().parents)[:5]:
+            manifest = synth.read_manifest(parent)
+            if manifest is not None:
+                return [str(parent / d) for d in manifest.get("darks", []) if (parent / d).exists()]
+        return []
+
+
+
+def warm_job(displays: dict) -> int:
+    """Build the colour tables of ``displays`` and import the diagnostics (the first render's slow parts)."""
+    import processing.diagnostics  # noqa: F401 - scipy.ndimage, needed by the first open
+
+    for d in displays.values():
+        lut(d.cmap, d.scale)
+    return len(displays)
