@@ -1,6 +1,6 @@
 """Benchmark the real window, offscreen: slider steps, pixel clicks, memory.
 
-Measures, driving :class:`brightstar_gui.views.main_window.MainWindow` as a user
+Measures, driving :class:`brightstar_gui.widgets.main_window.MainWindow` as a user
 does (offscreen Qt platform, window 1600 x 1000):
 
 * slider step -> all four panes redrawn (state change to the panes' images
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from brightstar_gui.models import Cutout
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     peak = {"rss": rss_mb()}
     stop = threading.Event()

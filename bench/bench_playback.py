@@ -1,6 +1,6 @@
 """Benchmark the real window under X (xcb): playback rate, pixel click, first panes, S3 bytes.
 
-Drives :class:`brightstar_gui.views.main_window.MainWindow` on the xcb
+Drives :class:`brightstar_gui.widgets.main_window.MainWindow` on the xcb
 platform (run it under Xvfb), as a user does, and reads the achieved rate
 the slider row shows (the controller's ``achieved_rate``) and the
 ``--trace`` events:
@@ -61,7 +61,7 @@ def find_illuminated(folder: Path) -> Path:
 class Bench:
     def __init__(self, app, size, trace_path: Path, endpoint_url=None):
         from brightstar_gui.trace import TraceWriter
-        from brightstar_gui.views.main_window import MainWindow
+        from brightstar_gui.widgets.main_window import MainWindow
 
         self.app = app
         self.trace = TraceWriter(trace_path)

@@ -17,9 +17,10 @@ controllers/
     (:class:`~brightstar_gui.controllers.SyncRunner`).
 jobs/
     Background jobs, pure functions of frozen requests (Qt-free).
-views/
-    Thin Qt views: the main window, panes, slider, controls, ramp plot,
-    browsers, dialogs.
+widgets/
+    The thin Qt views: the main window, panes, slider, controls, ramp plot,
+    browsers, dialogs (ndv's ``views/``; the project keeps the name
+    ``widgets/``).
 workers
     The one worker pool (QThreads, channels, cancel, generations).
 app, trace, settings

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     from .controllers import StartOptions
-    from .views.main_window import MainWindow
+    from .widgets.main_window import MainWindow
 
     window = MainWindow(endpoint_url=args.endpoint_url)
     from . import crash_guard, verify_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PyQt6 import QtWidgets
 
-from brightstar_gui.views.export_dialog import ExportDialog
+from brightstar_gui.widgets.export_dialog import ExportDialog
 
 
 @pytest.mark.parametrize("answer, emitted", [("No", None), ("Yes", True)])

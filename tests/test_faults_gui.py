@@ -20,7 +20,7 @@ WAIT = 120_000
 @pytest.fixture
 def window(qtbot):
     from brightstar_gui import crash_guard, verify_status
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -118,7 +118,7 @@ def test_gui_process_survives_a_slot_exception(tmp_path):
         "import sys\n"
         "from PyQt6 import QtCore, QtWidgets\n"
         "app = QtWidgets.QApplication(sys.argv[:1])\n"
-        "from brightstar_gui.views.main_window import MainWindow\n"
+        "from brightstar_gui.widgets.main_window import MainWindow\n"
         "from brightstar_gui import crash_guard\n"
         "w = MainWindow(); g = crash_guard.install(w)\n"
         "w.error_shown.connect(lambda text: (print('SHOWN', text), app.quit()))\n"

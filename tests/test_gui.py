@@ -42,7 +42,7 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 @pytest.fixture
 def window(qtbot):
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -394,7 +394,7 @@ def test_bad_file_is_a_message_not_a_crash(qtbot, window, tmp_path):
 
 
 def test_closing_cancels_and_joins_workers(qtbot, small_set, monkeypatch):
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     def endless(uri, refs, endpoint_url=None):
         while True:

@@ -15,7 +15,7 @@ from processing.progress import run  # noqa: E402
 
 @pytest.fixture
 def window(qtbot):
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 @pytest.fixture
 def s3_window(qtbot, s3_bucket):
-    from brightstar_gui.views.main_window import MainWindow
+    from brightstar_gui.widgets.main_window import MainWindow
 
     w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
     qtbot.addWidget(w)

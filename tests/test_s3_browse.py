@@ -82,7 +82,7 @@ def _find(items, text):
 
 @pytest.fixture
 def browser(qtbot, s3_bucket):
-    from brightstar_gui.views.s3_browser import S3BrowserWidget
+    from brightstar_gui.widgets.s3_browser import S3BrowserWidget
 
     widget = S3BrowserWidget(location=f"s3://{s3_bucket['bucket']}/{synth.PROGRAM_DIR}/",
                              endpoint_url=s3_bucket["endpoint_url"], autoload=False)
@@ -96,7 +96,7 @@ def browser(qtbot, s3_bucket):
 
 
 def test_widget_lists_expands_and_asks_to_open(qtbot, browser, s3_bucket):
-    from brightstar_gui.views import s3_browser
+    from brightstar_gui.widgets import s3_browser
 
     assert s3_browser.DEFAULT_LOCATION == "s3://stpubdata/roman/nexus/tvac/"
     with qtbot.waitSignal(browser.listing_finished, timeout=30_000):
@@ -150,7 +150,7 @@ def test_widget_never_blocks_the_ui_thread(qtbot, s3_bucket):
     """A listing that takes long runs in the worker: the UI thread keeps going."""
     import threading
 
-    from brightstar_gui.views.s3_browser import S3BrowserWidget
+    from brightstar_gui.widgets.s3_browser import S3BrowserWidget
 
     release = threading.Event()
 
@@ -168,7 +168,7 @@ def test_widget_never_blocks_the_ui_thread(qtbot, s3_bucket):
 
 
 def test_widget_lists_only_once_shown(qtbot):
-    from brightstar_gui.views.s3_browser import S3BrowserWidget
+    from brightstar_gui.widgets.s3_browser import S3BrowserWidget
 
     asked = []
 

@@ -1,6 +1,6 @@
 """What the controller needs of its views: small protocols, no Qt.
 
-The Qt window implements them (:mod:`brightstar_gui.views.main_window`);
+The Qt window implements them (:mod:`brightstar_gui.widgets.main_window`);
 the controller tests implement them with plain recording objects.
 """
 

@@ -8,7 +8,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from processing.figures import FORMATS, PANE_TITLES, PANES
 
-from ..export import EXPORT_KINDS
+from ..jobs.export import EXPORT_KINDS
 
 KIND_LABELS = {
     "pane": "One pane (current frame)",

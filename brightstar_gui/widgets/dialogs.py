@@ -1,6 +1,6 @@
 """The window's dialogs and file flows: open, folders, references, cache size, demo, superbias, export.
 
-A mixin of :class:`~brightstar_gui.views.main_window.MainWindow`: each method
+A mixin of :class:`~brightstar_gui.widgets.main_window.MainWindow`: each method
 asks the user (a Qt dialog) and hands plain values to the controller.
 """
 
