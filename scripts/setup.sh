@@ -102,4 +102,13 @@ if ! .venv/bin/python -m brightstar_gui.platform_check >&2; then
     say "Qt's xcb platform plugin still cannot load (see above)"
     exit 1
 fi
+# 4. With --test: the tools the tests read exports back with (poppler's
+#    pdfimages/pdffonts for embedded image sizes and font types).
+if [ -n "$extras" ] && ! command -v pdfimages >/dev/null 2>&1; then
+    if have_apt; then
+        apt_install poppler-utils
+    else
+        say "install poppler (pdfimages, pdffonts): the PDF export tests are skipped without it"
+    fi
+fi
 say "done: .venv/bin/brightstar-gui --demo starts the viewer; source .venv/bin/activate puts brightstar and brightstar-gui on PATH"
