@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .writers import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +116,6 @@ class CacheEntry:
     info: dict
     sums: dict | None = None
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DiskCache:
@@ -302,7 +294,7 @@ class DiskCache:
                 old = now - path.stat().st_mtime > max_age
             except OSError:
                 continue
-            if pid != os.getpid() and (old or pid <= 0 or not _pid_alive(pid)):
+            if pid != os.getpid() and (old or pid <= 0 or not process_alive(pid)):
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
                 else:

@@ -100,7 +100,8 @@ def check_output_dir(directory, what: str = "the output") -> Path:
     return directory
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours counts); decides which stale scratch may go."""
     if pid == os.getpid():
         return True
     try:
@@ -121,7 +122,7 @@ def remove_stale_partials(directory) -> list[Path]:
         return removed
     for entry in entries:
         match = _PARTIAL.search(entry.name)
-        if not match or _alive(int(match.group(1))):
+        if not match or process_alive(int(match.group(1))):
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

@@ -181,3 +181,12 @@ def print_table(columns: dict[str, Any]) -> None:
     print("  ".join(n.rjust(wd) for n, wd in zip(names, widths)))
     for r in rows:
         print("  ".join(c.rjust(wd) for c, wd in zip(r, widths)))
+
+
+def emit_table(columns: dict[str, Any], csv_path: Path | None) -> None:
+    """The command's result: written as CSV to ``csv_path`` (its path printed), else as a table on stdout."""
+    if csv_path is not None:
+        write_csv(csv_path, columns)
+        print(csv_path)
+    else:
+        print_table(columns)

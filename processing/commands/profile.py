@@ -39,7 +39,7 @@ def _run(args) -> int:
     from ..diagnostics.centroid import NoSourceError
     from ..diagnostics.profile import star_profiles_job
     from ..errors import ExposureError
-    from ._analysis_input import open_input, print_table, write_csv
+    from ._analysis_input import emit_table, open_input
     from ._progress_bar import run_with_bar
 
     with open_input(args) as inp:
@@ -61,9 +61,5 @@ def _run(args) -> int:
     how = "given" if profiles.centre is None else f"from the wings at r = {profiles.centre.inner_radius:.1f}..{profiles.centre.outer_radius:.1f} px"
     print(f"centre row {result.center[0]:.3f}, column {result.center[1]:.3f} ({how}); read {args.frame}", file=sys.stderr)
     columns = result.columns()
-    if args.csv is not None:
-        write_csv(args.csv, columns)
-        print(args.csv)
-    else:
-        print_table(columns)
+    emit_table(columns, args.csv)
     return 0

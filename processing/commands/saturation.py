@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args) -> int:
     from ..diagnostics.growth import saturation_growth_job
-    from ._analysis_input import checked_box, open_input, print_table, write_csv
+    from ._analysis_input import checked_box, emit_table, open_input
     from ._progress_bar import run_with_bar
 
     with open_input(args) as inp:
@@ -34,9 +34,5 @@ def _run(args) -> int:
         job = saturation_growth_job(inp.frames, inp.thresholds, region=region, read_times=inp.read_times)
         growth = run_with_bar(job, "saturation growth", quiet=args.quiet)
     columns = growth.columns()
-    if args.csv is not None:
-        write_csv(args.csv, columns)
-        print(args.csv)
-    else:
-        print_table(columns)
+    emit_table(columns, args.csv)
     return 0
