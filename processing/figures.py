@@ -20,8 +20,7 @@ The figures themselves are built in :mod:`processing.figure_kinds` (laid
 out pixel-exact by :mod:`processing.figure_layout`, non-data colours from
 :mod:`processing.pane_colours`) and written by
 :mod:`processing.figure_files`; data exports are in
-:mod:`processing.exports`.  Their entry points are also reachable here
-(``figures.pane_figure``, ``figures.save_figure``, ...).  matplotlib is
+:mod:`processing.exports`.  matplotlib is
 imported only when drawing (Agg canvas, no pyplot: safe in worker threads).
 """
 
@@ -447,21 +446,3 @@ from .figure_files import FORMATS  # noqa: E402, F401  (re-exported: the one lis
 def default_frames(n: int) -> list[int]:
     """The tutorial's frames: 2, the middle one and the last (those that exist)."""
     return sorted({k for k in (2, max(2, n // 2), n - 1) if 0 <= k < n}) or [n - 1]
-
-
-# The figure builders and file writers live in their own modules; the GUI and
-# the CLI know them by these names, resolved on first use (the builders import
-# this module).
-_MOVED = {
-    "save_figure": "figure_files", "pane_figure": "figure_kinds", "group_figure": "figure_kinds",
-    "differences_figure": "figure_kinds", "rows_figure": "figure_kinds", "write_cutout_asdf": "exports",
-    "write_ramp_csv": "exports",
-}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

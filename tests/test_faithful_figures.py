@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from processing import figure_kinds, figure_layout, figures, pane_colours
+from processing import figure_files, figure_kinds, figure_layout, figures, pane_colours
 from processing.figure_files import figure_sidecar
 from processing.cli import main
 from processing.io import open_exposure
@@ -101,7 +101,7 @@ def _blocks(pixels: np.ndarray, zoom: int) -> np.ndarray:
 def test_png_pane_is_whole_blocks_of_the_composed_colours(small_data, tmp_path, dpi, width):
     spec = figures.PaneSpec("difference", scale="asinh")
     fig = figure_kinds.pane_figure(small_data, spec, 5, dpi=dpi, width=width)
-    png = figures.save_figure(fig, tmp_path / "p.png")
+    png = figure_files.save_figure(fig, tmp_path / "p.png")
     rec = fig.brightstar_record
     zoom = rec["raster"]["zoom"]
     assert rec["raster"]["bin"] == 1
@@ -118,7 +118,7 @@ def test_png_pane_is_whole_blocks_of_the_composed_colours(small_data, tmp_path, 
 @pytest.mark.parametrize("cmap", ["inferno_r", "gray"])
 def test_flagged_pixels_are_the_flag_colour_under_every_scale(small_data, tmp_path, scale, cmap):
     fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("raw", cmap=cmap, scale=scale), 4)
-    png = figures.save_figure(fig, tmp_path / "p.png")
+    png = figure_files.save_figure(fig, tmp_path / "p.png")
     rec = fig.brightstar_record
     shown = _blocks(_pane_pixels(png, rec["panes"][0]), rec["raster"]["zoom"])[::-1]
     bad = small_data.bad
@@ -133,7 +133,7 @@ def test_flagged_pixels_are_the_flag_colour_under_every_scale(small_data, tmp_pa
 
 def test_nan_pixels_get_their_own_colour_and_legend(small_data, tmp_path):
     fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("ratio"), 5)
-    png = figures.save_figure(fig, tmp_path / "r.png")
+    png = figure_files.save_figure(fig, tmp_path / "r.png")
     rec = fig.brightstar_record["panes"][0]
     shown = _blocks(_pane_pixels(png, rec), fig.brightstar_record["raster"]["zoom"])[::-1]
     ratio = small_data.pane("ratio", 5)
@@ -148,7 +148,7 @@ def test_nan_pixels_get_their_own_colour_and_legend(small_data, tmp_path):
 
 def test_mask_is_four_categories_with_a_legend(small_data, tmp_path):
     fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("mask"), 6)
-    png = figures.save_figure(fig, tmp_path / "m.png")
+    png = figure_files.save_figure(fig, tmp_path / "m.png")
     rec = fig.brightstar_record["panes"][0]
     shown = _blocks(_pane_pixels(png, rec), fig.brightstar_record["raster"]["zoom"])[::-1]
     codes = small_data.pane("mask", 6).astype(int)
@@ -196,7 +196,7 @@ def test_titles_and_sidecar_state_what_the_data_are(small_data, tmp_path):
     sb = np.full(small_data.frames.shape[1:], 100.0, np.float32)
     data = dataclasses.replace(small_data, superbias=sb)
     fig = figure_kinds.pane_figure(data, figures.PaneSpec("raw", scale="log"), 4)
-    out = figures.save_figure(fig, tmp_path / "sb.svg", sidecar=figure_sidecar(data, frame=4))
+    out = figure_files.save_figure(fig, tmp_path / "sb.svg", sidecar=figure_sidecar(data, frame=4))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert any("superbias-subtracted" in t and "raw DN" in t and "frame 4" in t for t in titles)
     side = json.loads((tmp_path / "sb.svg.json").read_text())
@@ -264,7 +264,7 @@ def test_every_pane_of_every_kind_is_whole_blocks_with_flags_in_colour(small_dat
         fig = figure_kinds.differences_figure(small_data, [2, 5], scale="asinh")
     else:
         fig = figure_kinds.rows_figure(small_data, [3, 6])
-    png = figures.save_figure(fig, tmp_path / f"{kind}.png")
+    png = figure_files.save_figure(fig, tmp_path / f"{kind}.png")
     rec = fig.brightstar_record
     bad = small_data.bad
     for pane in rec["panes"]:
@@ -277,7 +277,7 @@ def test_every_pane_of_every_kind_is_whole_blocks_with_flags_in_colour(small_dat
 
 def test_binned_pane_keeps_every_flag_visible(small_data, tmp_path):
     fig = figure_kinds.pane_figure(small_data, figures.PaneSpec("raw", scale="asinh"), 4, width=300)
-    png = figures.save_figure(fig, tmp_path / "b.png")
+    png = figure_files.save_figure(fig, tmp_path / "b.png")
     rec = fig.brightstar_record
     b = rec["raster"]["bin"]
     assert b >= 2 and Image.open(png).size[0] <= 300

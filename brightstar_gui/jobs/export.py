@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from processing import exports, figures
+from processing import exports, figure_files, figure_kinds, figures
 from processing.figure_files import figure_sidecar
 from processing.progress import Progress
 
@@ -96,17 +96,17 @@ def export_job(req: ExportRequest):
             raw=req.raw_source, overwrite=req.overwrite))
     size = {"dpi": req.dpi, "width": req.width, "native": path.suffix.lower() in (".pdf", ".svg")}
     if req.kind == "pane":
-        fig = figures.pane_figure(data, req.specs.get(req.pane) or figures.PaneSpec(req.pane), req.frame, req.baseline, **size)
+        fig = figure_kinds.pane_figure(data, req.specs.get(req.pane) or figures.PaneSpec(req.pane), req.frame, req.baseline, **size)
     elif req.kind == "group":
-        fig = figures.group_figure(data, req.specs, req.frame, req.baseline, **size)
+        fig = figure_kinds.group_figure(data, req.specs, req.frame, req.baseline, **size)
     elif req.kind == "differences":
         spec = req.specs.get("difference")
-        fig = figures.differences_figure(data, req.frames, req.baseline, cmap=spec.cmap if spec else "viridis",
+        fig = figure_kinds.differences_figure(data, req.frames, req.baseline, cmap=spec.cmap if spec else "viridis",
                                          scale=spec.scale if spec else "linear", **size)
     else:
-        fig = figures.rows_figure(data, req.frames, **size)
+        fig = figure_kinds.rows_figure(data, req.frames, **size)
     yield Progress(0.6, "drawing")
     sidecar = figure_sidecar(data, frame=req.frame, frames=req.frames, baseline=req.baseline, viewer=req.settings)
-    out = figures.save_figure(fig, path, overwrite=req.overwrite, sidecar=sidecar)
+    out = figure_files.save_figure(fig, path, overwrite=req.overwrite, sidecar=sidecar)
     yield Progress(1.0, f"wrote {out.name}")
     return out

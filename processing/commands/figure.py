@@ -57,7 +57,7 @@ def _run(args) -> int:
 def _draw(args) -> int:
     import numpy as np
 
-    from .. import figures
+    from .. import figure_files, figure_kinds, figures
     from ..io import open_exposure
     from ._progress_bar import run_with_bar
 
@@ -130,22 +130,22 @@ def _draw(args) -> int:
         size = {"dpi": args.dpi, "width": args.width, "native": args.out.suffix.lower() in (".pdf", ".svg")}
         look = {k: v for k, v in (("scale", args.scale), ("cmap", args.cmap)) if v is not None}
         if args.kind == "pane":
-            fig = figures.pane_figure(data, figures.PaneSpec(args.pane, **look), frame, args.baseline, **size)
+            fig = figure_kinds.pane_figure(data, figures.PaneSpec(args.pane, **look), frame, args.baseline, **size)
         elif args.kind == "group":
             specs = {k: figures.PaneSpec(k, **({"scale": args.scale} if args.scale and k != "mask" else {}),
                                          **({"cmap": args.cmap} if args.cmap and k != "mask" else {}))
                      for k in figures.PANES}
-            fig = figures.group_figure(data, specs, frame, args.baseline, **size)
+            fig = figure_kinds.group_figure(data, specs, frame, args.baseline, **size)
         elif args.kind == "differences":
-            fig = figures.differences_figure(data, frames, args.baseline, cmap=args.cmap or "viridis",
+            fig = figure_kinds.differences_figure(data, frames, args.baseline, cmap=args.cmap or "viridis",
                                              scale=args.scale or "linear", **size)
         else:
-            fig = figures.rows_figure(data, frames, **size)
+            fig = figure_kinds.rows_figure(data, frames, **size)
         sidecar = None if args.no_sidecar else figure_sidecar(
             data, frame=frame if args.kind in ("pane", "group") else None,
             frames=frames if args.kind in ("differences", "rows") else None, baseline=args.baseline,
             scale=args.scale, cmap=args.cmap)
-        out = figures.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)  # atomic (figure_files)
+        out = figure_files.save_figure(fig, args.out, overwrite=args.overwrite, sidecar=sidecar)  # atomic (figure_files)
         print(out)
         return 0
     finally:
