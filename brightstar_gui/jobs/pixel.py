@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import time
+
 import numpy as np
 
 from .opening import Context, Dataset
@@ -37,6 +39,13 @@ class PixelRamps:
         The centre's mean slope (:func:`processing.diagnostics.mean_slope`, the one rule).
     pixeldq : int or None
     times : (N,) s or None
+        Read times since the first read (the exposure's ``frame_time``).
+    threshold_dn : float or None, DN
+        The centre's saturation threshold (the saturation reference; None without one).
+    slope_source : {"raw", "calibrated"} or None
+        What ``mean_slope`` was measured on: the calibrated ramp when one is open.
+    job_seconds : float
+        Time the job took (the click -> ramp benchmark's first stage).
     """
 
     row: int
@@ -51,6 +60,9 @@ class PixelRamps:
     mean_slope_raw: float | None
     pixeldq: int | None
     times: np.ndarray | None = field(default=None)
+    threshold_dn: float | None = None
+    slope_source: str | None = None
+    job_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -60,6 +72,7 @@ def pixel_job(req: PixelRequest) -> PixelRamps:
     """Read the 3 x 3 neighbourhood's ramps of every read and derive DQ, onset and mean slope."""
     from processing.diagnostics import mean_slope
 
+    t0 = time.perf_counter()
     ds, ctx = req.dataset, req.context
     n, h, w = ds.shape
     row, col = req.row, req.col
@@ -91,5 +104,8 @@ def pixel_job(req: PixelRequest) -> PixelRamps:
 
     main = cal if cal is not None else raw
     pixeldq = int(ctx.pixeldq[row, col]) if ctx is not None and ctx.pixeldq is not None else None
+    threshold = float(sat_dn[rr, cc]) if sat_dn is not None else None
     return PixelRamps(row, col, (r0, r1, c0, c1), raw, cal, gdq, sat, onset, slope(main),
-                      slope(raw) if raw is not None else None, pixeldq, ds.primary.read_times)
+                      slope(raw) if raw is not None else None, pixeldq, ds.primary.read_times,
+                      threshold_dn=threshold, slope_source=None if main is None else ("calibrated" if cal is not None else "raw"),
+                      job_seconds=time.perf_counter() - t0)
