@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,11 @@ class Dataset:
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.primary.shape)  # type: ignore[return-value]
+
+    @cached_property
+    def read_times(self) -> np.ndarray | None:
+        """:attr:`Exposure.read_times`, computed once (every pixel click needs them; 55 means cost ms)."""
+        return self.primary.read_times
 
 
 @dataclass(frozen=True, eq=False)

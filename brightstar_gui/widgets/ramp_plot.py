@@ -54,6 +54,9 @@ class RampPanel(QtWidgets.QWidget):
         item.setLabel("left", "DN")
         item.showGrid(x=True, y=True, alpha=0.2)
         item.getViewBox().disableAutoRange()
+        for name in ("left", "bottom"):
+            # Plain DN and read numbers: no "(x0.001)" prefix, no label re-layout per range.
+            item.getAxis(name).enableAutoSIPrefix(False)
         # The legend lives in the plot's layout, a column right of the axes: outside the data.
         self.legend = pg.LegendItem(offset=None, labelTextColor=(220, 220, 220), labelTextSize="8pt",
                                     verSpacing=-4)
@@ -91,6 +94,8 @@ class RampPanel(QtWidgets.QWidget):
             (self.onset_line, self._onset_sample, "onset"),
         ]
         self._legend_key: tuple = ()
+        self._legend_rows: dict = {}
+        self._title = None
 
         self.grid = NeighbourGrid()
         self.grid.setTitle("3 x 3 neighbours, one scale (red: saturated)", size="8pt")
@@ -151,7 +156,8 @@ class RampPanel(QtWidgets.QWidget):
             self.set_ramps(self.data, self.frame)
 
     def legend_labels(self) -> list[str]:
-        return [label.text for _, label in self.legend.items]
+        """The labels the legend shows, top to bottom."""
+        return [label.text for _, label in self.legend.items if label.isVisible()]
 
     def set_ramps(self, data: dict, frame: int) -> None:
         """Show the ramps of ``data`` (from :func:`~brightstar_gui.jobs.pixel.pixel_job`)."""
@@ -187,12 +193,12 @@ class RampPanel(QtWidgets.QWidget):
             self.threshold_line.setPos(thr)
         self._draw_slope(data, x, main, is_sat, raw is not None and cal is None)
         from_start = ro.saturated_from_start(data)
-        if from_start:
-            # Short: a long title widens the plot's layout and pushes the legend out.
-            self.plot.setTitle(f"({data['row']}, {data['col']}) SATURATED FROM READ 0: no signal",
-                               color=SAT_COLOUR, size="9pt")
-        else:
-            self.plot.setTitle(f"pixel (row {data['row']}, col {data['col']})", color="#dddddd", size="9pt")
+        # The title changes only with the pixel's kind (a new title is an HTML layout);
+        # the pixel's coordinates are in the readout and on the neighbour grid's axes.
+        title = ("SATURATED FROM READ 0: no unsaturated read, no signal" if from_start else "ramp of the selected pixel")
+        if title != self._title:
+            self._title = title
+            self.plot.setTitle(title, color=SAT_COLOUR if from_start else "#dddddd", size="9pt")
         lo, hi = ro.ramp_range([raw_y, cal_y], thr, from_start)
         pad = 0.04 * (hi - lo)
         vb = self.plot.getViewBox()
@@ -236,7 +242,11 @@ class RampPanel(QtWidgets.QWidget):
         self.slope_curve.setData(x[:last], a + slope * reads[:last])
 
     def _sync_legend(self) -> None:
-        """List the curves this pixel has; touch the legend only when that set changes."""
+        """List the curves this pixel has; touch the legend only when that set changes.
+
+        The rows (sample + label) are made once and only moved in and out of
+        the legend's layout: making a label costs an HTML layout (ms).
+        """
         present = []
         for item, sample, label in self._entries:
             if isinstance(item, pg.InfiniteLine):
@@ -245,17 +255,32 @@ class RampPanel(QtWidgets.QWidget):
                 xd, _ = item.getData()
                 on = xd is not None and len(xd) > 0
             if on:
-                present.append((sample, label))
-        key = tuple(label for _, label in present)
+                present.append(label)
+        key = tuple(present)
         if key == self._legend_key:
             return
         self._legend_key = key
-        mine = {id(sample) for _, sample, _ in self._entries}
-        for sample, _label in list(self.legend.items):
-            if id(sample.item) in mine:
-                self.legend.removeItem(sample.item)
-        for sample, label in present:
-            self.legend.addItem(sample, label)
+        legend = self.legend
+        if not self._legend_rows:
+            for _, sample, label in self._entries:
+                legend.addItem(sample, label)
+                self._legend_rows[label] = legend.items[-1]
+        mine = set(self._legend_rows.values())
+        others = [pair for pair in legend.items if pair not in mine]  # curves other code added with name=
+        for s, lab in legend.items:
+            legend.layout.removeItem(s)
+            legend.layout.removeItem(lab)
+        rows = [self._legend_rows[label] for label in present] + others
+        for s, lab in self._legend_rows.values():
+            s.setVisible(False)
+            lab.setVisible(False)
+        for i, (s, lab) in enumerate(rows):
+            legend.layout.addItem(s, i, 0)
+            legend.layout.addItem(lab, i, 1)
+            s.setVisible(True)
+            lab.setVisible(True)
+        legend.items = rows
+        legend.updateSize()
 
     def _update_readout(self, k: int) -> None:
         rows = ro.readout_rows(self.data, k)
