@@ -1,4 +1,4 @@
-"""The controller's analyses: mean slope, pixel ramps, calibration, superbias, export.
+"""The controller's analyses: mean slope, pixel ramps, calibration, export.
 
 A mixin of :class:`~brightstar_gui.controllers.ViewerController`, kept apart
 so each file stays readable; it uses the controller's ``submit``, ``model``,
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from processing import figures
 from processing.figures import PANES
@@ -146,16 +144,7 @@ class AnalysisMixin:
         self.submit("attach", lambda token: opening.attach_job(req), done, tag=ds.id, task=True,
                     on_error=lambda err: self.views.status.notify("calibration_finished", False))
 
-    # -- superbias -------------------------------------------------------------------
-    def set_superbias(self, superbias: np.ndarray) -> bool:
-        if self.dataset is None:
-            return False
-        if superbias.shape != tuple(self.model.frame_shape):
-            self._error("Superbias", f"superbias shape {superbias.shape} does not match frames {self.model.frame_shape}")
-            return False
-        self.superbias = opening.readonly(np.asarray(superbias, np.float32))
-        self.model.superbias_available = True
-        return True
+    # (the superbias: controllers/_superbias.py)
 
     # -- export ----------------------------------------------------------------------
     def figure_data(self) -> figures.FigureData:

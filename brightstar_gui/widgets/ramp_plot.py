@@ -116,6 +116,7 @@ class RampPanel(QtWidgets.QWidget):
 
         cache_axes(item)
         cache_axes(self.grid.getPlotItem())
+        self._set_decorated(False)  # no pixel yet: no axes of fake 0..1 ranges
         side = QtWidgets.QWidget()
         sv = QtWidgets.QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
@@ -163,6 +164,7 @@ class RampPanel(QtWidgets.QWidget):
         """Show the ramps of ``data`` (from :func:`~brightstar_gui.jobs.pixel.pixel_job`)."""
         self.data = data
         self.frame = int(frame)
+        self._set_decorated(True)
         r0, _, c0, _ = data["box"]
         rr, cc = ro.centre_index(data)
         raw, cal, sat, gdq = data["raw"], data["calibrated"], data["saturated"], data["groupdq"]
@@ -208,6 +210,18 @@ class RampPanel(QtWidgets.QWidget):
         self.set_frame(frame)
 
     # -- internals ---------------------------------------------------------------------------
+    def _set_decorated(self, on: bool) -> None:
+        """Axis values and the neighbour grid's frame: only once a pixel is shown."""
+        if getattr(self, "_decorated", None) == on:
+            return
+        self._decorated = on
+        for name in ("left", "bottom"):
+            self.plot.getPlotItem().getAxis(name).setStyle(showValues=on)
+        grid = self.grid.getPlotItem()
+        for name in ("left", "bottom", "top", "right"):
+            grid.getAxis(name).setStyle(showValues=on)
+        self.grid.frame_box.setVisible(on)
+
     def _x(self) -> np.ndarray | None:
         d = self.data
         if d is None:
