@@ -204,3 +204,26 @@ def test_readout_of_a_calibrated_ramp_names_its_slope_source_and_group_dq(opened
         assert gdq[k, row, col] == 2
         rows = dict(ro.readout_rows(ramps(opened, row, col, calibrated=cal), k))
         assert rows[f"group DQ (read {k})"] == "2 = SATURATED"
+
+
+def test_slope_taken_from_the_summary_equals_the_one_computed(opened, truth):
+    """The click path reuses the cutout's mean slope (same rule); it must be the 3 x 3 job's value."""
+    from test_controller import FakeViews
+
+    from brightstar_gui.controllers import SyncRunner, ViewerController
+
+    ds = opened[0]
+    c = ViewerController(FakeViews(), SyncRunner())
+    try:
+        c.open(ds.uri)
+        region = c.model.region()
+        assert c.summary_for("raw", region) is not None
+        for row, col in (ds.star, (ds.star[0] + 14, ds.star[1] + 3), background_pixel(truth, ds.star)):
+            c.model.selected_pixel = (row, col)
+            got = c.last_ramps
+            assert c._known_slopes(row, col).keys() == {"raw"}
+            computed = ramps((c.dataset, c.context), row, col)
+            assert got.mean_slope == pytest.approx(computed["mean_slope"], rel=1e-6) if computed["mean_slope"] else (
+                got.mean_slope is None)
+    finally:
+        c.close()
