@@ -50,9 +50,13 @@ class NeighbourGrid(pg.PlotWidget):
         for name in ("top", "right"):
             item.showAxis(name)
         item.setLabel("left", "DN, every cell")
-        item.getAxis("right").setWidth(52)
+        item.getAxis("right").setWidth(64)  # "row 4095" fits (a label that does not is dropped)
         item.getAxis("left").setWidth(48)
         item.setLabel("bottom", "read")
+        # A title spanning the axes' columns cannot widen the plot past its view.
+        self.setTitle("3 x 3 neighbours, one scale (red: saturated)", size="8pt")
+        item.layout.removeItem(item.titleLabel)
+        item.layout.addItem(item.titleLabel, 0, 0, 1, 3)
         for name in ("left", "bottom", "top", "right"):
             item.getAxis(name).setStyle(tickFont=None, tickTextOffset=2)
         self.good = pg.PlotCurveItem(pen=GOOD_PEN, connect="finite")
@@ -64,7 +68,7 @@ class NeighbourGrid(pg.PlotWidget):
         for it in (self.frame_box, self.good, self.sat):
             self.addItem(it)
         span = 2 * PITCH + 1
-        item.getViewBox().setRange(xRange=(-0.06, span + 0.06), yRange=(-0.06, span + 0.06), padding=0)
+        item.getViewBox().setRange(xRange=(-0.12, span + 0.06), yRange=(-0.08, span + 0.06), padding=0)
         item.getViewBox().disableAutoRange()
         self.scale: tuple[float, float] = (0.0, 1.0)
         self.cells: dict = {}
@@ -130,7 +134,9 @@ class NeighbourGrid(pg.PlotWidget):
         # (labels on all three rows would collide at a dock's height).
         left = [(f, compact(v)) for f, v in ((0.0, lo), (0.5, mid), (1.0, hi))]
         item.getAxis("left").setTicks([left, []])
-        bottom = [(c * PITCH + f, lab) for c in range(3) for f, lab in ((0.0, x_end[0]), (1.0, x_end[1]))]
+        # The x scale is the same in every cell too: labelled under the left column
+        # (the ends of adjacent cells would run together: "54" "0" reads "540").
+        bottom = [(0.0, x_end[0]), (1.0, x_end[1])]
         item.getAxis("bottom").setTicks([bottom, []])
         item.getAxis("top").setTicks([[(c * PITCH + 0.5, f"col {col + c - 1}") for c in range(3)], []])
         item.getAxis("right").setTicks([[((2 - r) * PITCH + 0.5, f"row {row + r - 1}") for r in range(3)], []])

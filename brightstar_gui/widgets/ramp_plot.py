@@ -63,7 +63,7 @@ class RampPanel(QtWidgets.QWidget):
         item.layout.addItem(self.legend, 2, 3)
         # The title spans the legend's column too, so it is never what widens the plot.
         item.layout.removeItem(item.titleLabel)
-        item.layout.addItem(item.titleLabel, 0, 1, 1, 3)
+        item.layout.addItem(item.titleLabel, 0, 0, 1, 4)
         item.legend = self.legend  # curves others add with name= are listed there too
         self.raw_curve = self.plot.plot([], [], pen=RAW_PEN)
         self.cal_curve = self.plot.plot([], [], pen=CAL_PEN)
@@ -98,7 +98,6 @@ class RampPanel(QtWidgets.QWidget):
         self._title = None
 
         self.grid = NeighbourGrid()
-        self.grid.setTitle("3 x 3 neighbours, one scale (red: saturated)", size="8pt")
 
         self.x_choice = QtWidgets.QComboBox()
         self.x_choice.addItems(["x: read", "x: seconds"])
@@ -202,6 +201,8 @@ class RampPanel(QtWidgets.QWidget):
             self._title = title
             self.plot.setTitle(title, color=SAT_COLOUR if from_start else "#dddddd", size="9pt")
         lo, hi = ro.ramp_range([raw_y, cal_y], thr, from_start)
+        if show_thr:
+            hi = max(hi, thr)  # a threshold listed in the legend is in view
         pad = 0.04 * (hi - lo)
         vb = self.plot.getViewBox()
         vb.setRange(xRange=(float(x[0]), float(x[-1])), yRange=(lo - pad, hi + pad), padding=0.02)
@@ -234,10 +235,10 @@ class RampPanel(QtWidgets.QWidget):
     def _x_ends(self, x: np.ndarray) -> tuple[str, str]:
         seconds = self.x_unit == "s" and self.data.get("times") is not None
         label = "time since the first read (s)" if seconds else "read"
-        for plot in (self.plot.getPlotItem(), self.grid.getPlotItem()):
-            axis = plot.getAxis("bottom")
-            if axis.labelText != label:
-                plot.setLabel("bottom", label)
+        for plot, text in ((self.plot.getPlotItem(), label), (self.grid.getPlotItem(), ("s" if seconds else "read")
+                                                                + " (every cell)")):
+            if plot.getAxis("bottom").labelText != text:
+                plot.setLabel("bottom", text)
         return (f"{x[0]:.0f}", f"{x[-1]:.0f}" + ("s" if seconds else ""))
 
     def _draw_slope(self, data, x, main, is_sat, _raw_only) -> None:
