@@ -52,7 +52,8 @@ class RampPanel(QtWidgets.QWidget):
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "read")
         item.setLabel("left", "DN")
-        item.showGrid(x=True, y=True, alpha=0.2)
+        # No grid lines: drawn by the (cached) axes across the whole plot, they made
+        # the axes' cache plot-sized, redrawn on every click's new range (half the paint).
         item.getViewBox().disableAutoRange()
         for name in ("left", "bottom"):
             # Plain DN and read numbers: no "(x0.001)" prefix, no label re-layout per range.
