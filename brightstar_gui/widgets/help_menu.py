@@ -58,8 +58,10 @@ def shortcut_rows(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
         seen.add(id(action))
         keys = ", ".join(s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         rows.append((keys, clean(action.text()) or action.objectName(), path))
+    local = (QtCore.Qt.ShortcutContext.WidgetShortcut, QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
     for sc in window.findChildren(QtGui.QShortcut):
-        if sc.isEnabled() and not sc.key().isEmpty():
+        # A widget's own key (Return in a list) is that widget's business, unless it says what it does.
+        if sc.isEnabled() and not sc.key().isEmpty() and (sc.context() not in local or sc.whatsThis()):
             rows.append((sc.key().toString(QtGui.QKeySequence.SequenceFormat.NativeText),
                          sc.whatsThis() or sc.objectName() or "(shortcut)", "(window)"))
     return rows
@@ -79,8 +81,13 @@ class ShortcutsDialog(QtWidgets.QDialog):
         for i, row in enumerate(rows + [(k, d, "mouse, on the panes") for k, d in MOUSE]):
             for j, text in enumerate(row):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for j, mode in enumerate((QtWidgets.QHeaderView.ResizeMode.ResizeToContents,
+                                  QtWidgets.QHeaderView.ResizeMode.Stretch,
+                                  QtWidgets.QHeaderView.ResizeMode.ResizeToContents)):
+            header.setSectionResizeMode(j, mode)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.setWordWrap(False)
         note = QtWidgets.QLabel("Single keys work wherever the focus is, except while typing in a text field.")
         note.setWordWrap(True)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
@@ -89,7 +96,7 @@ class ShortcutsDialog(QtWidgets.QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(note)
         layout.addWidget(buttons)
-        self.resize(620, min(640, 90 + 26 * self.table.rowCount()))
+        self.resize(720, min(700, 110 + (self.fontMetrics().height() + 6) * self.table.rowCount()))
 
     def rows(self) -> list[tuple[str, str, str]]:
         t = self.table

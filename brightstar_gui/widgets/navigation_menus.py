@@ -117,6 +117,10 @@ def install_navigation(window) -> None:
     QtWidgets.QApplication.instance().installEventFilter(window.spin_box_keys)
     window.pane_menu = PaneMenu(panes, c, window, window)
     panes.pixel_hovered.connect(c.table_hover)
+    # The scene reports moves only inside it: leaving the panes must say so, or the
+    # table (and the hover readout) would keep the last pixel the mouse crossed.
+    window.pane_leave = _LeaveWatcher(lambda: panes.pixel_hovered.emit(-1, -1), window)
+    panes.graphics.viewport().installEventFilter(window.pane_leave)
     window.pixel_table.follow_changed.connect(lambda *_: c.request_pixel_table())
     window.context_loaded.connect(lambda *_: c.request_pixel_table())
     window.exposure_opened.connect(lambda *_: c.request_pixel_table())
@@ -128,3 +132,16 @@ def _centre_selected(c) -> None:
     nav = getattr(c.views, "navigator", None)
     if pixel is not None and nav is not None:
         nav.center_on(*pixel)
+
+
+class _LeaveWatcher(QtCore.QObject):
+    """Calls ``on_leave()`` when the mouse leaves the watched widget."""
+
+    def __init__(self, on_leave, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.on_leave = on_leave
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt name
+        if event.type() == QtCore.QEvent.Type.Leave:
+            self.on_leave()
+        return False

@@ -71,6 +71,10 @@ class PixelTableWidget(QtWidgets.QWidget):
             header.setMinimumSectionSize(20)
             header.setFont(font)
         self.table.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # As tall as its nine rows (the legend follows), no scroll bars.
+        self.table.setSizeAdjustPolicy(QtWidgets.QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._outline = _CentreOutline(self.table)
         self.table.setItemDelegate(self._outline)
         self._items = [[QtWidgets.QTableWidgetItem("") for _ in range(n)] for _ in range(n)]
@@ -85,7 +89,16 @@ class PixelTableWidget(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table)
+        legend = QtWidgets.QLabel(
+            "<span style='color:#0ff'>&#9633;</span> centre &nbsp; "
+            f"<span style='background:{FLAGGED_BG.name()}'>&nbsp;&nbsp;&nbsp;</span> flagged (pixel DQ) &nbsp; "
+            f"<span style='background:{NAN_BG.name()}'>&nbsp;&nbsp;&nbsp;</span> NaN &nbsp; "
+            f"<span style='background:{OFF_BG.name()}'>&nbsp;&nbsp;&nbsp;</span> off the detector")
+        legend.setWordWrap(True)
+        self.legend = legend
+        layout.addWidget(legend)
+        layout.addStretch(1)
 
     @property
     def follow_cursor(self) -> bool:
