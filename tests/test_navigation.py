@@ -113,16 +113,30 @@ def test_go_to_pixel_selects_and_centres(qtbot, window, small_set):
 # -- pixel table ------------------------------------------------------------------------------
 
 
-def test_pixel_table_shows_the_files_values_and_follows_the_frame(qtbot, window, small_set):
+def test_pixel_table_shows_the_files_values_and_follows_the_frame(qtbot, window, small_set, monkeypatch):
     path = small_set["illuminated"]
     w = open_and_wait(qtbot, window, path)
     w.pixel_table.follow.setChecked(False)
+    # The values are read in a worker, never on the UI thread (an S3 read would freeze it).
+    import threading
+
+    from brightstar_gui.controllers import _navigation
+
+    threads = []
+    job = _navigation.pixel_table_job
+
+    def recording(req):
+        threads.append(threading.current_thread())
+        return job(req)
+
+    monkeypatch.setattr(_navigation, "pixel_table_job", recording)
     r, c = 120, 90
     w.panes.click_pixel(r, c)
     k = w.state.frame
     t = shown_table(qtbot, w, row=r, col=c, frame=k)
     frame = file_frame(path, k)
     np.testing.assert_array_equal(t.values, frame[r - 4:r + 5, c - 4:c + 5])
+    assert threads and threading.main_thread() not in threads
     # The cells read as the panes draw them: highest row on top, centre bold.
     assert w.pixel_table.table.verticalHeaderItem(0).text() == str(r + 4)
     assert w.pixel_table.table.horizontalHeaderItem(0).text() == str(c - 4)
@@ -146,7 +160,8 @@ def test_pixel_table_shows_the_files_values_and_follows_the_frame(qtbot, window,
     w.panes.pixel_hovered.emit(30, 200)
     t = shown_table(qtbot, w, row=30, col=200)
     np.testing.assert_array_equal(t.values, file_frame(path, 6)[26:35, 196:205])
-    w.panes.pixel_hovered.emit(-1, -1)
+    # The mouse leaving the panes (the scene reports no move then).
+    QtWidgets.QApplication.sendEvent(w.panes.graphics.viewport(), QtCore.QEvent(QtCore.QEvent.Type.Leave))
     shown_table(qtbot, w, row=fr, col=fc)
     # At the corner the cells off the detector are blank.
     w.controller.go_to_pixel(0, 255)
@@ -182,6 +197,47 @@ def test_pixel_table_of_a_calibrated_ramp(qtbot, window, small_set, tmp_path):
     assert w.pixel_table.cell(50, 50).text() == f"{expected[4, 4]:.1f}"
     assert w.pixel_table.cell(50, 51).text() == "NaN"
     assert "calibrated DN" in w.pixel_table.caption.text()
+
+
+def test_controller_go_to_and_table_without_a_window(small_set):
+    """The controller with fake views: go-to keeps the zoom, the table follows frame and pixel."""
+    from test_controller import FakeViews
+
+    from brightstar_gui.controllers import SyncRunner, ViewerController
+
+    class Nav:
+        calls = []
+
+        def span(self):
+            return (40.0, 60.0)
+
+        def center_on(self, row, col, span=None):
+            self.calls.append((row, col, span))
+
+    class Table:
+        follow_cursor = False
+        shown = []
+
+        def set_table(self, table):
+            self.shown.append(table)
+
+    views = FakeViews()
+    views.navigator, views.pixel_table = Nav(), Table()
+    c = ViewerController(views, SyncRunner())
+    try:
+        c.start_navigation()
+        c.open(small_set["illuminated"])
+        c.go_to_pixel(40, 200)
+        assert c.model.selected_pixel == (40, 200) and (c.model.cutout.row, c.model.cutout.col) == (40, 200)
+        assert Nav.calls == [(40, 200, (40.0, 60.0))]
+        c.model.frame = 2
+        t = Table.shown[-1]
+        assert (t.row, t.col, t.frame, t.kind) == (40, 200, 2, "raw")
+        np.testing.assert_array_equal(t.values, file_frame(small_set["illuminated"], 2)[36:45, 196:205])
+        with pytest.raises(ValueError, match="columns 0-255"):
+            c.go_to_pixel(3, -1)
+    finally:
+        c.close()
 
 
 def test_pixel_table_job_reads_one_read_of_the_box():
