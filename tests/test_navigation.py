@@ -6,6 +6,7 @@ roman_datamodels; view centres and zoom against the panes' view box.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import metadata
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_go_to_pixel_selects_and_centres(qtbot, window, small_set):
     assert w.state.selected_pixel == (180, 75)
     assert (w.state.cutout.row, w.state.cutout.col) == (180, 75)  # the cutout moved to it
     assert view_centre(w) == pytest.approx((180.5, 75.5), abs=0.01)
-    assert f"row 180, col 75" in w.ramp.readout.text()
+    assert "row 180, col 75" in w.ramp.readout.text()
     # Full frame, zoomed in: the view moves to the pixel and keeps its zoom; the cutout stays.
     w.controls.cutout_enabled.setChecked(False)
     qtbot.waitUntil(lambda: not w.state.cutout.enabled, timeout=WAIT)
@@ -236,6 +237,11 @@ def test_controller_go_to_and_table_without_a_window(small_set):
         np.testing.assert_array_equal(t.values, file_frame(small_set["illuminated"], 2)[36:45, 196:205])
         with pytest.raises(ValueError, match="columns 0-255"):
             c.go_to_pixel(3, -1)
+        # Copy value of a pixel the last render did not read (outside the cutout): read in a job.
+        c.model.cutout = dataclasses.replace(c.model.cutout, half=20)
+        copied = []
+        c.value_text("raw", 5, 7, copied.append)
+        assert copied == [f"row 5, col 7, frame 2: raw {file_frame(small_set['illuminated'], 2)[5, 7]:.0f} DN"]
     finally:
         c.close()
 
