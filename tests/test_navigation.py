@@ -397,5 +397,7 @@ def test_pane_menu_copies_values_and_moves_the_cutout(qtbot, window, small_set):
     assert w.state.selected_pixel == (row, col)
     row, col = right_click(qtbot, w, "raw", 100, 100)
     w.pane_menu.action("Pin pixel").trigger()
-    assert (row, col) in w.controller.pinned_pixels
+    # The pinned-pixel work keeps pins in the model; until it is merged, the controller's hook keeps them.
+    pins = getattr(w.state, "pinned_pixels", None)
+    assert (row, col) in (pins if pins is not None else w.controller.pinned_pixels)
     w.pane_menu.menu.close()
