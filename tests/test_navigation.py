@@ -309,10 +309,10 @@ def test_keys_work_from_a_spin_box_but_not_while_typing(qtbot, window, small_set
     assert not w.state.cutout.enabled
     qtbot.keyClick(spin, Key.Key_C)
     assert w.state.cutout.enabled
-    # The spin box still takes its own keys: Up steps it.
+    # The spin box still takes its own keys: Down steps it.
     half = spin.value()
-    qtbot.keyClick(spin, Key.Key_Up)
-    assert spin.value() == half + 1
+    qtbot.keyClick(spin, Key.Key_Down)
+    assert spin.value() == half - 1
     # Typing in a text field: the keys are text, not shortcuts.
     w.metadata_dock.show()
     w.metadata_dock.raise_()
@@ -324,6 +324,11 @@ def test_keys_work_from_a_spin_box_but_not_while_typing(qtbot, window, small_set
     qtbot.keyClick(field, Key.Key_Home)
     assert field.text() == "c c"
     assert w.state.frame == 3 and w.state.cutout.enabled and not w.state.playing
+    # A click on the panes takes the focus from the text field: the keys are shortcuts again.
+    qtbot.mouseClick(w.panes.graphics.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(5, 5))
+    qtbot.waitUntil(lambda: not field.hasFocus(), timeout=WAIT)
+    qtbot.keyClick(w.panes.graphics.viewport(), Key.Key_Right)
+    assert w.state.frame == 4
 
 
 # -- Help ------------------------------------------------------------------------------------------
