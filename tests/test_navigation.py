@@ -16,6 +16,8 @@ pytest.importorskip("pytestqt")
 
 from PyQt6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
+from s3_server import s3_bucket, s3_server  # noqa: E402,F401  (pytest fixtures)
+
 from brightstar_gui.jobs.pixel_table import PixelTableRequest, pixel_table_job  # noqa: E402
 from brightstar_gui.widgets.pixel_table import FLAGGED_BG, OFF_BG  # noqa: E402
 
@@ -406,3 +408,28 @@ def test_pane_menu_copies_values_and_moves_the_cutout(qtbot, window, small_set):
     pins = getattr(w.state, "pinned_pixels", None)
     assert (row, col) in (pins if pins is not None else w.controller.pinned_pixels)
     w.pane_menu.menu.close()
+
+
+# -- S3 -------------------------------------------------------------------------------------------
+
+
+def test_pixel_table_over_s3(qtbot, s3_bucket):
+    """On S3 the table's box is fetched in a job (a read no render has fetched): the file's values."""
+    from brightstar_gui.widgets.main_window import MainWindow
+
+    w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        open_and_wait(qtbot, w, s3_bucket["uri"]["none"])
+        w.pixel_table.follow.setChecked(False)
+        w.controls.cutout_enabled.setChecked(False)
+        w.controller.go_to_pixel(17, 1020)
+        w.state.frame = 7
+        t = shown_table(qtbot, w, row=17, col=1020, frame=7)
+        np.testing.assert_array_equal(t.values[:, :-1], file_frame(s3_bucket["local"]["none"], 7)[13:22, 1016:1024])
+        assert not t.inside[:, -1].any() and t.inside[:, :-1].all()
+    finally:
+        w.close()
