@@ -164,7 +164,12 @@ class SpinBoxKeys(QtCore.QObject):
         return keys
 
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt name
-        if event.type() != QtCore.QEvent.Type.ShortcutOverride or not isinstance(obj, QtWidgets.QWidget):
+        kind = event.type()
+        if kind == QtCore.QEvent.Type.Close and obj is self.window:
+            # An application filter sees every event of every window: none once this one is gone.
+            QtWidgets.QApplication.instance().removeEventFilter(self)
+            return False
+        if kind != QtCore.QEvent.Type.ShortcutOverride or not isinstance(obj, QtWidgets.QWidget):
             return False
         spin = obj if isinstance(obj, QtWidgets.QAbstractSpinBox) else obj.parent()
         if not isinstance(spin, QtWidgets.QAbstractSpinBox) or spin.window() is not self.window:
