@@ -41,6 +41,7 @@ from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
+from ._navigation import NavigationMixin
 from ._rendering import RenderingMixin
 from ._superbias import SuperbiasMixin
 from ._protocols import Views
@@ -66,7 +67,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, SuperbiasMixin, AnalysisMixin):
+class ViewerController(RenderingMixin, SuperbiasMixin, AnalysisMixin, NavigationMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
