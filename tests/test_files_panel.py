@@ -198,7 +198,8 @@ def test_s3_tab_shows_the_endpoint_in_use(qtbot, monkeypatch):
 
 
 # -- messages name menus that exist ---------------------------------------------------------------
-MENU_REF = re.compile(r"\b([A-Z][a-z]+) > ([A-Z][^\"'\n\\(),;:]*)")
+# "Menu > Item" up to the end of the item: a quote, bracket, comma, colon (not of "1:1") ...
+MENU_REF = re.compile(r"\b([A-Z][a-z]+) > ([A-Z](?:[^\"'\n\\(),;:]|(?<=\d):(?=\d))*)")
 
 
 def _norm(text: str) -> str:
@@ -206,12 +207,17 @@ def _norm(text: str) -> str:
 
 
 def menu_references() -> list[tuple[str, str, str]]:
-    """(file, menu, item) of every "Menu > Item" in a string literal of the program, and the README."""
+    """(file, menu, item) of every "Menu > Item" in a string literal of the program (not docstrings), and the README."""
     found = []
     files = sorted((REPO / "brightstar_gui").rglob("*.py")) + sorted((REPO / "processing").rglob("*.py"))
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        tree = ast.parse(path.read_text())
+        # Docstrings are for programmers; messages are the other string literals.
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                 found += [(path.name, m, i) for m, i in MENU_REF.findall(node.value)]
     readme = (REPO / "README.md").read_text()
     found += [("README.md", m, i) for m, i in MENU_REF.findall(readme.replace("*", ""))]
