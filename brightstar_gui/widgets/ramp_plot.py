@@ -97,6 +97,7 @@ class RampPanel(QtWidgets.QWidget):
         self._legend_key: tuple = ()
         self._legend_rows: dict = {}
         self._title = None
+        self._has_times = True
 
         self.grid = NeighbourGrid()
 
@@ -165,6 +166,12 @@ class RampPanel(QtWidgets.QWidget):
         self.data = data
         self.frame = int(frame)
         self._set_decorated(True)
+        has_times = data.get("times") is not None
+        if has_times != self._has_times:  # seconds need the exposure's frame time
+            self._has_times = has_times
+            self.x_choice.model().item(1).setEnabled(has_times)
+            self.x_choice.setItemData(1, None if has_times else "the file gives no frame time",
+                                      QtCore.Qt.ItemDataRole.ToolTipRole)
         r0, _, c0, _ = data["box"]
         rr, cc = ro.centre_index(data)
         raw, cal, sat, gdq = data["raw"], data["calibrated"], data["saturated"], data["groupdq"]
