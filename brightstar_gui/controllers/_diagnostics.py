@@ -28,7 +28,7 @@ from ..models.view_model import MAX_PINS
 
 #: Cutout growth results kept per exposure (a full-frame one is kept besides).
 MAX_GROWTHS = 8
-ONSET_TITLE = f"Onset: first saturated read ({NEVER_NAME}: never saturated)"
+ONSET_TITLE = f"Onset: first saturated read ({NEVER_NAME}: never)"
 
 
 class DiagnosticsMixin:
