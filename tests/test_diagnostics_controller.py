@@ -267,7 +267,7 @@ def test_pins_overlay_the_files_ramps_and_export_together(make, small_set, truth
     assert "no pinned pixels" in v.status.errors[-1]
 
 
-def test_selected_pixel_toggles_its_pin_and_pins_go_with_the_exposure(make, small_set):
+def test_selected_pixel_toggles_its_pin_and_pins_stay_for_the_next_exposure(make, small_set):
     c, v, _ = make()
     c.open(small_set["illuminated"])
     c.model.selected_pixel = (20, 30)
@@ -278,8 +278,12 @@ def test_selected_pixel_toggles_its_pin_and_pins_go_with_the_exposure(make, smal
     for i in range(12):
         c.pin_pixel(i, i)
     assert len(c.model.pinned_pixels) == 10 and "at most 10" in v.status.flashes[-1]
+    # Another exposure keeps the pins: the same pixels' ramps, now from it.
     c.open(small_set["darks"][0])
-    assert c.model.pinned_pixels == () and v.pins.pins is None
+    assert len(c.model.pinned_pixels) == 10
+    assert v.pins.pins.request.dataset_id == c.dataset.id
+    with open_exposure(small_set["darks"][0]) as dark:
+        np.testing.assert_array_equal(v.pins.pins.ramps[3], dark.cutout(3, 4, 3, 4)[:, 0, 0].astype(float))
 
 
 def test_calibrated_growth_counts_the_groupdq_flags(make, small_set, tmp_path):
@@ -307,3 +311,24 @@ def test_calibrated_growth_counts_the_groupdq_flags(make, small_set, tmp_path):
     sat = (gdq & 2) != 0
     want = np.where(sat.any(axis=0), sat.argmax(axis=0), np.nan)
     np.testing.assert_array_equal(onset, want.astype(np.float32))
+
+
+def test_growth_reports_progress_and_a_cancel_leaves_nothing_half_shown(make, small_set, truth):
+    c, v, runner = make(deferred=True)
+    c.open(small_set["illuminated"])
+    runner.run_pending()
+    fractions = []
+    v.status.on_task_progress = lambda channel, f, m: fractions.append((channel, f))
+    v.growth.growth = None
+    c.diagnostics.growth_scope = "full"
+    assert runner.busy("analysis")
+    c.cancel_task("analysis")
+    runner.run_pending()
+    assert v.growth.growth is None and c.onset_map() is None
+    assert v.growth.messages[-1].startswith("not computed") and "Saturation diagnostics" in v.growth.messages[-1]
+    c.refresh_diagnostics()  # the menu entry: starts it again
+    runner.run_pending()
+    assert [f for ch, f in fractions if ch == "analysis"][-1] == 1.0
+    assert len([1 for ch, _ in fractions if ch == "analysis"]) == truth["cube"].shape[0]
+    np.testing.assert_array_equal(v.growth.growth.saturated, truth["full"].saturated)
+    np.testing.assert_array_equal(c.onset_map().onset, truth["onset"].onset)

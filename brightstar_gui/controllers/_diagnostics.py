@@ -28,6 +28,7 @@ from ..models.view_model import MAX_PINS
 
 #: Cutout growth results kept per exposure (a full-frame one is kept besides).
 MAX_GROWTHS = 8
+RESTART_HINT = "Analysis > Saturation diagnostics starts it again"
 ONSET_TITLE = f"Onset: first saturated read ({NEVER_NAME}: never)"
 
 
@@ -109,8 +110,15 @@ class DiagnosticsMixin:
             view.set_message("computing the saturation growth of the "
                              + ("full frame" if region is None else "cutout") + "...")
         req = GrowthRequest(ds_id, kind, region, frames, thresholds, self.dataset.primary.read_times)
+
+        def dropped(*_):
+            if region is None and self._analysis_key == key:
+                self._analysis_key = None
+            if view is not None and key == (ds_id, self.model.data_kind, self.growth_region()):
+                view.set_message(f"not computed: {RESTART_HINT}")
+
         self.submit("analysis" if region is None else "growth", lambda token: growth_job(req), self._apply_growth,
-                    tag=ds_id, task=True)
+                    tag=ds_id, task=True, on_cancel=dropped, on_error=dropped)
 
     def _apply_growth(self, result: GrowthResult) -> None:
         req = result.request
@@ -277,12 +285,13 @@ class DiagnosticsMixin:
         def dropped(*_):
             if self._profile_key == key:
                 self._profile_key = None
+                view.set_message(f"not computed: {RESTART_HINT}")
 
         self.submit("profile", lambda token: profile_prep_job(req), done, tag=self.dataset.id, task=True,
                     on_cancel=dropped, on_error=dropped)
 
     def _show_profile(self) -> None:
-        prep, view = self._profile_prep, self._view("profile")
+        prep, view = self._profile_prep, self._view("profile", need_active=True)
         if prep is None or view is None:
             return
         if prep.profiles is None:

@@ -263,4 +263,5 @@ class ViewModel:
             self.baseline = 1 if n_frames > 1 else 0
             self.cutout = Cutout(row, col, half, True)
             self.selected_pixel = (row, col)
-            self.pinned_pixels = ()
+            # Pins stay (the same pixels of a dark, say), less any outside the new frame.
+            self.pinned_pixels = self.pinned_pixels

@@ -52,6 +52,7 @@ def install_diagnostics(window) -> None:
 
     analysis = _menu(window, "Analysis")
     analysis.addSeparator()
+    analysis.addAction("Saturation &diagnostics", lambda: (show_tab(window, window.growth), c.refresh_diagnostics()))
     window.pin_action = analysis.addAction("&Pin / unpin the selected pixel", c.toggle_pin_selected)
     window.pin_action.setShortcut(QtGui.QKeySequence("P"))
     analysis.addAction("Clear pinned pixels", c.clear_pins)
