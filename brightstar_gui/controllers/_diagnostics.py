@@ -311,6 +311,11 @@ class DiagnosticsMixin:
         self.submit("profile_at", lambda token: profile_at_job(prep, k), done, tag=self.dataset.id)
 
     # -- pinned pixels ------------------------------------------------------------------------
+    @property
+    def pins(self) -> tuple[tuple[int, int], ...]:
+        """The pinned pixels, (row, col) in pin order (the model's ``pinned_pixels``)."""
+        return self.model.pinned_pixels
+
     def pin_pixel(self, row: int, col: int) -> bool:
         """Pin pixel (row, col): its ramp is overlaid in the ramp panel.  False if not pinned."""
         pins = self.model.pinned_pixels

@@ -142,7 +142,8 @@ class GrowthPlot(QtWidgets.QWidget):
         radius = self.quantity.currentIndex() == 1
         self.plot.setLabel("left", "equivalent radius [pix]" if radius else "pixels")
         entries = [("equivalent radius sqrt(N / pi)", RADIUS_COLOR)] if radius else [(n, col) for _, n, col in COUNTS]
-        self.key.setText(" &nbsp; ".join(f'<span style="color: rgb{col}">&#9632; {name}</span>' for name, col in entries))
+        self.key.setText(" &nbsp; ".join(f'<span style="color: rgb{col}">&#9632; {name}</span>'
+                                         for name, col in entries))
         for attr, curve in self.curves.items():
             curve.setVisible(not radius)
             if g is None:
