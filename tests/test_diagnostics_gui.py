@@ -130,7 +130,7 @@ def test_onset_pane_shows_the_onset_map_and_contours_are_drawn(qtbot, window, sm
     qtbot.waitUntil(lambda: "mask" in w.last_render.panes and not c.render_inflight, timeout=WAIT)
 
 
-def test_profile_follows_the_slider(qtbot, window, small_set):
+def test_profile_follows_the_slider_and_a_dark_says_no_source(qtbot, window, small_set):
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     c = w.controller
     show_tab(w, w.profile)
@@ -144,6 +144,10 @@ def test_profile_follows_the_slider(qtbot, window, small_set):
     w.profile.kind.setCurrentIndex(w.profile.kind.findData("difference"))
     qtbot.waitUntil(lambda: np.array_equal(w.profile.curve_data()[1], c.last_profile.difference_dn, equal_nan=True),
                     timeout=WAIT)
+    # A dark has no star: the plot says so, and no curve of the star stays.
+    open_and_wait(qtbot, w, small_set["darks"][0])
+    qtbot.waitUntil(lambda: w.profile.message.text().startswith("no source"), timeout=WAIT)
+    assert w.profile.message.isVisible() and w.profile.curve_data()[0].size == 0
 
 
 def test_three_pinned_pixels_overlay_their_ramps_and_export_together(qtbot, window, small_set, truth, tmp_path,

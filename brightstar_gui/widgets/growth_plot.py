@@ -133,6 +133,15 @@ class GrowthPlot(QtWidgets.QWidget):
         self.marker.setPos(float(k))
 
     def set_message(self, text: str) -> None:
+        """Say ``text`` instead of the counts (computing, not computed, no reference)."""
+        if text:
+            # No curve of another exposure, kind or scope may stay under the message.
+            self.growth = None
+            self.plot.setTitle("")
+            self._draw()
+        self._note(text)
+
+    def _note(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
@@ -196,8 +205,10 @@ class GrowthPlot(QtWidgets.QWidget):
         try:
             reads = parse_reads(self.contours.text())
         except ValueError as err:
-            self.set_message(f"contours: {err}")
+            self._note(f"contours: {err}")
             return
+        if self.message.text().startswith("contours:"):
+            self._note("")
         self.diagnostics.contour_reads = reads
 
     def _on_contour_reads(self, reads, *_) -> None:

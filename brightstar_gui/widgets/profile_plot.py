@@ -73,9 +73,11 @@ class ProfilePlot(QtWidgets.QWidget):
         self._draw()
 
     def set_message(self, text: str) -> None:
+        """Say ``text`` instead of a profile (no source, computing, not computed)."""
         self.message.setText(text)
         self.message.setVisible(bool(text))
-        if text.startswith("no source"):
+        if text:
+            # No curve of another exposure or kind may stay under the message.
             self.profile = None
             self.centre.setText("")
             self._draw()
