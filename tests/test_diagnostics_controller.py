@@ -175,7 +175,15 @@ def test_onset_pane_pixels_are_the_onset_map(make, small_set, truth):
     # Later renders leave the onset pane alone; choosing none gives the mask back.
     c.model.frame = 3
     assert v.panes.images["mask"][0] is image.rgba
+    # The hover readout gives the onset of the pixel under the mouse.
+    r, col = (int(x) for x in small_set["star_center"])
+    c.hover(r, col)
+    assert v.status.hover.endswith(f"onset read {int(truth['onset'].onset[r, col])}")
+    c.hover(2, 2)
+    assert np.isnan(truth["onset"].onset[2, 2]) and v.status.hover.endswith("onset: never saturated")
     c.diagnostics.onset_pane = ""
+    c.hover(r, col)
+    assert "onset" not in v.status.hover
     assert v.panes.images["mask"][0] is not image.rgba
     assert v.panes.titles["mask"].startswith("Saturated")
 

@@ -230,6 +230,15 @@ class DiagnosticsMixin:
 
         self.submit("onset_image", lambda token: onset_image_job(req), done, tag=self.dataset.id)
 
+    def hover_parts(self, row: int, col: int) -> list[str]:
+        """The hover readout's onset entry while the onset map is shown (pane or contours)."""
+        d = self.diagnostics
+        onset = self.onset_map() if d.onset_pane or d.contour_reads else None
+        if onset is None or not (0 <= row < onset.onset.shape[0] and 0 <= col < onset.onset.shape[1]):
+            return []
+        v = float(onset.onset[row, col])
+        return ["onset: never saturated" if v != v else f"onset read {int(v)}"]
+
     def request_contours(self) -> None:
         overlay = self._view("onset_overlay")
         if overlay is None or self.dataset is None:
