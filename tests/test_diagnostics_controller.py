@@ -340,3 +340,39 @@ def test_growth_reports_progress_and_a_cancel_leaves_nothing_half_shown(make, sm
     assert len([1 for ch, _ in fractions if ch == "analysis"]) == truth["cube"].shape[0]
     np.testing.assert_array_equal(v.growth.growth.saturated, truth["full"].saturated)
     np.testing.assert_array_equal(c.onset_map().onset, truth["onset"].onset)
+
+
+class Circle:
+    """A drawn region as the regions feature holds it: frozen, with ``to_region()``."""
+
+    kind = "circle"
+
+    def __init__(self, row, col, radius):
+        self.row, self.col, self.radius = row, col, radius
+
+    def to_region(self):
+        from regions import CirclePixelRegion, PixCoord
+
+        return CirclePixelRegion(PixCoord(x=self.col, y=self.row), radius=self.radius)
+
+
+def test_growth_of_a_drawn_region_counts_inside_the_shape(make, small_set, truth):
+    c, v, _ = make()
+    c.open(small_set["illuminated"])
+    r, col = (float(x) for x in small_set["star_center"])
+    c.regions = {4: Circle(r + 3.0, col - 2.0, 18.0)}
+    assert ("region 4 (circle)", "region:4") in c.growth_scopes()
+    c.diagnostics.growth_scope = "region:4"
+    want = saturation_growth(truth["cube"], truth["sat_dn"], region=c.regions[4].to_region(),
+                             read_times=truth["times"])
+    assert v.growth.scope.startswith("region 4 (circle)")
+    np.testing.assert_array_equal(v.growth.growth.saturated, want.saturated)
+    np.testing.assert_array_equal(v.growth.growth.nearby, want.nearby)
+    box = saturation_growth(truth["cube"], truth["sat_dn"], region=want.region, read_times=truth["times"])
+    assert (want.saturated < box.saturated).any()  # the shape, not its bounding box
+    # The region removed: the cutout is counted again.
+    c.regions = {}
+    c.request_growth()
+    assert "cutout" in v.growth.scope
+    with pytest.raises(ValueError):
+        c.diagnostics.growth_scope = "region:x"

@@ -79,10 +79,28 @@ class DiagnosticsMixin:
 
     # -- saturation growth (and the full-frame onset map) -------------------------------------
     def growth_region(self):
-        """The box the growth plot counts: the cutout, or None for the full frame."""
-        if self.diagnostics.growth_scope == "full":
+        """What the growth plot counts: None (full frame), the cutout's box, or ``("region", id, shape)``.
+
+        A drawn region (the controller's ``regions``, id -> shape with
+        ``to_region()``, when the regions feature is present) that no longer
+        exists falls back to the cutout.
+        """
+        scope = self.diagnostics.growth_scope
+        if scope == "full":
             return None
+        if scope.startswith("region:"):
+            rid = int(scope.split(":", 1)[1])
+            shape = (getattr(self, "regions", None) or {}).get(rid)
+            if shape is not None:
+                return ("region", rid, shape)
         return self.model.cutout.region(self.model.frame_shape)
+
+    def growth_scopes(self) -> list[tuple[str, str]]:
+        """(label, scope) choices for the growth plot: cutout, full frame, then each drawn region."""
+        out = [("cutout", "cutout"), ("full frame", "full")]
+        for rid, shape in sorted((getattr(self, "regions", None) or {}).items()):
+            out.append((f"region {rid} ({getattr(shape, 'kind', 'shape')})", f"region:{rid}"))
+        return out
 
     def request_growth(self) -> None:
         view = self._view("growth", need_active=True)
@@ -108,7 +126,7 @@ class DiagnosticsMixin:
             self._analysis_key = key
         if view is not None:
             view.set_message("computing the saturation growth of the "
-                             + ("full frame" if region is None else "cutout") + "...")
+                             + _scope_text(region) + "...")
         req = GrowthRequest(ds_id, kind, region, frames, thresholds, self.dataset.primary.read_times)
 
         def dropped(*_):
@@ -142,13 +160,7 @@ class DiagnosticsMixin:
         view = self._view("growth")
         if view is None:
             return
-        region = result.request.region
-        if region is None:
-            where = "full frame"
-        else:
-            y0, y1, x0, x1 = region
-            where = f"cutout rows {y0}:{y1}, cols {x0}:{x1}"
-        view.set_growth(result.growth, f"{where} ({result.request.kind})")
+        view.set_growth(result.growth, f"{_scope_text(result.request.region, boxes=True)} ({result.request.kind})")
         view.set_frame(self.model.frame)
         self.last_growth = result
 
@@ -380,3 +392,14 @@ class DiagnosticsMixin:
             self._error("Export", "no pinned pixels: pin a pixel first (P, or the pane's context menu)")
             return -1
         return self.export("pins-csv", path, **kwargs)
+
+
+def _scope_text(region, boxes: bool = False) -> str:
+    if region is None:
+        return "full frame"
+    if region[0] == "region":
+        return f"region {region[1]} ({getattr(region[2], 'kind', 'shape')})"
+    if not boxes:
+        return "cutout"
+    y0, y1, x0, x1 = region
+    return f"cutout rows {y0}:{y1}, cols {x0}:{x1}"

@@ -63,8 +63,10 @@ class GrowthRequest:
     ----------
     dataset_id : int
     kind : {"raw", "calibrated"}
-    region : (y0, y1, x0, x1) or None
+    region : (y0, y1, x0, x1), ("region", id, shape) or None
         None: the full frame (then the onset map is made in the same pass).
+        A drawn region's ``shape.to_region()`` (a ``regions`` pixel region)
+        is counted inside the shape only.
     frames, thresholds
         From :func:`saturation_frames`.
     read_times : (N,) s or None
@@ -72,7 +74,7 @@ class GrowthRequest:
 
     dataset_id: int
     kind: str
-    region: Region | None
+    region: Any
     frames: Any = field(compare=False)
     thresholds: Any = field(compare=False)
     read_times: Any = field(default=None, compare=False)
@@ -97,5 +99,8 @@ def growth_job(req: GrowthRequest):
         growth, onset = yield from saturation_analysis_job(req.frames, req.thresholds, read_times=times)
         onset.onset.flags.writeable = False
         return GrowthResult(req, growth, onset)
-    growth = yield from saturation_growth_job(req.frames, req.thresholds, region=req.region, read_times=times)
+    region = req.region
+    if region[0] == "region":
+        region = region[2].to_region()
+    growth = yield from saturation_growth_job(req.frames, req.thresholds, region=region, read_times=times)
     return GrowthResult(req, growth)

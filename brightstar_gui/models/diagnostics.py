@@ -26,8 +26,9 @@ class DiagnosticsModel:
         "" (none) or one of :data:`ONSET_PANES`: that pane shows the onset map.
     contour_reads : tuple of int
         Reads whose saturated area is outlined over the raw pane (sorted, unique, >= 0).
-    growth_scope : {"cutout", "full"}
-        What the growth plot counts: the shown cutout, or the whole frame.
+    growth_scope : {"cutout", "full", "region:<id>"}
+        What the growth plot counts: the shown cutout, the whole frame, or a
+        drawn region (by its id).
     profile_kind : str
         One of :data:`brightstar_gui.jobs.profile.PROFILE_KINDS`.
     """
@@ -40,8 +41,8 @@ class DiagnosticsModel:
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "onset_pane" and value not in ("",) + ONSET_PANES:
             raise ValueError(f"onset_pane must be '' or one of {ONSET_PANES}, not {value!r}")
-        if name == "growth_scope" and value not in GROWTH_SCOPES:
-            raise ValueError(f"growth_scope must be one of {GROWTH_SCOPES}, not {value!r}")
+        if name == "growth_scope" and value not in GROWTH_SCOPES and not _is_region_scope(value):
+            raise ValueError(f"growth_scope must be one of {GROWTH_SCOPES} or 'region:<id>', not {value!r}")
         if name == "profile_kind":
             from ..jobs.profile import PROFILE_KINDS
 
@@ -50,3 +51,8 @@ class DiagnosticsModel:
         if name == "contour_reads":
             value = tuple(sorted({int(k) for k in value if int(k) >= 0}))
         super().__setattr__(name, value)
+
+
+def _is_region_scope(value) -> bool:
+    head, _, rid = str(value).partition(":")
+    return head == "region" and rid.isdigit()

@@ -35,6 +35,7 @@ def install_diagnostics(window) -> None:
     window.profile = ProfilePlot(diag)
     window.pins = PinsPanel(c, PinOverlay(window.ramp.plot))
     window.onset_overlay = ContourLayer(window.panes.plots["raw"])
+    window.growth.scope.provider = c.growth_scopes
     window.growth.read_clicked.connect(lambda k: setattr(window.model, "frame", k))
 
     # One dock of tabs beside the ramp panel (QMainWindow's own dock tabs left a

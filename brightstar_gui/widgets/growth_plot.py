@@ -39,6 +39,29 @@ def parse_reads(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+class ScopeBox(QtWidgets.QComboBox):
+    """The scope choice; ``provider()`` (label, scope) pairs are re-read each time it opens (drawn regions)."""
+
+    provider = None
+
+    def set_choices(self, choices) -> None:
+        current = self.currentData()
+        if [(self.itemText(i), self.itemData(i)) for i in range(self.count())] == list(choices):
+            return
+        self.blockSignals(True)  # the model keeps its scope; only the list changes
+        self.clear()
+        for label, scope in choices:
+            self.addItem(label, scope)
+        i = self.findData(current)
+        self.setCurrentIndex(i if i >= 0 else 0)
+        self.blockSignals(False)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt name
+        if self.provider is not None:
+            self.set_choices(self.provider())
+        super().showPopup()
+
+
 class GrowthPlot(QtWidgets.QWidget):
     """Signals: ``read_clicked(int k)`` -- the user clicked the plot near read k."""
 
@@ -48,9 +71,8 @@ class GrowthPlot(QtWidgets.QWidget):
         super().__init__(parent)
         self.diagnostics = diagnostics
         self.growth = None
-        self.scope = QtWidgets.QComboBox()
-        self.scope.addItem("cutout", "cutout")
-        self.scope.addItem("full frame", "full")
+        self.scope = ScopeBox()
+        self.scope.set_choices([("cutout", "cutout"), ("full frame", "full")])
         self.quantity = QtWidgets.QComboBox()
         self.quantity.addItems(["pixel counts", "equivalent radius"])
         # The new / neighbour counts are a few per cent of the saturated ones.
@@ -192,6 +214,8 @@ class GrowthPlot(QtWidgets.QWidget):
 
     # -- model -> widgets (no echo: the combo only changes when the value differs) ----------
     def _on_scope(self, scope: str, *_) -> None:
+        if self.scope.findData(scope) < 0 and self.scope.provider is not None:
+            self.scope.set_choices(self.scope.provider())
         i = self.scope.findData(scope)
         if i != self.scope.currentIndex():
             self.scope.setCurrentIndex(i)
