@@ -187,6 +187,13 @@ def test_three_pinned_pixels_overlay_their_ramps_and_export_together(qtbot, wind
         assert {(int(m["row"]), int(m["col"])) for m in mine} == {(pr, pc)}
         assert [int(m["raw_dn"]) for m in mine] == truth["cube"][:, pr, pc].tolist()
 
+    # The pane's context menu offers to unpin a pinned pixel (and pin it again).
+    w.pane_menu.menu_for("raw", *pins[2])
+    w.pane_menu.action("Unpin pixel").trigger()
+    qtbot.waitUntil(lambda: c.last_pins.pixels == tuple(pins[:2]), timeout=WAIT)
+    w.pane_menu.menu_for("raw", *pins[2])
+    w.pane_menu.action("Pin pixel").trigger()
+    qtbot.waitUntil(lambda: c.last_pins.pixels == tuple(pins), timeout=WAIT)
     # Unpin the second from the list; the overlay follows.
     w.pins.list.item(1).setSelected(True)
     qtbot.mouseClick(w.pins.unpin_button, QtCore.Qt.MouseButton.LeftButton)

@@ -346,7 +346,11 @@ class DiagnosticsMixin:
             self.views.status.flash(f"at most {MAX_PINS} pinned pixels: unpin one first", 5000)
             return False
         self.model.pinned_pixels = pins + ((int(row), int(col)),)
-        return (int(row), int(col)) in self.model.pinned_pixels
+        pinned = (int(row), int(col)) in self.model.pinned_pixels
+        if pinned:
+            self.views.status.flash(f"pin {len(self.model.pinned_pixels)}: pixel (row {row}, col {col}); its ramp is "
+                                    "overlaid in the ramp panel", 5000)
+        return pinned
 
     def unpin_pixel(self, row: int, col: int) -> None:
         self.model.pinned_pixels = tuple(p for p in self.model.pinned_pixels if p != (int(row), int(col)))
