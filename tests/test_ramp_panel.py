@@ -227,3 +227,19 @@ def test_slope_taken_from_the_summary_equals_the_one_computed(opened, truth):
                 got.mean_slope is None)
     finally:
         c.close()
+
+
+def test_curves_other_code_adds_are_kept_in_view(qtbot, panel, opened, truth):
+    """The panel sets its range itself; a pinned ramp added later (widgets/pins.py) is fitted in."""
+    import pyqtgraph as pg
+
+    d = ramps(opened, *background_pixel(truth, opened[0].star))
+    panel.set_ramps(d, 3)
+    (_, _), (y0, y1) = panel.plot.getViewBox().viewRange()
+    assert y1 < 30000
+    pin = pg.PlotDataItem(np.arange(8.0), np.linspace(20000, 60000, 8))
+    panel.plot.addItem(pin)
+    (_, _), (y0, y1) = panel.plot.getViewBox().viewRange()
+    assert y1 >= 60000
+    panel.plot.removeItem(pin)
+    assert panel.plot.getViewBox().viewRange()[1][1] < 30000

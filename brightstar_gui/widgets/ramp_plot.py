@@ -28,6 +28,32 @@ FLAG_BRUSH = pg.mkBrush(250, 220, 40)
 SAT_COLOUR = "#ff6060"
 
 
+class _RampPlotWidget(pg.PlotWidget):
+    """The ramp plot: a curve added or removed by other code (pinned ramps) refits the range.
+
+    The panel sets its range itself (no auto-range), so an overlay must say
+    when it changes what is drawn; adding or removing the item is that.
+    """
+
+    def __init__(self, panel: "RampPanel"):
+        super().__init__()
+        self._panel = panel
+        # PlotWidget binds plotItem.addItem / removeItem on the instance; these methods take over.
+        del self.addItem, self.removeItem
+
+    def addItem(self, item, *args, **kwargs):  # noqa: N802 - Qt/pyqtgraph name
+        self.plotItem.addItem(item, *args, **kwargs)  # (PlotWidget forwards through __getattr__)
+        self._refit(item)
+
+    def removeItem(self, item):  # noqa: N802 - Qt/pyqtgraph name
+        self.plotItem.removeItem(item)
+        self._refit(item)
+
+    def _refit(self, item) -> None:
+        if isinstance(item, pg.PlotDataItem) and getattr(self._panel, "_own_range", None) is not None:
+            self._panel.fit_range()
+
+
 class RampPanel(QtWidgets.QWidget):
     """Ramp plot, neighbour grid and readout of one pixel.
 
@@ -47,7 +73,7 @@ class RampPanel(QtWidgets.QWidget):
         self.data: dict | None = None
         self.frame = 0
         self.x_unit = "read"
-        self.plot = pg.PlotWidget()
+        self.plot = _RampPlotWidget(self)
         self.plot.setBackground("#202124")
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "read")
@@ -98,6 +124,7 @@ class RampPanel(QtWidgets.QWidget):
         self._legend_rows: dict = {}
         self._title = None
         self._has_times = True
+        self._own_range: tuple | None = None
 
         self.grid = NeighbourGrid()
 
@@ -211,12 +238,34 @@ class RampPanel(QtWidgets.QWidget):
         lo, hi = ro.ramp_range([raw_y, cal_y], thr, from_start)
         if show_thr:
             hi = max(hi, thr)  # a threshold listed in the legend is in view
-        pad = 0.04 * (hi - lo)
-        vb = self.plot.getViewBox()
-        vb.setRange(xRange=(float(x[0]), float(x[-1])), yRange=(lo - pad, hi + pad), padding=0.02)
+        self._own_range = (float(x[0]), float(x[-1]), lo, hi)
+        self.fit_range()
         self._sync_legend()
         self.grid.set_ramps(values, sat, rr, cc, r0, c0, self._x_ends(x))
         self.set_frame(frame)
+
+    def fit_range(self) -> None:
+        """Set the view to this pixel's ramp and any curve other code added (pinned ramps), once.
+
+        No auto-range pass: the bounds are min/max of the arrays.
+        """
+        if self._own_range is None:
+            return
+        x0, x1, lo, hi = self._own_range
+        mine = {id(it) for it, _, _ in self._entries}
+        for item in self.plot.getPlotItem().listDataItems():
+            if id(item) in mine or not item.isVisible():
+                continue
+            xd, yd = item.getData()
+            if yd is None or not len(yd):
+                continue
+            yd = np.asarray(yd, float)
+            yd = yd[np.isfinite(yd)]
+            if yd.size:
+                lo, hi = min(lo, float(yd.min())), max(hi, float(yd.max()))
+                x1 = max(x1, float(np.nanmax(xd)))
+        pad = 0.04 * (hi - lo)
+        self.plot.getViewBox().setRange(xRange=(x0, x1), yRange=(lo - pad, hi + pad), padding=0.02)
 
     # -- internals ---------------------------------------------------------------------------
     def _set_decorated(self, on: bool) -> None:
