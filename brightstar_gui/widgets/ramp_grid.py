@@ -4,7 +4,7 @@ One plot, not nine: nine view boxes cost nine layouts and paints per click.
 The cells share the y scale (the lowest and highest DN of all nine ramps),
 so a saturated neighbour reads as higher than a faint one; the left axis is
 labelled in DN once (on the bottom row of cells: the same scale holds for
-all), the top axis names the columns and the right axis the rows.  Nothing is a TextItem (axis tick labels only change
+all), the top axis numbers the columns and the right axis the rows.  Nothing is a TextItem (axis tick labels only change
 when the pixel does), and no auto-range pass runs: the range is fixed.
 """
 
@@ -50,7 +50,9 @@ class NeighbourGrid(pg.PlotWidget):
         for name in ("top", "right"):
             item.showAxis(name)
         item.setLabel("left", "DN, every cell")
-        item.getAxis("right").setWidth(64)  # "row 4095" fits (a label that does not is dropped)
+        item.setLabel("top", "col")
+        item.setLabel("right", "row")
+        item.getAxis("right").setWidth(52)  # "4095" and the label fit (a tick label that does not is dropped)
         item.getAxis("left").setWidth(48)
         item.setLabel("bottom", "read")
         # A title spanning the axes' columns cannot widen the plot past its view.
@@ -138,8 +140,10 @@ class NeighbourGrid(pg.PlotWidget):
         # (the ends of adjacent cells would run together: "54" "0" reads "540").
         bottom = [(0.0, x_end[0]), (1.0, x_end[1])]
         item.getAxis("bottom").setTicks([bottom, []])
-        item.getAxis("top").setTicks([[(c * PITCH + 0.5, f"col {col + c - 1}") for c in range(3)], []])
-        item.getAxis("right").setTicks([[((2 - r) * PITCH + 0.5, f"row {row + r - 1}") for r in range(3)], []])
+        # Bare numbers under axis labels "col" and "row": "col 1919" over a narrow
+        # cell does not fit, and pyqtgraph drops a label that does not.
+        item.getAxis("top").setTicks([[(c * PITCH + 0.5, f"{col + c - 1}") for c in range(3)], []])
+        item.getAxis("right").setTicks([[((2 - r) * PITCH + 0.5, f"{row + r - 1}") for r in range(3)], []])
 
     def clear_ramps(self) -> None:
         self.good.setData([], [])
