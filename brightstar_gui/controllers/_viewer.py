@@ -41,6 +41,7 @@ from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
+from ._regions import RegionsMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
 from ._runner import JobRunner
@@ -65,7 +66,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin):
+class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -118,6 +119,8 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         ev.selected_pixel.connect(self._on_selected_pixel)
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
+        self._hooks: dict[str, list] = {}
+        self._init_regions()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
@@ -156,6 +159,14 @@ class ViewerController(RenderingMixin, AnalysisMixin):
 
         return self.runner.submit(channel, job, on_done=done, on_progress=progress, on_cancel=cancelled,
                                   on_error=failed, tag=tag, queue=queue)
+
+    def add_hook(self, event: str, hook) -> None:
+        """Call ``hook(arg)`` after ``event``: "opened" (the Dataset), "context" (the Context)."""
+        self._hooks.setdefault(event, []).append(hook)
+
+    def _run_hooks(self, event: str, arg) -> None:
+        for hook in self._hooks.get(event, ()):
+            hook(arg)
 
     def cancel_task(self, channel: str) -> None:
         self.runner.cancel(channel)
@@ -200,6 +211,7 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         self._first_render = True
         self._apply_region(auto_range=True)
         self.views.status.notify("opened", ds.uri)
+        self._run_hooks("opened", ds)
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
 
@@ -266,6 +278,7 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         self.ensure_summary()
         self.request_pixel()
         self.views.status.notify("context_loaded", ds.uri)
+        self._run_hooks("context", ctx)
 
     def _on_cached(self, found: tuple[int, Path | None]) -> None:
         ds_id, path = found

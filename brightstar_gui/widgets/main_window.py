@@ -121,6 +121,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.s3_browser.open_requested.connect(self.open_uri)
         c.histogram_pane = self.controls.current_pane
 
+        from .regions import install_regions
+
+        install_regions(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()

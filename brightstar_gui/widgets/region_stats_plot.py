@@ -1,0 +1,174 @@
+"""The Regions dock: the list of regions and one statistic of each plotted against read (a thin view).
+
+It shows what the controller sends (:meth:`set_regions`, :meth:`set_region_stats`)
+and reports what the user asks (add, remove, load, save).  A line marks the
+read on screen (from the view model); the table below the plot gives every
+statistic of every region at that read.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from processing.diagnostics.regionstats import STATS_COLUMNS
+from processing.session_file import RegionShape
+
+from .regions import region_color
+
+#: Statistic -> axis label.
+STAT_LABELS = {"mean": "mean [DN]", "median": "median [DN]", "std": "std [DN]", "min": "min [DN]", "max": "max [DN]",
+               "n_good": "good pixels", "n_saturated": "saturated pixels"}
+
+
+class RegionsPanel(QtWidgets.QWidget):
+    """Region list, statistic plot and table.
+
+    Signals
+    -------
+    add_requested(str kind)
+    remove_requested(int id)
+    load_requested(), save_requested()
+    """
+
+    add_requested = QtCore.pyqtSignal(str)
+    remove_requested = QtCore.pyqtSignal(int)
+    load_requested = QtCore.pyqtSignal()
+    save_requested = QtCore.pyqtSignal()
+
+    def __init__(self, model, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.shapes: dict[int, RegionShape] = {}
+        self.stats: dict[int, Any] = {}
+        self.curves: dict[int, pg.PlotDataItem] = {}
+
+        buttons = QtWidgets.QHBoxLayout()
+        self.add_buttons = {}
+        for kind in ("rectangle", "circle", "annulus"):
+            b = QtWidgets.QPushButton(f"+ {kind}")
+            b.setToolTip(f"Add a {kind} at the cutout's centre; drag it or its handles on any pane")
+            b.clicked.connect(lambda _, kind=kind: self.add_requested.emit(kind))
+            buttons.addWidget(b)
+            self.add_buttons[kind] = b
+        self.remove_button = QtWidgets.QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove_selected)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        load, save = QtWidgets.QPushButton("Load DS9..."), QtWidgets.QPushButton("Save DS9...")
+        load.clicked.connect(self.load_requested)
+        save.clicked.connect(self.save_requested)
+        buttons.addWidget(load)
+        buttons.addWidget(save)
+        self.stat = QtWidgets.QComboBox()
+        self.stat.addItems(list(STAT_LABELS))
+        self.stat.currentTextChanged.connect(lambda _: self._redraw())
+        buttons.addWidget(QtWidgets.QLabel("plot:"))
+        buttons.addWidget(self.stat)
+
+        self.list = QtWidgets.QListWidget()
+        self.list.setMaximumWidth(330)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#202124")
+        self.plot.setLabel("bottom", "read (frame)")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.frame_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
+        self.plot.addItem(self.frame_line)
+        self.table = QtWidgets.QTableWidget(0, len(STATS_COLUMNS))
+        self.table.setHorizontalHeaderLabels(["region"] + list(STATS_COLUMNS[1:]))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.setMaximumHeight(110)
+
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(self.plot, 1)
+        right.addWidget(self.table)
+        body = QtWidgets.QHBoxLayout()
+        body.addWidget(self.list)
+        body.addLayout(right, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(buttons)
+        layout.addLayout(body, 1)
+        self._redraw()
+        model.events.frame.connect(self._on_frame)
+
+    # -- from the controller ------------------------------------------------------------
+    def set_regions(self, shapes: dict[int, RegionShape]) -> None:
+        self.shapes = dict(shapes)
+        for rid in [r for r in self.stats if r not in shapes]:
+            self.stats.pop(rid)
+        for rid in [r for r in self.curves if r not in shapes]:
+            self.plot.removeItem(self.curves.pop(rid))
+        selected = self.selected_id()
+        self.list.clear()
+        for rid, shape in shapes.items():
+            item = QtWidgets.QListWidgetItem(f"{rid}: {shape.describe()}")
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, rid)
+            item.setForeground(QtGui.QColor(*region_color(rid)))
+            self.list.addItem(item)
+            if rid == selected:
+                item.setSelected(True)
+        self._redraw()
+
+    def set_region_stats(self, region_id: int, stats: Any) -> None:
+        """``stats``: RegionStats, None (being computed) or an exception (failed)."""
+        self.stats[region_id] = stats
+        self._redraw()
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        name = self.stat.currentText()
+        self.plot.setLabel("left", STAT_LABELS[name])
+        for rid in self.shapes:
+            stats = self.stats.get(rid)
+            curve = self.curves.get(rid)
+            if curve is None:
+                curve = self.curves[rid] = self.plot.plot([], [], pen=pg.mkPen(region_color(rid), width=2),
+                                                          symbol="o", symbolSize=4,
+                                                          symbolBrush=pg.mkBrush(region_color(rid)), symbolPen=None)
+            if stats is None or isinstance(stats, BaseException):
+                curve.setData([], [])
+            else:
+                curve.setData(stats.read.astype(float), np.asarray(getattr(stats, name), float), connect="finite")
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        k = self.model.frame
+        self.table.setRowCount(len(self.shapes))
+        for row, rid in enumerate(self.shapes):
+            stats = self.stats.get(rid)
+            cells = [str(rid)]
+            if isinstance(stats, BaseException):
+                cells += [f"failed: {stats}"] + [""] * (len(STATS_COLUMNS) - 2)
+            elif stats is None or k >= len(stats.read):
+                cells += ["computing..."] + [""] * (len(STATS_COLUMNS) - 2)
+            else:
+                for col in STATS_COLUMNS[1:]:
+                    v = getattr(stats, col)[k]
+                    cells.append(str(int(v)) if col.startswith("n_") else ("-" if not math.isfinite(v) else f"{v:.2f}"))
+            for col, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                if col == 0:
+                    item.setForeground(QtGui.QColor(*region_color(rid)))
+                self.table.setItem(row, col, item)
+
+    def _on_frame(self, k: int, *_: Any) -> None:
+        self.frame_line.setPos(k)
+        self._fill_table()
+
+    def selected_id(self) -> int | None:
+        items = self.list.selectedItems()
+        return items[0].data(QtCore.Qt.ItemDataRole.UserRole) if items else None
+
+    def _remove_selected(self) -> None:
+        rid = self.selected_id()
+        if rid is None and self.shapes:
+            rid = list(self.shapes)[-1]
+        if rid is not None:
+            self.remove_requested.emit(rid)
