@@ -42,6 +42,7 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
 from ._regions import RegionsMixin
+from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
 from ._runner import JobRunner
@@ -66,7 +67,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin):
+class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -121,6 +122,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin):
         ev.playing.connect(self._on_playing)
         self._hooks: dict[str, list] = {}
         self._init_regions()
+        self._init_session()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,

@@ -124,6 +124,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         from .regions import install_regions
 
         install_regions(self)
+        from .session_actions import install_session
+
+        install_session(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()
