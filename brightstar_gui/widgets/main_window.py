@@ -127,6 +127,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         from .session_actions import install_session
 
         install_session(self)
+        from .console_dock import install_console
+
+        install_console(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()
