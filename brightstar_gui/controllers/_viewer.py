@@ -42,6 +42,7 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
 from ._regions import RegionsMixin
+from ._compare import CompareMixin
 from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
@@ -67,7 +68,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin):
+class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -123,6 +124,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin
         self._hooks: dict[str, list] = {}
         self._init_regions()
         self._init_session()
+        self._init_compare()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
@@ -296,6 +298,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin
         """Cancel everything, join the workers and close the files (the window is closing)."""
         self.model.playing = False
         self.runner.shutdown()
+        self._run_hooks("close", None)
         self._retire()
         self._retired_busy_ok = True
         for item in self._retired:

@@ -130,6 +130,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         from .console_dock import install_console
 
         install_console(self)
+        from .compare import install_compare
+
+        install_compare(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()
