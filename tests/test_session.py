@@ -164,6 +164,10 @@ def test_save_and_restore_into_a_fresh_window(qtbot, make_window, small_set, tmp
         dlg.compute()
     dlg.subtract.setChecked(True)
     assert m.subtract_superbias
+    dark = str(small_set["darks"][1])
+    w.controller.set_compare("exposure", uri=dark)
+    qtbot.waitUntil(lambda: w.controller.compare_exposure is not None, timeout=WAIT)
+    w.compare_widget.choice["left"].setCurrentText("A - B")
     wait_ready(qtbot, w)
     w.panes.viewbox.setRange(xRange=(100, 130), yRange=(105, 135), padding=0)
     qtbot.wait(100)
@@ -172,7 +176,9 @@ def test_save_and_restore_into_a_fresh_window(qtbot, make_window, small_set, tmp
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(path)[:-5], ""))
     file_action(w, "Sa&ve session").trigger()
     saved = read_session(path)  # the dialog's name got its .json
-    assert saved.exposures == (str(small_set["illuminated"]),)
+    assert saved.exposures == (str(small_set["illuminated"]), dark)
+    assert saved.compare == {"mode": "exposure", "read": None, "uri": dark, "left": "A - B", "right": "A - B",
+                             "rate": 2.0}
     assert saved.superbias == {"darks": dlg.paths(), "method": "median", "subtract": True}
     before = w.controller.session_state()
 
@@ -181,7 +187,9 @@ def test_save_and_restore_into_a_fresh_window(qtbot, make_window, small_set, tmp
     with qtbot.waitSignal(w2.context_loaded, timeout=WAIT):
         file_action(w2, "Open sess&ion").trigger()
     wait_ready(qtbot, w2)
-    qtbot.waitUntil(lambda: w2.model.subtract_superbias and 1 in w2.controller.region_results, timeout=WAIT)
+    qtbot.waitUntil(lambda: w2.model.subtract_superbias and 1 in w2.controller.region_results
+                    and w2.controller.compare_exposure is not None, timeout=WAIT)
+    assert w2.compare_widget.choice["left"].currentText() == "A - B"
     wait_ready(qtbot, w2)
     after = w2.controller.session_state()
     assert comparable(after) == comparable(before)
