@@ -137,9 +137,9 @@ def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set
     np.testing.assert_array_equal(ry, a_stats.mean)
     # The table gives the statistics at the current read.
     k = w.model.frame
-    assert np.isfinite(stats.mean[k]) and panel.table.item(0, 1).text() == f"{stats.mean[k]:.2f}"
+    assert np.isfinite(stats.mean[k]) and panel.table.item(0, 0).text() == f"{stats.mean[k]:.2f}"
     w.model.frame = 1
-    assert panel.table.item(0, 1).text() == f"{stats.mean[1]:.2f}" and panel.frame_line.value() == 1
+    assert panel.table.item(0, 0).text() == f"{stats.mean[1]:.2f}" and panel.frame_line.value() == 1
 
     # Remove from the dock: the ROIs leave every pane.
     panel.list.item(1).setSelected(True)

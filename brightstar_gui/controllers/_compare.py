@@ -27,6 +27,16 @@ from ..jobs.compare import CompareRequest, CompareResult, compare_job, compare_s
 COMPARE_MODES = ("read", "calibrated", "exposure")
 
 
+def short_name(uri: str, keep: int = 22) -> str:
+    """A file name short enough for a pane title: the end of its stem (the timestamp and detector differ)."""
+    name = str(uri).rsplit("/", 1)[-1]
+    for suffix in ("_uncal.asdf", ".asdf"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name if len(name) <= keep else "..." + name[-keep:]
+
+
 class CompareView(Protocol):
     def set_compare(self, result: CompareResult | None, message: str = "") -> None: ...
 
@@ -122,7 +132,7 @@ class CompareMixin:
         k = m.frame
         a = self.values_source(m.data_kind)
         kind = "calibrated" if a is not ds.raw else "raw"
-        name = ds.uri.rsplit("/", 1)[-1]
+        name = short_name(ds.uri)
         if self.compare_mode == "read":
             kb = m.baseline if self.compare_read is None else min(max(int(self.compare_read), 0), m.n_frames - 1)
             return a, a, k, kb, f"read {k} ({kind})", f"read {kb} ({kind})"
@@ -140,7 +150,7 @@ class CompareMixin:
             check_pair(ds.primary, b)
         except PairingError as err:
             return str(err)
-        other = str(self.compare_uri).rsplit("/", 1)[-1]
+        other = short_name(self.compare_uri)
         return a, b, k, k, f"{name} read {k}", f"{other} read {k}"
 
     def request_compare(self) -> None:

@@ -1,10 +1,10 @@
-"""The Compare dock: two panes side by side, linked to the main panes, that show A, B, A - B or blink A and B.
+"""The Compare dock: two panes side by side, following the main panes' zoom: A, B, A - B, or A and B blinking.
 
 What A and B are is the controller's (:mod:`..controllers._compare`): another
 read, the calibrated ramp, or another exposure such as a dark.  Each pane has
 a choice of what it shows; "blink A / B" swaps A and B at the chosen rate
-(a child QTimer, running only while the dock is visible).  The panes' view
-boxes are linked to the main panes', so zoom and pan are the same everywhere.
+(a child QTimer, running only while the dock is visible).  Both panes show
+the main panes' visible area (zoom and pan there), so the geometry is the same everywhere.
 """
 
 from __future__ import annotations
@@ -67,12 +67,15 @@ class CompareWidget(QtWidgets.QWidget):
             box.currentTextChanged.connect(lambda _: self._settings_changed())
             self.choice[side] = box
 
+        self.other.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.other.setMinimumContentsLength(24)
         top = QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("B:"), self.mode, self.read, self.other, browse, QtWidgets.QLabel("left:"),
                   self.choice["left"], QtWidgets.QLabel("right:"), self.choice["right"], QtWidgets.QLabel("blink"),
                   self.rate):
             top.addWidget(w)
         top.addStretch(1)
+        self.other.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
@@ -82,12 +85,16 @@ class CompareWidget(QtWidgets.QWidget):
             plot.setAspectLocked(True)
             plot.setMenuEnabled(False)
             plot.hideButtons()
+            plot.setMouseEnabled(False, False)  # the geometry is the main panes': zoom and pan there
             image = pg.ImageItem(axisOrder="row-major")
             plot.addItem(image)
-            if link_to is not None:
-                plot.getViewBox().setXLink(link_to)
-                plot.getViewBox().setYLink(link_to)
             self.plots[side], self.images[side] = plot, image
+        # Not pyqtgraph's X/Y links: with locked aspects, a low, wide dock linked on both axes
+        # widens X by the boxes' aspect ratio.  Each compare pane shows the main panes' visible
+        # area instead, centred, fitted into its own box.
+        self.link_to = link_to
+        if link_to is not None:
+            link_to.sigRangeChanged.connect(lambda *_: self.follow())
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
@@ -103,6 +110,22 @@ class CompareWidget(QtWidgets.QWidget):
         self.other.lineEdit().returnPressed.connect(self._choose_b)
         controller.model.events.n_frames.connect(lambda n, *_: self.read.setRange(0, max(0, n - 1)))
         self._update_controls()
+
+    def follow(self) -> None:
+        """Show the main panes' visible area in both compare panes."""
+        if self.link_to is None:
+            return
+        (x0, x1), (y0, y1) = self.link_to.viewRange()
+        for plot in self.plots.values():
+            plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        self.follow()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        self.follow()
 
     # -- the user's choices --------------------------------------------------------------
     def _mode(self) -> str:
@@ -201,7 +224,7 @@ class CompareWidget(QtWidgets.QWidget):
         if r is None:
             return
         labels = {"A": f"A: {r.request.label_a}", "B": f"B: {r.request.label_b}",
-                  "A - B": f"A - B: {r.request.label_a} - {r.request.label_b}"}
+                  "A - B": "A - B"}
         for side in ("left", "right"):
             what = self.shown(side)
             image = self.images[side]
@@ -249,9 +272,9 @@ def install_compare(window) -> CompareWidget:
     dock.visibilityChanged.connect(visibility)
     c.add_hook("opened", lambda ds: widget.set_candidates(c.dark_candidates()))
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
-    action = dock.toggleViewAction()
-    action.setText("Co&mpare (blink, side by side, difference)")
-    action.triggered.connect(lambda checked: dock.raise_() if checked else None)  # in front of its tab group
+    # Show and raise (not a toggle): a dock tabbed behind the ramp counts as open but is not seen.
+    action = QtGui.QAction("Co&mpare (blink, side by side, difference)", window,
+                           triggered=lambda: (dock.show(), dock.raise_()))
     view.addAction(action)
     window.compare_action = action
     return widget

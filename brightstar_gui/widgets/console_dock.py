@@ -94,13 +94,17 @@ class _CloseWatcher(QtCore.QObject):
         return False
 
 
-def show_console(window) -> ConsoleDock:
+def show_console(window) -> ConsoleDock | None:
     """The console dock, created on first use, shown and focused."""
     dock = getattr(window, "console_dock", None)
     if dock is None:
         QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
         try:
             dock = window.console_dock = ConsoleDock(window)
+        except ImportError as err:
+            window.show_error("Python console", f"the console needs qtconsole and ipykernel ({err}); "
+                              "install them with: pip install qtconsole ipykernel")
+            return None
         finally:
             QtWidgets.QApplication.restoreOverrideCursor()
         window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)

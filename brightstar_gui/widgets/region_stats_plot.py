@@ -2,8 +2,8 @@
 
 It shows what the controller sends (:meth:`set_regions`, :meth:`set_region_stats`)
 and reports what the user asks (add, remove, load, save).  A line marks the
-read on screen (from the view model); the table below the plot gives every
-statistic of every region at that read.
+read on screen (from the view model); the table beside the plot gives every
+statistic of every region at that read (a column per region).
 """
 
 from __future__ import annotations
@@ -71,30 +71,30 @@ class RegionsPanel(QtWidgets.QWidget):
         buttons.addWidget(self.stat)
 
         self.list = QtWidgets.QListWidget()
-        self.list.setMaximumWidth(330)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("#202124")
         self.plot.setLabel("bottom", "read (frame)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.frame_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
         self.plot.addItem(self.frame_line)
-        self.table = QtWidgets.QTableWidget(0, len(STATS_COLUMNS))
-        self.table.setHorizontalHeaderLabels(["region"] + list(STATS_COLUMNS[1:]))
-        self.table.verticalHeader().setVisible(False)
+        # One row per statistic, one column per region: fits beside the plot in a low dock.
+        self.table = QtWidgets.QTableWidget(len(STATS_COLUMNS) - 1, 0)
+        self.table.setVerticalHeaderLabels(list(STATS_COLUMNS[1:]))
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.table.setMaximumHeight(110)
+        self.table.verticalHeader().setDefaultSectionSize(18)
+        self.table.horizontalHeader().setDefaultSectionSize(78)
+        self.table.setToolTip("Statistics of the good pixels (not flagged DO_NOT_USE, not saturated) at the shown read")
 
-        right = QtWidgets.QVBoxLayout()
-        right.addWidget(self.plot, 1)
-        right.addWidget(self.table)
-        body = QtWidgets.QHBoxLayout()
+        body = QtWidgets.QSplitter()
         body.addWidget(self.list)
-        body.addLayout(right, 1)
+        body.addWidget(self.plot)
+        body.addWidget(self.table)
+        body.setStretchFactor(1, 1)
+        body.setSizes([220, 600, 300])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(buttons)
-        layout.addLayout(body, 1)
+        layout.addWidget(body, 1)
         self._redraw()
         model.events.frame.connect(self._on_frame)
 
@@ -140,23 +140,22 @@ class RegionsPanel(QtWidgets.QWidget):
 
     def _fill_table(self) -> None:
         k = self.model.frame
-        self.table.setRowCount(len(self.shapes))
-        for row, rid in enumerate(self.shapes):
+        self.table.setColumnCount(len(self.shapes))
+        self.table.setHorizontalHeaderLabels([f"region {rid}" for rid in self.shapes])
+        for col, rid in enumerate(self.shapes):
+            self.table.horizontalHeaderItem(col).setForeground(QtGui.QColor(*region_color(rid)))
             stats = self.stats.get(rid)
-            cells = [str(rid)]
             if isinstance(stats, BaseException):
-                cells += [f"failed: {stats}"] + [""] * (len(STATS_COLUMNS) - 2)
+                cells = [f"failed: {stats}"] + [""] * (len(STATS_COLUMNS) - 2)
             elif stats is None or k >= len(stats.read):
-                cells += ["computing..."] + [""] * (len(STATS_COLUMNS) - 2)
+                cells = ["computing..."] + [""] * (len(STATS_COLUMNS) - 2)
             else:
-                for col in STATS_COLUMNS[1:]:
-                    v = getattr(stats, col)[k]
-                    cells.append(str(int(v)) if col.startswith("n_") else ("-" if not math.isfinite(v) else f"{v:.2f}"))
-            for col, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
-                if col == 0:
-                    item.setForeground(QtGui.QColor(*region_color(rid)))
-                self.table.setItem(row, col, item)
+                cells = []
+                for name in STATS_COLUMNS[1:]:
+                    v = getattr(stats, name)[k]
+                    cells.append(str(int(v)) if name.startswith("n_") else ("-" if not math.isfinite(v) else f"{v:.2f}"))
+            for row, text in enumerate(cells):
+                self.table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
 
     def _on_frame(self, k: int, *_: Any) -> None:
         self.frame_line.setPos(k)
