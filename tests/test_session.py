@@ -159,6 +159,8 @@ def test_save_and_restore_into_a_fresh_window(qtbot, make_window, small_set, tmp
     m.set_display("difference", low=5.0, high=95.0, scale="asinh")
     m.selected_pixel = (118, 109)
     w.controller.add_region(RegionShape("annulus", x=128.0, y=128.0, inner=6.0, outer=14.0))
+    w.controller.pin_pixel(100, 101)  # the pane menu's Pin pixel (whichever pin API is merged)
+    w.controller.pin_pixel(128, 128)
     dlg = w.show_superbias_dialog()
     with qtbot.waitSignal(dlg.superbias_ready, timeout=WAIT):
         dlg.compute()
@@ -177,6 +179,7 @@ def test_save_and_restore_into_a_fresh_window(qtbot, make_window, small_set, tmp
     file_action(w, "Sa&ve session").trigger()
     saved = read_session(path)  # the dialog's name got its .json
     assert saved.exposures == (str(small_set["illuminated"]), dark)
+    assert saved.pins == ((100, 101), (128, 128))
     assert saved.compare == {"mode": "exposure", "read": None, "uri": dark, "left": "A - B", "right": "A - B",
                              "rate": 2.0}
     assert saved.superbias == {"darks": dlg.paths(), "method": "median", "subtract": True}

@@ -62,9 +62,17 @@ class SessionMixin:
             exposures=tuple(exposures), frame=m.frame, baseline=m.baseline, data_kind=m.data_kind,
             cutout={"row": c.row, "col": c.col, "half": c.half, "enabled": c.enabled}, view=view,
             displays={k: asdict(v) for k, v in m.displays.items()}, flag_color=tuple(m.flag_color),
-            selected_pixel=m.selected_pixel, pins=_pin_pairs(getattr(self, "pins", None)),
+            selected_pixel=m.selected_pixel, pins=_pin_pairs(self._current_pins()),
             regions=tuple(self.regions.values()), superbias=superbias, compare=compare,
         )
+
+    def _current_pins(self):
+        """The pinned pixels of whichever pin API is there: ``controller.pins``, ``model.pins``, the navigation hook's list."""
+        for owner, name in ((self, "pins"), (self.model, "pins"), (self, "pinned_pixels")):
+            pins = getattr(owner, name, None)
+            if pins is not None and not callable(pins):
+                return pins
+        return None
 
     def save_session(self, path: str, view=None) -> bool:
         if self.dataset is None:

@@ -41,8 +41,9 @@ from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
-from ._regions import RegionsMixin
 from ._compare import CompareMixin
+from ._navigation import NavigationMixin
+from ._regions import RegionsMixin
 from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
@@ -68,7 +69,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin, RegionsMixin, SessionMixin, CompareMixin):
+class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
