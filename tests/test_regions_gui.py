@@ -79,6 +79,15 @@ def disk(shape, row, col, r_in, r_out):
     return (d >= r_in) & (d < r_out)
 
 
+def click_on_pane(qtbot, w, kind, row, col):
+    """A real mouse click on pixel (row, col) of pane ``kind``."""
+    vb = w.panes.plots[kind].getViewBox()
+    scene = vb.mapViewToScene(QtCore.QPointF(col + 0.5, row + 0.5))
+    view = w.panes.graphics
+    pos = view.mapFromScene(scene)
+    qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
+
+
 def wait_stats(qtbot, w, rid, shape):
     qtbot.waitUntil(lambda: rid in w.controller.region_results and w.controller.regions[rid] == shape, timeout=WAIT)
     return w.controller.region_results[rid]
@@ -93,8 +102,17 @@ def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set
     w = window
     open_and_wait(qtbot, w, small_set["illuminated"])
     panel = w.regions_panel
+    # Pick the rectangle tool, then click on the ratio pane: the box is placed about that pixel.
     qtbot.mouseClick(panel.add_buttons["rectangle"], QtCore.Qt.MouseButton.LeftButton)
-    assert list(w.controller.regions) == [1]
+    assert panel.tool == "rectangle" and not w.controller.regions
+    click_on_pane(qtbot, w, "ratio", 60, 70)
+    assert list(w.controller.regions) == [1] and panel.tool is None
+    placed = w.controller.regions[1]
+    # The click picked the pixel under the mouse (within the screen's resolution of a 256-px frame) ...
+    row, col = w.model.selected_pixel
+    assert abs(row - 60) <= 1 and abs(col - 70) <= 1
+    # ... and the box is whole pixels about it.
+    assert (placed.y, placed.x) == (row - 0.5, col - 0.5) and placed.width == placed.height
     # Drag it on the difference pane: a drag ends in setPos(..., finish=True), then the size handle.
     roi = w.regions.overlay.items[1]["difference"].rois[0]
     roi.setPos((30, 20), finish=True)
@@ -112,7 +130,7 @@ def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set
     # A circle on the star (saturated core) and an annulus around it, from the Analysis menu.
     star_r, star_c = small_set["star_center"]
     menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Analysis")
-    add = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text() == "Add re&gion")
+    add = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text().startswith("Add re&gion"))
     next(a for a in add.actions() if a.text() == "Circle").trigger()
     next(a for a in add.actions() if a.text() == "Annulus").trigger()
     circle = w.regions.overlay.items[2]["ratio"].rois[0]

@@ -51,15 +51,17 @@ class RegionsMixin:
         self.request_region_stats(rid)
         return rid
 
-    def default_region(self, kind: str) -> RegionShape:
-        """A region of ``kind`` about the cutout's centre (the star, after opening), sized to the cutout."""
+    def default_region(self, kind: str, row: int | None = None, col: int | None = None) -> RegionShape:
+        """A region of ``kind`` about pixel (row, col) (default: the cutout's centre), sized to the cutout."""
         c = self.model.cutout
         r = float(max(4, min(24, c.half // 6)))
+        y, x = float(c.row if row is None else row), float(c.col if col is None else col)
         if kind == "rectangle":
-            return RegionShape("rectangle", x=float(c.col), y=float(c.row), width=2 * r, height=2 * r)
+            # Whole pixels: rows row - r .. row + r - 1 (the ROI snaps to the pixel grid).
+            return RegionShape("rectangle", x=x - 0.5, y=y - 0.5, width=2 * r, height=2 * r)
         if kind == "circle":
-            return RegionShape("circle", x=float(c.col), y=float(c.row), radius=r)
-        return RegionShape("annulus", x=float(c.col), y=float(c.row), inner=r, outer=2 * r)
+            return RegionShape("circle", x=x, y=y, radius=r)
+        return RegionShape("annulus", x=x, y=y, inner=r, outer=2 * r)
 
     def update_region(self, region_id: int, shape: RegionShape) -> None:
         """The user moved or resized region ``region_id``."""

@@ -31,6 +31,7 @@ class RegionsPanel(QtWidgets.QWidget):
     Signals
     -------
     add_requested(str kind)
+        Add at the cutout's centre (a double-click on a tool).
     remove_requested(int id)
     load_requested(), save_requested()
     """
@@ -49,10 +50,16 @@ class RegionsPanel(QtWidgets.QWidget):
 
         buttons = QtWidgets.QHBoxLayout()
         self.add_buttons = {}
+        # Drawing tools: checked, the next click on any pane places the shape there.
+        self.tools = QtWidgets.QButtonGroup(self)
+        self.tools.setExclusive(False)
         for kind in ("rectangle", "circle", "annulus"):
             b = QtWidgets.QPushButton(f"+ {kind}")
-            b.setToolTip(f"Add a {kind} at the cutout's centre; drag it or its handles on any pane")
-            b.clicked.connect(lambda _, kind=kind: self.add_requested.emit(kind))
+            b.setCheckable(True)
+            b.setToolTip(f"Then click on any pane to place a {kind} there; drag it or its handles to move and "
+                         "resize it; right-click it to remove it")
+            b.toggled.connect(lambda on, kind=kind: self._tool_toggled(kind, on))
+            self.tools.addButton(b)
             buttons.addWidget(b)
             self.add_buttons[kind] = b
         self.remove_button = QtWidgets.QPushButton("Remove")
@@ -160,6 +167,21 @@ class RegionsPanel(QtWidgets.QWidget):
     def _on_frame(self, k: int, *_: Any) -> None:
         self.frame_line.setPos(k)
         self._fill_table()
+
+    @property
+    def tool(self) -> str | None:
+        """The drawing tool waiting for a click on a pane, or None."""
+        return next((k for k, b in self.add_buttons.items() if b.isChecked()), None)
+
+    def _tool_toggled(self, kind: str, on: bool) -> None:
+        if on:
+            for other, b in self.add_buttons.items():
+                if other != kind:
+                    b.setChecked(False)
+
+    def end_tool(self) -> None:
+        for b in self.add_buttons.values():
+            b.setChecked(False)
 
     def selected_id(self) -> int | None:
         items = self.list.selectedItems()

@@ -181,6 +181,14 @@ def install_regions(window) -> RegionsViews:
     overlay.region_edited.connect(c.update_region)
     overlay.remove_requested.connect(c.remove_region)
     panel.add_requested.connect(lambda kind: c.add_region(c.default_region(kind)))
+
+    def clicked(row: int, col: int) -> None:
+        kind = panel.tool
+        if kind is not None:  # a drawing tool is waiting: place the shape at the click
+            panel.end_tool()
+            c.add_region(c.default_region(kind, row, col))
+
+    window.panes.pixel_clicked.connect(clicked)
     panel.remove_requested.connect(c.remove_region)
     panel.load_requested.connect(lambda: choose_region_file(window, save=False))
     panel.save_requested.connect(lambda: choose_region_file(window, save=True))
@@ -198,7 +206,7 @@ def install_regions(window) -> RegionsViews:
             file_menu.insertAction(before, action)
         file_menu.insertSeparator(before)
     if analysis is not None:
-        sub = analysis.addMenu("Add re&gion")
+        sub = analysis.addMenu("Add re&gion at the cutout centre")
         for kind in ("rectangle", "circle", "annulus"):
             sub.addAction(kind.capitalize(), lambda kind=kind: c.add_region(c.default_region(kind)))
     if view is not None:
