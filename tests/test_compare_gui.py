@@ -135,3 +135,53 @@ def test_exposure_difference_pane_equals_numpy(qtbot, window, small_set):
         w.controller.set_compare("exposure", uri=str(other))
     assert other.name in sig.args[0] and "frame sizes differ" in sig.args[0]
     assert w.controller.compare_uri == dark
+
+
+@pytest.fixture
+def fake_ramp(small_set, tmp_path_factory):
+    """A calibrated RampModel of the small illuminated exposure: raw - 10000 DN (as test_gui's)."""
+    import roman_datamodels.datamodels as rdm
+
+    path = tmp_path_factory.mktemp("cal") / "illum_ramp.asdf"
+    with open_exposure(small_set["illuminated"]) as exp:
+        n, h, w = exp.shape
+        raw = np.stack([exp.frame(k) for k in range(n)])
+    m = rdm.RampModel.create_fake_data(shape=(n, h, w))
+    m.data = raw.astype(np.float32) - 10000.0
+    m.pixeldq = np.zeros((h, w), np.uint32)
+    m.groupdq = np.zeros((n, h, w), np.uint8)
+    m.save(path)
+    return path
+
+
+def test_blink_raw_and_calibrated(qtbot, window, small_set, fake_ramp, monkeypatch):
+    from brightstar_gui.jobs import opening
+    from processing.progress import Progress
+
+    class Result:
+        path, cal_step, from_cache = fake_ramp, {}, False
+
+    def fake_calibration(uri, refs, endpoint_url=None):
+        yield Progress(0.5, "dq_init")
+        return Result()
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    w = window
+    open_and_wait(qtbot, w, small_set["illuminated"])
+    w.compare_action.trigger()
+    cw = w.compare_widget
+    cw.mode.setCurrentIndex(1)  # "its calibrated ramp": none yet
+    qtbot.waitUntil(lambda: "Calibrate exposure" in cw.plots["left"].titleLabel.text, timeout=WAIT)
+    with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
+        w.controller.start_calibration()
+    w.model.frame = 4
+    r = wait_compare(qtbot, w, frame_a=4, frame_b=4)
+    assert "raw" in r.request.label_a and "calibrated" in r.request.label_b
+    y0, y1, x0, x1 = w.model.region()
+    raw = frame(small_set["illuminated"], 4)[y0:y1, x0:x1]
+    np.testing.assert_array_equal(r.values["A"], raw)
+    np.testing.assert_allclose(r.values["A - B"], 10000.0)  # raw - (raw - 10000)
+    cw.rate.setValue(5.0)
+    with qtbot.waitSignals([cw.blinked, cw.blinked], timeout=WAIT):
+        pass
+    assert cw.timer.interval() == 200
