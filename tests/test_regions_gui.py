@@ -98,7 +98,7 @@ def assert_stats(stats, exp):
         np.testing.assert_allclose(getattr(stats, name), values, rtol=1e-9, atol=1e-9, err_msg=name)
 
 
-def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set, truth):
+def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set, truth, tmp_path, monkeypatch):
     w = window
     open_and_wait(qtbot, w, small_set["illuminated"])
     panel = w.regions_panel
@@ -158,6 +158,20 @@ def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set
     assert np.isfinite(stats.mean[k]) and panel.table.item(0, 0).text() == f"{stats.mean[k]:.2f}"
     w.model.frame = 1
     assert panel.table.item(0, 0).text() == f"{stats.mean[1]:.2f}" and panel.frame_line.value() == 1
+
+    # The statistics as CSV from the dock, read back.
+    import csv
+
+    out = tmp_path / "stats.csv"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    qtbot.mouseClick(panel.csv_button, QtCore.Qt.MouseButton.LeftButton)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 3 * truth[0].shape[0]
+    for rid, st in ((1, stats), (2, c_stats), (3, a_stats)):
+        mine = [r for r in rows if r["region"] == str(rid)]
+        np.testing.assert_allclose([float(r["mean"]) for r in mine], st.mean, rtol=1e-9)
+        assert [int(r["n_saturated"]) for r in mine] == list(st.n_saturated)
+    np.testing.assert_allclose([float(r["time_s"]) for r in rows[:8]], w.dataset.primary.read_times)
 
     # Remove from the dock: the ROIs leave every pane.
     panel.list.item(1).setSelected(True)

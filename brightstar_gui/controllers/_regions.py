@@ -117,6 +117,35 @@ class RegionsMixin:
         self.views.status.flash(f"wrote {len(self.regions)} region(s) to {path}", 5000)
         return True
 
+    def save_region_stats(self, path: str) -> bool:
+        """Every region's statistics per read as one CSV (columns ``region, read, time_s, mean, ...``)."""
+        import numpy as np
+
+        from processing.commands._analysis_input import write_csv
+        from processing.diagnostics.regionstats import STATS_COLUMNS
+
+        done = {rid: s for rid, s in self.region_results.items() if rid in self.regions}
+        if not done:
+            self._error("Save region statistics", "no region statistics yet (add a region, wait for its plot)")
+            return False
+        times = None if self.dataset is None else self.dataset.primary.read_times
+        cols: dict[str, list] = {"region": [], "read": [], "time_s": []}
+        cols.update({name: [] for name in STATS_COLUMNS[1:]})
+        for rid, stats in done.items():
+            n = len(stats.read)
+            cols["region"] += [rid] * n
+            cols["read"] += list(stats.read)
+            cols["time_s"] += list(np.full(n, np.nan) if times is None else np.asarray(times, float)[:n])
+            for name in STATS_COLUMNS[1:]:
+                cols[name] += list(getattr(stats, name))
+        try:
+            write_csv(path, {k: np.asarray(v) for k, v in cols.items()})
+        except OSError as err:
+            self._error("Save region statistics", f"{path}: {err.strerror or err}")
+            return False
+        self.views.status.flash(f"wrote the statistics of {len(done)} region(s) to {path}", 5000)
+        return True
+
     # -- statistics ----------------------------------------------------------------------
     def request_region_stats(self, region_id: int) -> None:
         shape = self.regions.get(region_id)

@@ -34,12 +34,16 @@ class RegionsPanel(QtWidgets.QWidget):
         Add at the cutout's centre (a double-click on a tool).
     remove_requested(int id)
     load_requested(), save_requested()
+        DS9 region files.
+    csv_requested()
+        Save the statistics as CSV.
     """
 
     add_requested = QtCore.pyqtSignal(str)
     remove_requested = QtCore.pyqtSignal(int)
     load_requested = QtCore.pyqtSignal()
     save_requested = QtCore.pyqtSignal()
+    csv_requested = QtCore.pyqtSignal()
 
     def __init__(self, model, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -69,8 +73,11 @@ class RegionsPanel(QtWidgets.QWidget):
         load, save = QtWidgets.QPushButton("Load DS9..."), QtWidgets.QPushButton("Save DS9...")
         load.clicked.connect(self.load_requested)
         save.clicked.connect(self.save_requested)
+        self.csv_button = QtWidgets.QPushButton("Statistics CSV...")
+        self.csv_button.clicked.connect(self.csv_requested)
         buttons.addWidget(load)
         buttons.addWidget(save)
+        buttons.addWidget(self.csv_button)
         self.stat = QtWidgets.QComboBox()
         self.stat.addItems(list(STAT_LABELS))
         self.stat.currentTextChanged.connect(lambda _: self._redraw())

@@ -192,6 +192,7 @@ def install_regions(window) -> RegionsViews:
     panel.remove_requested.connect(c.remove_region)
     panel.load_requested.connect(lambda: choose_region_file(window, save=False))
     panel.save_requested.connect(lambda: choose_region_file(window, save=True))
+    panel.csv_requested.connect(lambda: choose_stats_file(window))
     window.regions_dock = window._dock("Regions", panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(window.ramp_dock, window.regions_dock)
     window.ramp_dock.raise_()
@@ -212,6 +213,14 @@ def install_regions(window) -> RegionsViews:
     if view is not None:
         view.addAction(window.regions_dock.toggleViewAction())
     return views
+
+
+def choose_stats_file(window) -> None:
+    folder = window.settings.value("regions/folder", "") or ""
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(window, "Save region statistics", folder,
+                                                    "CSV (*.csv);;All files (*)")
+    if path:
+        window.controller.save_region_stats(path if path.lower().endswith(".csv") else path + ".csv")
 
 
 def choose_region_file(window, save: bool) -> None:
