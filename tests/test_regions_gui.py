@@ -88,6 +88,35 @@ def click_on_pane(qtbot, w, kind, row, col):
     qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
 
 
+def drag_on_pane(w, kind, start, end, steps=8):
+    """A real mouse drag on pane ``kind`` from data point ``start`` to ``end`` ((x, y) in pixels)."""
+    from PyQt6 import QtGui
+
+    vb = w.panes.plots[kind].getViewBox()
+    view = w.panes.graphics
+    viewport = view.viewport()
+
+    def at(x, y):
+        return QtCore.QPointF(view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y))))
+
+    left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
+    mods = QtCore.Qt.KeyboardModifier.NoModifier
+
+    def send(kind_, pos, button, buttons):
+        event = QtGui.QMouseEvent(kind_, pos, viewport.mapToGlobal(pos), button, buttons, mods)
+        QtWidgets.QApplication.sendEvent(viewport, event)
+
+    p0 = at(*start)
+    send(QtCore.QEvent.Type.MouseButtonPress, p0, left, left)
+    for i in range(1, steps + 1):
+        f = i / steps
+        send(QtCore.QEvent.Type.MouseMove, at(start[0] + f * (end[0] - start[0]), start[1] + f * (end[1] - start[1])),
+             none, left)
+        QtWidgets.QApplication.processEvents()
+    send(QtCore.QEvent.Type.MouseButtonRelease, at(*end), left, none)
+    QtWidgets.QApplication.processEvents()
+
+
 def wait_stats(qtbot, w, rid, shape):
     qtbot.waitUntil(lambda: rid in w.controller.region_results and w.controller.regions[rid] == shape, timeout=WAIT)
     return w.controller.region_results[rid]
@@ -113,9 +142,20 @@ def test_draw_move_and_resize_regions_stats_equal_numpy(qtbot, window, small_set
     assert abs(row - 60) <= 1 and abs(col - 70) <= 1
     # ... and the box is whole pixels about it.
     assert (placed.y, placed.x) == (row - 0.5, col - 0.5) and placed.width == placed.height
-    # Drag it on the difference pane: a drag ends in setPos(..., finish=True), then the size handle.
+    # Drag it with the mouse on the difference pane (its body moves it) to start at (row 20, col 30).
     roi = w.regions.overlay.items[1]["difference"].rois[0]
-    roi.setPos((30, 20), finish=True)
+    (x0, y0), (bw, bh) = roi.pos(), roi.size()
+    grab = (x0 + bw / 2 + 0.3, y0 + bh / 4 + 0.3)  # inside, away from the handles
+    drag_on_pane(w, "difference", grab, (grab[0] + 30 - x0, grab[1] + 20 - y0))
+    qtbot.waitUntil(lambda: w.controller.regions[1] != placed, timeout=WAIT)
+    moved = w.controller.regions[1]
+    dx, dy = moved.x - placed.x, moved.y - placed.y
+    assert dx == round(dx) and dy == round(dy)  # snapped to whole pixels
+    assert abs(dx - (30 - x0)) <= 1 and abs(dy - (20 - y0)) <= 1 and moved.width == placed.width
+    for kind, item in w.regions.overlay.items[1].items():  # every pane's copy followed the drag
+        assert item.shape() == moved, kind
+    # Then resize it exactly (what the size handle's drag ends in).
+    roi.setPos((30, 20), finish=False)
     roi.setSize((21, 13), finish=True)
     shape = RegionShape.rectangle(20, 33, 30, 51)
     stats = wait_stats(qtbot, w, 1, shape)
