@@ -257,10 +257,20 @@ def install_compare(window) -> CompareWidget:
     widget = CompareWidget(c, link_to=window.panes.viewbox)
     window.compare = CompareViews(widget)
     window.compare_widget = widget
-    dock = window.compare_dock = window._dock("Compare", widget, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-    window.tabifyDockWidget(window.ramp_dock, dock)
-    window.ramp_dock.raise_()
+    # Added hidden and tabbed with the ramp only when first shown: hiding a dock already in
+    # the ramp's tab group left a stray copy of the group's tab bar over the Exposures dock.
+    dock = window.compare_dock = QtWidgets.QDockWidget("Compare", window)
+    dock.setObjectName("dock-compare")
+    dock.setWidget(widget)
     dock.hide()
+    window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+    def show_dock() -> None:
+        if not getattr(dock, "_placed", False) and not dock.isFloating():
+            dock._placed = True
+            window.tabifyDockWidget(window.ramp_dock, dock)
+        dock.show()
+        dock.raise_()
 
     def visibility(visible: bool) -> None:
         c.compare_active = bool(visible)
@@ -273,8 +283,7 @@ def install_compare(window) -> CompareWidget:
     c.add_hook("opened", lambda ds: widget.set_candidates(c.dark_candidates()))
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     # Show and raise (not a toggle): a dock tabbed behind the ramp counts as open but is not seen.
-    action = QtGui.QAction("Co&mpare (blink, side by side, difference)", window,
-                           triggered=lambda: (dock.show(), dock.raise_()))
+    action = QtGui.QAction("Co&mpare (blink, side by side, difference)", window, triggered=show_dock)
     view.addAction(action)
     window.compare_action = action
     return widget

@@ -194,8 +194,13 @@ def install_regions(window) -> RegionsViews:
     panel.save_requested.connect(lambda: choose_region_file(window, save=True))
     panel.csv_requested.connect(lambda: choose_stats_file(window))
     window.regions_dock = window._dock("Regions", panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-    window.tabifyDockWidget(window.ramp_dock, window.regions_dock)
-    window.ramp_dock.raise_()
+    if window.settings.value("window/state") is None:
+        # Tabbed with the ramp once the window is laid out: tabified before its first show, Qt
+        # left a stray copy of the tab bar over the Exposures dock.  A saved layout places it itself.
+        timer = QtCore.QTimer(window, singleShot=True, interval=0)
+        timer.timeout.connect(lambda: (window.tabifyDockWidget(window.ramp_dock, window.regions_dock),
+                                       window.ramp_dock.raise_()))
+        timer.start()
 
     menus = {a.text(): a.menu() for a in window.menuBar().actions() if a.menu() is not None}
     file_menu, analysis, view = menus.get("&File"), menus.get("&Analysis"), menus.get("&View")
