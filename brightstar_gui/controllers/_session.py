@@ -147,6 +147,9 @@ class SessionMixin:
         self.set_regions(s.regions)
         pin = getattr(self, "pin_pixel", None)
         if pin is not None:
+            clear = getattr(self, "clear_pins", None)
+            if clear is not None:
+                clear()  # the session's pins, not those left from before
             for row, col in s.pins:
                 pin(row, col)
         elif s.pins:

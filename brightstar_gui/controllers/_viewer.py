@@ -42,6 +42,7 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
 from ._compare import CompareMixin
+from ._diagnostics import DiagnosticsMixin
 from ._navigation import NavigationMixin
 from ._regions import RegionsMixin
 from ._session import SessionMixin
@@ -52,10 +53,11 @@ from ._runner import JobRunner
 #: Long tasks shown with a progress row and a cancel button.
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
                "demo": "Demo: first look", "darks": "Demo: darks", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
-               "verify": "Checksums"}
+               "verify": "Checksums", "analysis": "Saturation growth + onset", "growth": "Saturation growth",
+               "profile": "Radial profile"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
 DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
-                    "verify")
+                    "verify", "analysis", "growth", "profile", "profile_at", "onset_image", "contours", "pins")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
+class ViewerController(DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin,
+                       CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -122,6 +125,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMi
         ev.selected_pixel.connect(self._on_selected_pixel)
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
+        self._install_diagnostics()
         self._hooks: dict[str, list] = {}
         self._init_regions()
         self._init_session()
@@ -282,6 +286,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMi
         self.request_render()
         self.ensure_summary()
         self.request_pixel()
+        self.refresh_diagnostics()
         self.views.status.notify("context_loaded", ds.uri)
         self._run_hooks("context", ctx)
 
