@@ -191,3 +191,7 @@ class RegionsMixin:
         view = self._regions_view
         if view is not None:
             view.set_regions(dict(self.regions))
+        # A growth plot counting a region follows it when it moves, resizes or goes.
+        diagnostics = getattr(self, "diagnostics", None)
+        if diagnostics is not None and diagnostics.growth_scope.startswith("region:"):
+            self.request_growth()
