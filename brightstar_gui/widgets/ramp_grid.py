@@ -75,7 +75,7 @@ class NeighbourGrid(pg.PlotWidget):
         self.scale: tuple[float, float] = (0.0, 1.0)
         self.cells: dict = {}
         self._ticks_key = None
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(220)
 
     def set_ramps(self, values: np.ndarray, sat: np.ndarray | None, rr: int, cc: int, r0: int, c0: int,
                   x_end: tuple[str, str]) -> None:

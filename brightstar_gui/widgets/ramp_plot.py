@@ -130,6 +130,9 @@ class RampPanel(QtWidgets.QWidget):
 
         self.x_choice = QtWidgets.QComboBox()
         self.x_choice.addItems(["x: read", "x: seconds"])
+        # Narrow when the dock is: the panel's minimum width stays what it was.
+        self.x_choice.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.x_choice.setMinimumContentsLength(3)
         self.x_choice.setToolTip("x axis of the ramps: read number, or seconds since the first read "
                                  "(the exposure's frame time)")
         self.x_choice.currentIndexChanged.connect(lambda i: self.set_x_unit("s" if i == 1 else "read"))
@@ -138,21 +141,23 @@ class RampPanel(QtWidgets.QWidget):
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumWidth(240)
+        self.readout.setMinimumWidth(200)
 
         from .panes import cache_axes
 
         cache_axes(item)
         cache_axes(self.grid.getPlotItem())
         self._set_decorated(False)  # no pixel yet: no axes of fake 0..1 ranges
-        side = QtWidgets.QWidget()
-        sv = QtWidgets.QVBoxLayout(side)
+        # The x choice scrolls with the readout: a scroll area adds nothing to the
+        # panel's minimum width (the window's layout stays as it was).
+        inner = QtWidgets.QWidget()
+        sv = QtWidgets.QVBoxLayout(inner)
         sv.setContentsMargins(0, 0, 0, 0)
         sv.addWidget(self.x_choice)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.readout)
-        sv.addWidget(scroll, 1)
+        sv.addWidget(self.readout, 1)
+        side = QtWidgets.QScrollArea()
+        side.setWidgetResizable(True)
+        side.setWidget(inner)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         splitter = QtWidgets.QSplitter()
