@@ -56,7 +56,7 @@ class NeighbourGrid(pg.PlotWidget):
         item.getAxis("left").setWidth(48)
         item.setLabel("bottom", "read")
         # A title spanning the axes' columns cannot widen the plot past its view.
-        self.setTitle("3 x 3 neighbours, one scale (red: saturated)", size="8pt")
+        self.setTitle("3 x 3 neighbours (red: saturated)", size="8pt")  # short: the dock can be narrow
         item.layout.removeItem(item.titleLabel)
         item.layout.addItem(item.titleLabel, 0, 0, 1, 3)
         for name in ("left", "bottom", "top", "right"):

@@ -236,7 +236,7 @@ class RampPanel(QtWidgets.QWidget):
         from_start = ro.saturated_from_start(data)
         # The title changes only with the pixel's kind (a new title is an HTML layout);
         # the pixel's coordinates are in the readout and on the neighbour grid's axes.
-        title = ("SATURATED FROM READ 0: no unsaturated read, no signal" if from_start else "ramp of the selected pixel")
+        title = ("SATURATED FROM READ 0: no signal" if from_start else "ramp of the selected pixel")
         if title != self._title:
             self._title = title
             self.plot.setTitle(title, color=SAT_COLOUR if from_start else "#dddddd", size="9pt")
