@@ -33,7 +33,7 @@ class FakePanes:
         self.images.clear()
         self.calls.append(("clear",))
 
-    def set_image(self, kind, rgba, rect):
+    def set_image(self, kind, rgba, rect, opaque=False):
         self.images[kind] = (rgba, rect)
 
     def set_colorbar(self, kind, lut, levels):

@@ -162,7 +162,7 @@ class RenderingMixin:
         cal = " (calibrated)" if req.kind == "calibrated" else ""
         for kind, pane in result.panes.items():
             style = req.style(kind)
-            panes.set_image(kind, pane.rgba, pane.rect)
+            panes.set_image(kind, pane.argb, pane.rect, pane.opaque)  # ARGB32: blitted as it is
             panes.set_colorbar(kind, lut(style.cmap, style.scale), pane.levels)
             panes.set_message(kind, pane.message if pane.rgba is None or pane.message else "")
             panes.set_title(kind, titles[kind] + (cal if kind != "mask" else ""))
