@@ -80,9 +80,14 @@ class FrameSlider(QtWidgets.QWidget):
         layout.addWidget(self.rate_label)
         layout.addWidget(self.fps)
 
+        # A single-shot timer re-armed for each frame's due time on a fixed
+        # schedule: a repeating timer's whole-millisecond interval would play
+        # 60 fps at 1000 / 17 = 58.8 fps.
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.timeout.connect(lambda: self.on_tick())
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._on_timer)
+        self._next_due = 0.0
         self.fps.valueChanged.connect(lambda v: setattr(self.state, "fps", v))
         self.slider.valueChanged.connect(self._on_slider)
         state.events.frame.connect(self._on_frame_change)
@@ -145,7 +150,8 @@ class FrameSlider(QtWidgets.QWidget):
     def _on_playing(self, playing: bool) -> None:
         sp = QtWidgets.QStyle.StandardPixmap
         if playing:
-            self.timer.start(max(1, int(round(1000 / self.state.fps))))
+            self._next_due = time.monotonic()
+            self._arm()
         else:
             self.timer.stop()
             self.rate_label.setText("")
@@ -157,7 +163,23 @@ class FrameSlider(QtWidgets.QWidget):
             self.fps.setValue(fps)
             self.fps.blockSignals(False)
         if self.timer.isActive():
-            self.timer.setInterval(max(1, int(round(1000 / fps))))
+            self._next_due = time.monotonic()
+            self._arm()
+
+    def _on_timer(self) -> None:
+        self.on_tick()
+        if self.state.playing:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Start the timer for the next frame's due time (one period after the last one's)."""
+        period = 1.0 / self.state.fps
+        now = time.monotonic()
+        self._next_due += period
+        if now - self._next_due > period:
+            self._next_due = now + period  # fell behind (a slow frame): no burst to catch up
+        # Whole milliseconds, rounded down: at most 1 ms early, never late by rounding.
+        self.timer.start(max(0, int((self._next_due - now) * 1000)))
 
     #: Seconds between updates of the achieved-rate readout: it is an average
     #: over 1.5 s, and a label re-laid out at 60 Hz costs the frames it counts.
