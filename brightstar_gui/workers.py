@@ -133,9 +133,10 @@ class Channel(QtCore.QObject):
                 self._pending = [task]
             self._lock.notify_all()
             generation = self._generation
-        if was_idle:
-            # Only on a change: every emit releases and retakes the GIL, a
-            # wait of up to the switch interval while a job runs Python.
+        if was_idle and self.receivers(self.busy_changed):
+            # Only on a change, and only if someone listens: an emit releases
+            # and retakes the GIL, a wait of up to the switch interval while a
+            # job runs Python (two channels are submitted to every frame).
             self.busy_changed.emit(True)
         return generation
 
@@ -214,7 +215,7 @@ class Channel(QtCore.QObject):
             with self._lock:
                 self._running = None
                 idle = not self._pending
-            if idle:
+            if idle and self.receivers(self.busy_changed):
                 self.busy_changed.emit(False)
 
 

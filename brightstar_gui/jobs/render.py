@@ -155,18 +155,24 @@ class PaneImage:
 def argb32(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
     """RGBA bytes ``(h, w, 4)`` as ARGB32 words ``(h, w)`` uint32 (``0xAARRGGBB``), and whether all are opaque.
 
-    Channel copies into the byte order of a native ``uint32`` (the cheapest
-    of the ways tried: 4 strided copies, ~0.4 ms for 512 x 512).
+    On a little-endian machine the RGBA bytes read as a uint32 are
+    ``0xAABBGGRR``: swapping the R and B bytes with three in-place word
+    operations is the cheapest of the ways tried (~0.2 ms for 171 x 171).
     """
-    rgba = np.asarray(rgba, dtype=np.uint8)
-    out = np.empty(rgba.shape[:2] + (4,), np.uint8)
-    # Byte offsets of A, R, G, B in a native uint32 0xAARRGGBB.
-    a, r, g, b = (3, 2, 1, 0) if sys.byteorder == "little" else (0, 1, 2, 3)
-    out[..., r] = rgba[..., 0]
-    out[..., g] = rgba[..., 1]
-    out[..., b] = rgba[..., 2]
-    out[..., a] = rgba[..., 3]
-    argb = out.view(np.uint32)[..., 0]
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if sys.byteorder == "little":
+        v = rgba.view(np.uint32)[..., 0]
+        argb = v & np.uint32(0xFF00FF00)
+        t = v << np.uint32(16)
+        t &= np.uint32(0x00FF0000)
+        argb |= t
+        np.right_shift(v, np.uint32(16), out=t)
+        t &= np.uint32(0xFF)
+        argb |= t
+    else:  # the word's bytes are A, R, G, B in memory order
+        out = np.empty(rgba.shape[:2] + (4,), np.uint8)
+        out[..., 0], out[..., 1:] = rgba[..., 3], rgba[..., :3]
+        argb = out.view(np.uint32)[..., 0]
     argb.flags.writeable = False
     return argb, bool(rgba[..., 3].min(initial=255) == 255)
 
