@@ -314,8 +314,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--no-s3", action="store_true")
     p.add_argument("--before", default=None, metavar="REF", help="also measure the viewer at git commit REF")
-    p.add_argument("--compare", default=None, metavar="REF",
-                   help="also measure playback of the viewer at git commit REF with this same script (e.g. HEAD~1)")
+    p.add_argument("--compare", nargs="+", default=[], metavar="REF",
+                   help="also measure playback of the viewer at git commit(s) REF with this same script (e.g. HEAD~1)")
     p.add_argument("--playback-only", action="store_true", help="skip the pixel clicks")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--scratch", type=Path, default=None,
@@ -388,9 +388,9 @@ def main(argv=None) -> int:
             results["s3_cutout_512"] = b.play(args.fps, args.warm, args.seconds)
             print("S3 cutout 512 x 512:", results["s3_cutout_512"], flush=True)
             b.close()
-    if args.compare:
-        results["compare"] = measure_ref(args.compare, args, scratch)
-        print(f"viewer at {args.compare}:", results["compare"], flush=True)
+    for ref in args.compare:
+        results.setdefault("compare", []).append(measure_ref(ref, args, scratch))
+        print(f"viewer at {ref}:", results["compare"][-1], flush=True)
     if args.before:
         results["before"] = measure_before(args.before, uri, args, size)
         print(f"viewer at {args.before}:", results["before"], flush=True)
