@@ -46,8 +46,12 @@ SUPPORTED_MODELS = {
 _LZ4_CACHE_BYTES = 96 * 1024 * 1024  # decompressed chunks kept for scrubbing back and forth
 _SPAN_BATCH = 48 * 1024 * 1024  # uncompressed bytes of ranges handled per batch
 #: Gap between wanted rows (bytes) above which a box is read one row per system call
-#: rather than reading the gap into scratch (a call costs about what copying ~16 KiB does).
-SCATTER_GAP = 16 * 1024
+#: rather than reading the gaps into a small reused scratch buffer.  A call costs
+#: little more than copying ~16 KiB, but each one also gives the GIL away and waits
+#: to take it back (up to the switch interval while the UI thread paints): a
+#: cutout drawn at step 3 (24 KiB gaps) is one call; the full 4096-wide frame at
+#: step 26 (200 KiB gaps, 33 MB to move for 1.3 MB wanted) is read row by row.
+SCATTER_GAP = 128 * 1024
 
 
 def _model_name(tag: str | None) -> str | None:
@@ -159,9 +163,8 @@ class _RawReader(_BlockReader):
         step = 511  # 2 * 511 - 1 iovecs, under IOV_MAX (1024)
         try:
             if gap > SCATTER_GAP:
-                # Rows far apart (every k-th row of a zoomed-out frame): one
-                # read per row.  Reading the gaps into scratch would move
-                # every byte between them (a whole 32 MB frame for 1 MB wanted).
+                # Rows far apart: one read per row rather than moving every
+                # byte between them through the scratch buffer.
                 for r in range(height):
                     if os.preadv(fd, [flat[r * length : (r + 1) * length]], pos + r * row_bytes) != length:
                         raise self.source._changed()

@@ -105,19 +105,21 @@ def test_strided_region_reads_only_its_rows(tmp_path, monkeypatch):
 
     def counting(fd, buffers, offset):
         n = real(fd, buffers, offset)
-        read.append(n)
+        read.append((n, sum(len(b) for b in buffers)))
         return n
 
     monkeypatch.setattr(io.os, "preadv", counting)
+    rows = len(range(3, 2000, 13))
     with open_exposure(path) as exp:
         full = np.array(exp.frame(1))
+        # Rows 13 apart: one scatter read of the 154 wanted rows (2030 columns
+        # each) and the gaps between them into scratch, not a 2048-row box.
         read.clear()
         part = exp.frame_region(1, 3, 2000, 10, 2040, step=13)
         np.testing.assert_array_equal(part, full[3:2000:13, 10:2040:13])
-        rows = len(range(3, 2000, 13))
-        # One read per row, each the row's wanted columns (2030 uint16), not the 8 MiB frame.
-        assert len(read) == rows and sum(read) == rows * 2030 * 2
-        # Small steps still read the box in a few scatter reads (gaps into scratch).
+        assert len(read) == 1 and read[0][0] == (rows - 1) * 13 * 4096 + 2030 * 2
+        # Sparse rows (gap over SCATTER_GAP): one read per row, each only its columns.
+        monkeypatch.setattr(io, "SCATTER_GAP", 16 * 1024)
         read.clear()
-        np.testing.assert_array_equal(exp.frame_region(1, 0, 600, 0, 300, step=2), full[0:600:2, 0:300:2])
-        assert len(read) == 1
+        np.testing.assert_array_equal(exp.frame_region(1, 3, 2000, 10, 2040, step=13), full[3:2000:13, 10:2040:13])
+        assert len(read) == rows and sum(n for n, _ in read) == rows * 2030 * 2
