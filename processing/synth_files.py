@@ -1,0 +1,196 @@
+"""Writing one synthetic exposure: the datamodel around the reads, saved so that no half-written file remains."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .asdf_recompress import recompress_lz4
+from .progress import Job, Progress, run
+from .synth_config import AMP33_WIDTH, DETECTOR, FILTER, FULL_SIZE, ILLUM_STAMP, SynthConfig
+from .synth_detector import Detector
+from .synth_reads import generate_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExposurePlan:
+    """What one synthetic exposure is.
+
+    Attributes
+    ----------
+    path : Path
+    stamp : str
+        Timestamp of the file name (YYYYMMDDhhmmss).
+    illuminated : bool
+    model : {"tvac", "raw"}
+        Write a ``TvacModel`` or a flight ``ScienceRawModel``.
+    seed_offset : int
+        Separates the noise of different exposures.
+    """
+
+    path: Path
+    stamp: str
+    illuminated: bool
+    model: str = "tvac"
+    seed_offset: int = 0
+
+
+
+def _time(stamp: str):
+    from astropy.time import Time
+
+    iso = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}"
+    return Time(iso, format="isot", scale="utc")
+
+
+def _build_model(plan: ExposurePlan, cfg: SynthConfig, data: np.ndarray, amp33: np.ndarray):
+    """A TvacModel or ScienceRawModel around (memory-mapped) arrays."""
+    import astropy.units as u
+    from roman_datamodels import datamodels as rdm
+
+    nread = data.shape[0]
+    start = _time(plan.stamp)
+    if plan.model == "tvac":
+        model = rdm.TvacModel.create_fake_data(shape=(1, 8, 8))
+        model.data = u.Quantity(data, u.DN, dtype=np.uint16, copy=False)
+        model.amp33 = u.Quantity(amp33, u.DN, dtype=np.uint16, copy=False)
+        model.guidewindow = u.Quantity(np.zeros((nread, 16, 16), np.uint16), u.DN, dtype=np.uint16, copy=False)
+        exp = model.meta.exposure
+        exp.type = "WFI_IMAGE" if plan.illuminated else "WFI_DARK"
+        exp.start_time = start
+        exp.ngroups = nread
+        exp.nframes = 1
+        exp.frame_divisor = 1
+        exp.groupgap = 0
+        exp.frame_time = cfg.frame_time
+        exp.group_time = cfg.frame_time
+        exp.exposure_time = cfg.frame_time * nread
+        exp.ma_table_name = "TVAC_SATURATION_55" if nread == 55 else f"TVAC_SATURATION_{nread}"
+        exp.ma_table_number = 1
+        exp.read_pattern = [[i + 1] for i in range(nread)]
+        gt = model.meta.groundtest
+        gt.test_name = "WFI Bright Star Saturation" if plan.illuminated else "WFI Bright Star Saturation: final dark"
+        gt.test_phase = "TVAC2"
+        gt.test_environment = "TOHOTQUAL"
+        gt.test_script = "WFISAT"
+        gt.detector_id = "SCA11"
+        gt.detector_temp = 95.0
+        gt.ota_temp = 265.0
+        gt.readout_col_num = FULL_SIZE + AMP33_WIDTH
+        gt.product_date = start
+        gt.conversion_date = start
+        gt.frames_temp = np.full(nread, 95.0)
+        model.meta.hdf5_telemetry = "synthetic (brightstar-gui processing.synth)"
+    elif plan.model == "raw":
+        model = rdm.ScienceRawModel.create_fake_data(shape=(1, 8, 8))
+        model.data = data.view(np.ndarray)  # asdf validates plain ndarrays, not memmaps
+        model.amp33 = amp33
+        exp = model.meta.exposure
+        exp.type = "WFI_IMAGE" if plan.illuminated else "WFI_DARK"
+        exp.start_time = start
+        exp.end_time = _time(plan.stamp) + cfg.frame_time * nread * u.s
+        exp.nresultants = nread
+        exp.frame_time = cfg.frame_time
+        exp.exposure_time = cfg.frame_time * nread
+        exp.effective_exposure_time = cfg.frame_time * (nread - 1)
+        exp.ma_table_name = f"SYNTH_{nread}"
+        exp.ma_table_number = 1
+        exp.read_pattern = [[i + 1] for i in range(nread)]
+        exp.truncated = False
+    else:
+        raise ValueError(f"unknown model kind {plan.model!r}; expected 'tvac' or 'raw'")
+    model.meta.instrument.detector = DETECTOR
+    model.meta.instrument.optical_element = FILTER if plan.illuminated else "DARK"
+    return model
+
+
+def _compression_arg(compression: str) -> str | None:
+    if compression in ("none", None, ""):
+        return None
+    if compression not in ("lz4", "zlib", "bzp2"):
+        raise ValueError(f"unknown compression {compression!r}; expected none, lz4, zlib or bzp2")
+    return compression
+
+
+def _save_atomically(model, path: Path, compression: str) -> None:
+    """Save a datamodel to ``path`` via a scratch directory (no half-written files).
+
+    The file is written under its final name (romancal records
+    ``meta.filename``) in a hidden sibling directory, then renamed into place.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.parent / f".partial-{os.getpid()}-{path.name}"
+    scratch.mkdir(exist_ok=True)
+    comp = _compression_arg(compression)
+    from .writers import disk_full_error
+
+    try:
+        if comp == "lz4":
+            # asdf would hold the whole compressed cube in memory: save
+            # uncompressed, then re-encode block by block.
+            model.save(scratch / path.name, all_array_compression=None)
+            recompress_lz4(scratch / path.name, scratch / (path.name + ".lz4"))
+            os.replace(scratch / (path.name + ".lz4"), path)
+        else:
+            model.save(scratch / path.name, all_array_compression=comp)
+            os.replace(scratch / path.name, path)
+    except OSError as err:  # ENOSPC, EROFS: said plainly, nothing left behind
+        raise disk_full_error(err, path, getattr(getattr(model, "data", None), "nbytes", None), "the synthetic exposure") from err
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None) -> Job[Path]:
+    """Write one synthetic exposure, frame by frame, reporting progress.
+
+    The cube is filled into a temporary memory map next to the output and
+    saved from there, so memory holds a few frames, not the cube.
+    """
+    det = det if det is not None else Detector(cfg)
+    n = cfg.size
+    plan.path.parent.mkdir(parents=True, exist_ok=True)
+    from .writers import disk_full_error, preallocate, remove_stale_partials
+
+    remove_stale_partials(plan.path.parent)
+    scratch = plan.path.with_name(f".partial-{os.getpid()}-{plan.path.name}.cube.npy")
+    try:
+        try:
+            data = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint16, shape=(cfg.frames, n, n))
+            # Reserve the cube's bytes: writing a sparse memory map on a full
+            # disk is SIGBUS; here it is an error naming the place and the size.
+            with open(scratch, "r+b") as fh:
+                preallocate(fh.fileno(), os.fstat(fh.fileno()).st_size, scratch, "the synthetic cube")
+        except OSError as err:
+            raise disk_full_error(err, scratch, cfg.frames * n * n * 2, "the synthetic cube") from err
+        amp33 = np.empty((cfg.frames, n, AMP33_WIDTH), np.uint16)
+        for k, frame, amp in generate_frames(cfg, det, plan.illuminated, plan.seed_offset):
+            data[k] = frame
+            amp33[k] = amp
+            yield Progress(0.8 * (k + 1) / cfg.frames, f"{plan.path.name}: read {k + 1}/{cfg.frames}")
+        data.flush()
+        model = _build_model(plan, cfg, data, amp33)
+        yield Progress(0.85, f"{plan.path.name}: saving")
+        _save_atomically(model, plan.path, cfg.compression)
+        log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
+        del model, data
+    finally:
+        if scratch.exists():
+            scratch.unlink()
+    yield Progress(1.0, f"{plan.path.name}: done")
+    return plan.path
+
+
+def write_exposure(path, frames: int = 55, size: int = FULL_SIZE, seed: int = 0, compression: str = "none",
+                   illuminated: bool = True, model: str = "tvac", **config) -> Path:
+    """Write one synthetic exposure (see :class:`SynthConfig`); return its path."""
+    cfg = SynthConfig(frames=frames, size=size, seed=seed, compression=compression, **config)
+    plan = ExposurePlan(path=Path(path), stamp=ILLUM_STAMP, illuminated=illuminated, model=model)
+    return run(write_exposure_job(plan, cfg))
+
