@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .progress import Job, Progress, scaled
@@ -63,7 +63,7 @@ from .synth_config import (AMP33_WIDTH, BORDER, DARK_ACTIVITY, DARK_STAMPS, DETE
                            REFERENCE_TYPES, SynthConfig, exposure_filename)
 from .synth_detector import Detector  # noqa: F401
 from .synth_files import (ExposurePlan, _build_model, _compression_arg, _save_atomically,  # noqa: F401
-                          write_exposure, write_exposure_job)
+                          write_checksums, write_exposure, write_exposure_job)
 from .synth_reads import generate_frames  # noqa: F401
 from .synth_references import refpix_alpha, write_reference_files_job  # noqa: F401
 
@@ -83,6 +83,7 @@ def _write_manifest(outdir: Path, cfg: SynthConfig, refs: dict[str, Path], compl
     where = dataset_paths(outdir)
     manifest = {
         "generator": "brightstar-gui processing.synth",
+        "generator_version": GENERATOR_VERSION,
         "complete": complete,
         "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
         "star_center": list(cfg.center()),
@@ -99,12 +100,57 @@ def _write_manifest(outdir: Path, cfg: SynthConfig, refs: dict[str, Path], compl
     return manifest
 
 
-def write_first_look_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[dict]:
-    """Write the illuminated exposure and the reference files: enough to look.
+#: Share of the first look's progress that the illuminated exposure takes (the references the rest).
+EXPOSURE_SHARE = 0.85
 
-    Writes a manifest with ``"complete": false`` (the darks are still to
-    come), so a viewer can open the exposure with its references while
-    :func:`write_darks_job` writes the rest.
+
+@dataclass(frozen=True, eq=False)
+class FirstLookExposure:
+    """The first look's illuminated exposure, written; its reference files are still to come.
+
+    Attributes
+    ----------
+    path : Path
+        The exposure (complete, openable).
+    detector : Detector
+        The detector model it was made with, for the reference files.
+    checksums : bool
+        Whether its blocks carry their checksums yet.
+    """
+
+    path: Path
+    detector: Detector
+    checksums: bool
+
+
+def write_illuminated_job(outdir, cfg: SynthConfig, det: Detector | None = None,
+                          checksums: bool = True) -> Job[FirstLookExposure]:
+    """Write the first look's illuminated exposure (step 1 of :func:`write_first_look_job`).
+
+    Removes the set's manifest first: nothing in ``outdir`` is usable until
+    :func:`write_first_look_references_job` writes it again.  With
+    ``checksums=False`` the exposure is complete but carries no checksums
+    yet; :func:`write_first_look_references_job` adds them.
+    """
+    outdir = Path(outdir)
+    where = dataset_paths(outdir)
+    manifest_path = Path(where["manifest"])
+    if manifest_path.exists():
+        manifest_path.unlink()
+    if det is None:
+        yield Progress(0.0, "building the detector model")  # seconds at 4096 x 4096: say so first
+        det = Detector(cfg)
+    yield Progress(0.02, "detector model")
+    plan = ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)
+    yield from scaled(write_exposure_job(plan, cfg, det, checksums=checksums), 0.02, 1.0)
+    return FirstLookExposure(plan.path, det, checksums)
+
+
+def write_first_look_references_job(outdir, cfg: SynthConfig, exposure: FirstLookExposure) -> Job[dict]:
+    """Write the reference files and the manifest (step 2 of :func:`write_first_look_job`).
+
+    Adds the exposure's checksums if it has none yet.  The manifest says
+    ``"complete": false`` (the darks are still to come).
 
     Returns
     -------
@@ -112,18 +158,44 @@ def write_first_look_job(outdir, cfg: SynthConfig, det: Detector | None = None) 
         The (incomplete) manifest.
     """
     outdir = Path(outdir)
-    where = dataset_paths(outdir)
-    manifest_path = Path(where["manifest"])
-    if manifest_path.exists():
-        manifest_path.unlink()  # nothing is usable until rewritten
-    if det is None:
-        yield Progress(0.0, "building the detector model")  # seconds at 4096 x 4096: say so first
-        det = Detector(cfg)
-    yield Progress(0.02, "detector model")
-    plan = ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)
-    yield from scaled(write_exposure_job(plan, cfg, det), 0.02, 0.75)
-    refs = yield from scaled(write_reference_files_job(Path(where["references"]), cfg, det), 0.75, 1.0, "references: ")
+    refs_dir = Path(dataset_paths(outdir)["references"])
+    share = 1.0 if exposure.checksums else 0.7
+    refs = yield from scaled(write_reference_files_job(refs_dir, cfg, exposure.detector), 0.0, share, "references: ")
+    if not exposure.checksums:
+        yield Progress(share, f"{exposure.path.name}: checksums")
+        write_checksums(exposure.path)
     return _write_manifest(outdir, cfg, refs, complete=False)
+
+
+def write_first_look_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[dict]:
+    """Write the illuminated exposure and the reference files: enough to look.
+
+    Writes a manifest with ``"complete": false`` (the darks are still to
+    come), so a viewer can open the exposure with its references while
+    :func:`write_darks_job` writes the rest.  The viewer's demo runs the two
+    steps as two jobs (:func:`write_illuminated_job`, then
+    :func:`write_first_look_references_job`) and opens the exposure between.
+
+    Returns
+    -------
+    dict
+        The (incomplete) manifest.
+    """
+    exposure = yield from scaled(write_illuminated_job(outdir, cfg, det), 0.0, EXPOSURE_SHARE)
+    return (yield from scaled(write_first_look_references_job(outdir, cfg, exposure), EXPOSURE_SHARE, 1.0))
+
+
+def manifest_is_current(manifest: dict | None, frames: int, size: int) -> bool:
+    """Whether ``manifest`` describes a set of ``frames`` x ``size`` written by this generator version.
+
+    A set written by an older generator (:data:`GENERATOR_VERSION`), or with
+    another shape, is to be written again.
+    """
+    if not manifest:
+        return False
+    config = manifest.get("config", {})
+    return (manifest.get("generator_version") == GENERATOR_VERSION and config.get("frames") == frames
+            and config.get("size") == size)
 
 
 def write_darks_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[dict]:

@@ -119,11 +119,14 @@ def _compression_arg(compression: str) -> str | None:
     return compression
 
 
-def _save_atomically(model, path: Path, compression: str) -> None:
+def _save_atomically(model, path: Path, compression: str, stream: bool = True) -> None:
     """Save a datamodel to ``path`` via a scratch directory (no half-written files).
 
     The file is written under its final name (romancal records
     ``meta.filename``) in a hidden sibling directory, then renamed into place.
+    ``stream=False`` lets asdf lz4-compress each block in memory (the
+    reference files: a few hundred MB, written once instead of saved and
+    re-encoded); the default re-encodes an uncompressed save block by block.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.parent / f".partial-{os.getpid()}-{path.name}"
@@ -132,7 +135,7 @@ def _save_atomically(model, path: Path, compression: str) -> None:
     from .writers import disk_full_error
 
     try:
-        if comp == "lz4":
+        if comp == "lz4" and stream:
             # asdf would hold the whole compressed cube in memory: save
             # uncompressed, then re-encode block by block.
             model.save(scratch / path.name, all_array_compression=None)
@@ -147,18 +150,89 @@ def _save_atomically(model, path: Path, compression: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None) -> Job[Path]:
+def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None,
+                       checksums: bool = True) -> Job[Path]:
     """Write one synthetic exposure, frame by frame, reporting progress.
 
-    The cube is filled into a temporary memory map next to the output and
-    saved from there, so memory holds a few frames, not the cube.
+    Uncompressed exposures (the default) are written in place: the file's
+    tree and block headers first, its bytes reserved, then each read into
+    its place in the data block (:func:`_write_in_place`).  Compressed ones
+    go through a scratch memory map and a save (:func:`_write_via_memmap`).
+    Either way memory holds a few frames, not the cube, and the file appears
+    under its name only when complete.
+
+    Parameters
+    ----------
+    checksums : bool
+        Write the blocks' MD5 checksums (uncompressed files: a second pass
+        over the file).  False leaves them out ("no checksum" in the ASDF
+        standard) for :func:`write_checksums` to add later -- the demo's
+        first look does so after the exposure is on screen.
     """
     det = det if det is not None else Detector(cfg)
-    n = cfg.size
     plan.path.parent.mkdir(parents=True, exist_ok=True)
-    from .writers import disk_full_error, preallocate, remove_stale_partials
+    from .writers import remove_stale_partials
 
     remove_stale_partials(plan.path.parent)
+    if _compression_arg(cfg.compression) is None:
+        yield from _write_in_place(plan, cfg, det, checksums)
+    else:
+        yield from _write_via_memmap(plan, cfg, det)
+    log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
+    yield Progress(1.0, f"{plan.path.name}: done")
+    return plan.path
+
+
+def _write_in_place(plan: ExposurePlan, cfg: SynthConfig, det: Detector, checksums: bool) -> Job[None]:
+    """Fill an uncompressed exposure's blocks in place, read by read.
+
+    The model is built around untouched zero placeholders of the cube's
+    shape (no memory), serialised with them skipped
+    (:class:`~processing.calibrate.ramp_file.RampFileWriter`: tree, block
+    headers, ``posix_fallocate``), and each read is written with ``pwrite``
+    at its offset: the cube is written once, not into a scratch map and then
+    copied.  The file is made in a hidden sibling folder under its final name
+    (romancal records ``meta.filename``) and renamed into place when complete.
+    """
+    from .calibrate.ramp_file import RampFileWriter, placeholder
+    from .writers import disk_full_error
+
+    n = cfg.size
+    scratch = plan.path.parent / f".partial-{os.getpid()}-{plan.path.name}"
+    target = scratch / plan.path.name
+    writer = None
+    try:
+        try:
+            scratch.mkdir(exist_ok=True)
+            model = _build_model(plan, cfg, placeholder((cfg.frames, n, n), np.uint16),
+                                 placeholder((cfg.frames, n, AMP33_WIDTH), np.uint16))
+            writer = RampFileWriter(target, model, ["data", "amp33"], what="the synthetic exposure")
+        except OSError as err:
+            raise disk_full_error(err, target, cfg.frames * n * (n + AMP33_WIDTH) * 2, "the synthetic exposure") from err
+        del model
+        for k, frame, amp in generate_frames(cfg, det, plan.illuminated, plan.seed_offset):
+            writer.write_frame("data", k, frame)
+            writer.write_frame("amp33", k, amp)
+            yield Progress(0.9 * (k + 1) / cfg.frames, f"{plan.path.name}: read {k + 1}/{cfg.frames}")
+        writer.close()
+        if checksums:
+            yield Progress(0.92, f"{plan.path.name}: checksums")
+            write_checksums(target)
+        try:
+            os.replace(target, plan.path)
+        except OSError as err:
+            raise disk_full_error(err, plan.path, None, "the synthetic exposure") from err
+    finally:
+        if writer is not None:
+            writer.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_via_memmap(plan: ExposurePlan, cfg: SynthConfig, det: Detector) -> Job[None]:
+    """Fill a scratch memory map next to the output, then save it compressed (asdf compresses whole blocks)."""
+    from .writers import disk_full_error, preallocate
+
+    n = cfg.size
     scratch = plan.path.with_name(f".partial-{os.getpid()}-{plan.path.name}.cube.npy")
     try:
         try:
@@ -178,13 +252,45 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
         model = _build_model(plan, cfg, data, amp33)
         yield Progress(0.85, f"{plan.path.name}: saving")
         _save_atomically(model, plan.path, cfg.compression)
-        log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
         del model, data
     finally:
         if scratch.exists():
             scratch.unlink()
-    yield Progress(1.0, f"{plan.path.name}: done")
-    return plan.path
+
+
+def write_checksums(path) -> int:
+    """Write the MD5 checksum of every uncompressed block of ``path`` that has none; return how many.
+
+    The checksum asdf writes (of the block's stored bytes), so ``brightstar
+    verify`` and ``asdf.open(validate_checksums=True)`` check the file.
+    Compressed blocks and blocks that have a checksum are left alone.
+    """
+    import hashlib
+
+    from .asdf_blocks import _BLOCK_HEADER, read_layout
+    from .sources import LocalFileSource
+
+    piece = 16 << 20
+    source = LocalFileSource(Path(path))
+    patches = []
+    try:
+        for block in read_layout(source).blocks:
+            if block.compression is not None or any(block.checksum):
+                continue
+            md5 = hashlib.md5(usedforsecurity=False)
+            for pos in range(0, block.used_size, piece):
+                md5.update(source.read(block.data_offset + pos, min(piece, block.used_size - pos)))
+            patches.append((block.offset + 6, _BLOCK_HEADER.pack(block.flags, b"\0" * 4, block.allocated_size,
+                                                                 block.used_size, block.data_size, md5.digest())))
+    finally:
+        source.close()
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for where, header in patches:  # after reading: the source checks the file did not change under it
+            os.pwrite(fd, header, where)
+    finally:
+        os.close(fd)
+    return len(patches)
 
 
 def write_exposure(path, frames: int = 55, size: int = FULL_SIZE, seed: int = 0, compression: str = "none",

@@ -69,7 +69,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     _ref_meta(mask, "MASK", "Synthetic WFI11 bad-pixel mask: reference border, hot and dead pixels")
     mask.dq = det.mask_dq
     out["mask"] = outdir / "roman_wfi_mask_synth.asdf"
-    _save_atomically(mask, out["mask"], "lz4")
+    _save_atomically(mask, out["mask"], "lz4", stream=False)
     yield Progress(0.15, "mask")
 
     sat = rdm.SaturationRefModel.create_fake_data()
@@ -79,7 +79,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     sat_dq[np.isnan(det.sat_dn)] |= pixel.NO_SAT_CHECK
     sat.dq = sat_dq
     out["saturation"] = outdir / "roman_wfi_saturation_synth.asdf"
-    _save_atomically(sat, out["saturation"], "lz4")
+    _save_atomically(sat, out["saturation"], "lz4", stream=False)
     yield Progress(0.3, "saturation")
 
     # Linearity: the series inverse of x = S - a2 S^2 (Catalan numbers:
@@ -94,7 +94,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     lin.coeffs = coeffs
     lin.dq = np.zeros((n, n), np.uint32)
     out["linearity"] = outdir / "roman_wfi_linearity_synth.asdf"
-    _save_atomically(lin, out["linearity"], "lz4")
+    _save_atomically(lin, out["linearity"], "lz4", stream=False)
     del lin
     yield Progress(0.5, "linearity")
 
@@ -107,7 +107,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     ilin.coeffs = inv
     ilin.dq = np.zeros((n, n), np.uint32)
     out["inverselinearity"] = outdir / "roman_wfi_inverselinearity_synth.asdf"
-    _save_atomically(ilin, out["inverselinearity"], "lz4")
+    _save_atomically(ilin, out["inverselinearity"], "lz4", stream=False)
     del ilin, inv
     yield Progress(0.7, "inverselinearity")
 
@@ -119,7 +119,7 @@ def write_reference_files_job(outdir: Path, cfg: SynthConfig, det: Detector | No
     refpix.zeta = np.zeros_like(alpha)
     refpix.alpha = alpha
     out["refpix"] = outdir / "roman_wfi_refpix_synth.asdf"
-    _save_atomically(refpix, out["refpix"], "lz4")
+    _save_atomically(refpix, out["refpix"], "lz4", stream=False)
     yield Progress(1.0, "refpix")
     return out
 

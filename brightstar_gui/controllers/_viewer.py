@@ -89,6 +89,7 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         self.trace = trace
         self.cutout_half = cutout_half
         self.references_override: dict | None = None
+        self._references_pending: str | None = None  # uri whose reference files are still being written
         self.dataset: opening.Dataset | None = None
         self.context: opening.Context | None = None
         self.attached: opening.Attached | None = None
@@ -200,8 +201,32 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         self._first_render = True
         self._apply_region(auto_range=True)
         self.views.status.notify("opened", ds.uri)
+        if self._references_pending == ds.uri:
+            self.views.status.set_references("references: being written...")
+        else:
+            self._load_context(ds)
+
+    def _load_context(self, ds: opening.Dataset) -> None:
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
+
+    def await_references(self, uri: str) -> None:
+        """The reference files of ``uri`` are still being written: open it without them.
+
+        Until :meth:`references_ready`, ``uri`` opens and renders with no
+        context (the mask and ratio panes say "loading reference files..."),
+        instead of looking for references that are not there yet.
+        """
+        self._references_pending = str(uri)
+
+    def references_ready(self, uri: str) -> None:
+        """The reference files awaited for ``uri`` are written: load its context if it is open."""
+        uri = str(uri)
+        if self._references_pending == uri:
+            self._references_pending = None
+        ds = self.dataset
+        if ds is not None and ds.uri == uri and self.context is None:
+            self._load_context(ds)
 
     def _apply_start_options(self, ds: opening.Dataset) -> None:
         opts = self.start_options
