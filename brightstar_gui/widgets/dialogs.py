@@ -138,7 +138,7 @@ class DialogsMixin:
                    on_cancel=cancelled, on_error=failed)
 
         def references_written(uri, manifest):
-            first.update(1.0, "written")
+            self.on_task_progress("demo", first.update(1.0, "written"), "written")
             self.task_ended("demo")
             darks_after_context(manifest)
             self.controller.references_ready(uri)
