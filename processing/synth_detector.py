@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .synth_config import _DEFECTS, _RINGS, AMP33_WIDTH, BORDER, FULL_SIZE, N_CHANNELS, SynthConfig
+
+#: Rows per band of the scene, computed on a few threads.
+_SCENE_ROWS = 256
 
 
 def _normal_map(rng: np.random.Generator, loc: float, scale: float, shape) -> np.ndarray:
@@ -101,29 +107,54 @@ class Detector:
         size), the projector's out-of-focus ghost (a disc with a soft rim
         that saturates read after read), its faint concentric rings and a
         diffuse background; lengths of the projector's light scale with
-        ``size``.
+        ``size``.  Computed in row bands on a few threads (every pixel's
+        value is a function of its position alone).
         """
+        n = self.cfg.size
+        flux = np.empty((n, n), np.float32)
+        bands = [(r0, min(n, r0 + _SCENE_ROWS)) for r0 in range(0, n, _SCENE_ROWS)]
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="synth-scene") as pool:
+            for _ in pool.map(lambda band: self._scene_rows(flux, *band), bands):
+                pass
+        return flux
+
+    def _scene_rows(self, out: np.ndarray, r0: int, r1: int) -> None:
+        """Fill rows ``r0:r1`` of :meth:`star_flux` into ``out``."""
         cfg = self.cfg
         n = cfg.size
         cy, cx = cfg.center()
-        y = np.arange(n, dtype=np.float32)[:, None] - cy
+        y = np.arange(r0, r1, dtype=np.float32)[:, None] - cy
         x = np.arange(n, dtype=np.float32)[None, :] - cx
         r2 = y * y + x * x
         scale = n / FULL_SIZE
         core = 1.0 + r2 / np.float32(cfg.star_core_radius**2)
         flux = np.float32(cfg.star_peak) / (core ** cfg.star_beta if cfg.star_beta != 2.0 else core * core)
         del core
-        r = np.sqrt(r2, out=r2)
+        r = np.sqrt(r2)
         rim = (r / np.float32(cfg.glow_radius * scale)) ** np.float32(cfg.glow_edge)
-        flux += np.float32(cfg.glow_peak) / (1.0 + rim)
+        rim += 1.0
+        flux += np.float32(cfg.glow_peak) / rim
         del rim
-        theta = np.arctan2(y, x)
-        lobes = 0.75 + 0.25 * np.cos(3 * theta)
-        del theta
+        # The rings' three lobes, 0.75 + 0.25 cos(3 theta), without the angle:
+        # cos(3 theta) = x (x^2 - 3 y^2) / r^3 (1 at the centre, as arctan2(0, 0) = 0).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lobes = x * (x * x - 3.0 * (y * y)) / (r2 * r)
+        lobes[r2 == 0] = 1.0
+        lobes *= 0.25
+        lobes += 0.75
+        rings = np.zeros_like(r)
+        z = np.empty_like(r)
         for radius, amp, width in _RINGS:
             w = max(1.5, width * scale)
-            flux += amp * lobes * np.exp(-0.5 * ((r - radius * scale) / w) ** 2)
+            np.subtract(r, np.float32(radius * scale), out=z)
+            z *= np.float32(1.0 / w)
+            z *= z
+            z *= np.float32(-0.5)
+            np.exp(z, out=z)
+            z *= np.float32(amp)
+            rings += z
+        rings *= lobes
+        flux += rings
         flux += np.float32(cfg.background)
-        flux *= self.response
-        return flux.astype(np.float32, copy=False)
-
+        flux *= self.response[r0:r1]
+        out[r0:r1] = flux
