@@ -114,23 +114,17 @@ class FirstLookExposure:
         The exposure (complete, openable).
     detector : Detector
         The detector model it was made with, for the reference files.
-    checksums : bool
-        Whether its blocks carry their checksums yet.
     """
 
     path: Path
     detector: Detector
-    checksums: bool
 
 
-def write_illuminated_job(outdir, cfg: SynthConfig, det: Detector | None = None,
-                          checksums: bool = True) -> Job[FirstLookExposure]:
+def write_illuminated_job(outdir, cfg: SynthConfig, det: Detector | None = None) -> Job[FirstLookExposure]:
     """Write the first look's illuminated exposure (step 1 of :func:`write_first_look_job`).
 
     Removes the set's manifest first: nothing in ``outdir`` is usable until
-    :func:`write_first_look_references_job` writes it again.  With
-    ``checksums=False`` the exposure is complete but carries no checksums
-    yet; :func:`write_first_look_references_job` adds them.
+    :func:`write_first_look_references_job` writes it again.
     """
     outdir = Path(outdir)
     where = dataset_paths(outdir)
@@ -142,15 +136,14 @@ def write_illuminated_job(outdir, cfg: SynthConfig, det: Detector | None = None,
         det = Detector(cfg)
     yield Progress(0.02, "detector model")
     plan = ExposurePlan(Path(where["illuminated"]), ILLUM_STAMP, True, seed_offset=0)
-    yield from scaled(write_exposure_job(plan, cfg, det, checksums=checksums), 0.02, 1.0)
-    return FirstLookExposure(plan.path, det, checksums)
+    yield from scaled(write_exposure_job(plan, cfg, det), 0.02, 1.0)
+    return FirstLookExposure(plan.path, det)
 
 
 def write_first_look_references_job(outdir, cfg: SynthConfig, exposure: FirstLookExposure) -> Job[dict]:
     """Write the reference files and the manifest (step 2 of :func:`write_first_look_job`).
 
-    Adds the exposure's checksums if it has none yet.  The manifest says
-    ``"complete": false`` (the darks are still to come).
+    The manifest says ``"complete": false`` (the darks are still to come).
 
     Returns
     -------
@@ -159,11 +152,7 @@ def write_first_look_references_job(outdir, cfg: SynthConfig, exposure: FirstLoo
     """
     outdir = Path(outdir)
     refs_dir = Path(dataset_paths(outdir)["references"])
-    share = 1.0 if exposure.checksums else 0.7
-    refs = yield from scaled(write_reference_files_job(refs_dir, cfg, exposure.detector), 0.0, share, "references: ")
-    if not exposure.checksums:
-        yield Progress(share, f"{exposure.path.name}: checksums")
-        write_checksums(exposure.path)
+    refs = yield from scaled(write_reference_files_job(refs_dir, cfg, exposure.detector), 0.0, 1.0, "references: ")
     return _write_manifest(outdir, cfg, refs, complete=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,24 +151,16 @@ def _save_atomically(model, path: Path, compression: str, stream: bool = True) -
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None,
-                       checksums: bool = True) -> Job[Path]:
+def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | None = None) -> Job[Path]:
     """Write one synthetic exposure, frame by frame, reporting progress.
 
     Uncompressed exposures (the default) are written in place: the file's
     tree and block headers first, its bytes reserved, then each read into
     its place in the data block (:func:`_write_in_place`).  Compressed ones
     go through a scratch memory map and a save (:func:`_write_via_memmap`).
-    Either way memory holds a few frames, not the cube, and the file appears
-    under its name only when complete.
-
-    Parameters
-    ----------
-    checksums : bool
-        Write the blocks' MD5 checksums (uncompressed files: a second pass
-        over the file).  False leaves them out ("no checksum" in the ASDF
-        standard) for :func:`write_checksums` to add later -- the demo's
-        first look does so after the exposure is on screen.
+    Either way memory holds a few frames, not the cube, the blocks carry
+    their MD5 checksums, and the file appears under its name only when
+    complete (it never changes afterwards: readers check that).
     """
     det = det if det is not None else Detector(cfg)
     plan.path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +168,7 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
 
     remove_stale_partials(plan.path.parent)
     if _compression_arg(cfg.compression) is None:
-        yield from _write_in_place(plan, cfg, det, checksums)
+        yield from _write_in_place(plan, cfg, det)
     else:
         yield from _write_via_memmap(plan, cfg, det)
     log.info("synth: wrote %s (%s)", plan.path, cfg.compression)
@@ -183,7 +176,7 @@ def write_exposure_job(plan: ExposurePlan, cfg: SynthConfig, det: Detector | Non
     return plan.path
 
 
-def _write_in_place(plan: ExposurePlan, cfg: SynthConfig, det: Detector, checksums: bool) -> Job[None]:
+def _write_in_place(plan: ExposurePlan, cfg: SynthConfig, det: Detector) -> Job[None]:
     """Fill an uncompressed exposure's blocks in place, read by read.
 
     The model is built around untouched zero placeholders of the cube's
@@ -191,9 +184,13 @@ def _write_in_place(plan: ExposurePlan, cfg: SynthConfig, det: Detector, checksu
     (:class:`~processing.calibrate.ramp_file.RampFileWriter`: tree, block
     headers, ``posix_fallocate``), and each read is written with ``pwrite``
     at its offset: the cube is written once, not into a scratch map and then
-    copied.  The file is made in a hidden sibling folder under its final name
-    (romancal records ``meta.filename``) and renamed into place when complete.
+    copied.  The reads are hashed as they go, on a thread of their own
+    while the next read is built, and the MD5s go into the block headers
+    before the rename.  The file is made in a hidden sibling folder under
+    its final name (romancal records ``meta.filename``).
     """
+    import hashlib
+
     from .calibrate.ramp_file import RampFileWriter, placeholder
     from .writers import disk_full_error
 
@@ -201,28 +198,44 @@ def _write_in_place(plan: ExposurePlan, cfg: SynthConfig, det: Detector, checksu
     scratch = plan.path.parent / f".partial-{os.getpid()}-{plan.path.name}"
     target = scratch / plan.path.name
     writer = None
+    names = ("data", "amp33")
+    hashes = {name: hashlib.md5(usedforsecurity=False) for name in names}
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-md5")
+    hashed = None
     try:
         try:
             scratch.mkdir(exist_ok=True)
             model = _build_model(plan, cfg, placeholder((cfg.frames, n, n), np.uint16),
                                  placeholder((cfg.frames, n, AMP33_WIDTH), np.uint16))
-            writer = RampFileWriter(target, model, ["data", "amp33"], what="the synthetic exposure")
+            writer = RampFileWriter(target, model, names, what="the synthetic exposure")
         except OSError as err:
             raise disk_full_error(err, target, cfg.frames * n * (n + AMP33_WIDTH) * 2, "the synthetic exposure") from err
         del model
+
+        def put(k: int, frame: np.ndarray, amp: np.ndarray) -> None:
+            for name, plane in zip(names, (frame, amp)):
+                writer.write_frame(name, k, plane)
+                hashes[name].update(plane)  # in file order: the block's bytes
+
         for k, frame, amp in generate_frames(cfg, det, plan.illuminated, plan.seed_offset):
-            writer.write_frame("data", k, frame)
-            writer.write_frame("amp33", k, amp)
-            yield Progress(0.9 * (k + 1) / cfg.frames, f"{plan.path.name}: read {k + 1}/{cfg.frames}")
+            if hashed is not None:
+                hashed.result()
+            hashed = hasher.submit(put, k, frame, amp)
+            yield Progress(0.95 * (k + 1) / cfg.frames, f"{plan.path.name}: read {k + 1}/{cfg.frames}")
+        if hashed is not None:
+            hashed.result()
+        known = {}
+        for name in names:
+            slot = writer.arrays[name]
+            known[slot.offset] = (int(np.prod(slot.shape)) * slot.file_dtype.itemsize, hashes[name].digest())
         writer.close()
-        if checksums:
-            yield Progress(0.92, f"{plan.path.name}: checksums")
-            write_checksums(target)
+        write_checksums(target, known)
         try:
             os.replace(target, plan.path)
         except OSError as err:
             raise disk_full_error(err, plan.path, None, "the synthetic exposure") from err
     finally:
+        hasher.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -258,18 +271,27 @@ def _write_via_memmap(plan: ExposurePlan, cfg: SynthConfig, det: Detector) -> Jo
             scratch.unlink()
 
 
-def write_checksums(path) -> int:
+def write_checksums(path, known: dict[int, tuple[int, bytes]] | None = None) -> int:
     """Write the MD5 checksum of every uncompressed block of ``path`` that has none; return how many.
 
     The checksum asdf writes (of the block's stored bytes), so ``brightstar
     verify`` and ``asdf.open(validate_checksums=True)`` check the file.
-    Compressed blocks and blocks that have a checksum are left alone.
+    Compressed blocks and blocks that have a checksum are left alone.  A
+    file that readers may have open must not be changed: call this before
+    the file takes its name.
+
+    Parameters
+    ----------
+    known : dict, optional
+        Data offset of a block -> (its byte count, its MD5 digest), computed
+        while writing it: used instead of reading the block again.
     """
     import hashlib
 
     from .asdf_blocks import _BLOCK_HEADER, read_layout
     from .sources import LocalFileSource
 
+    known = known or {}
     piece = 16 << 20
     source = LocalFileSource(Path(path))
     patches = []
@@ -277,11 +299,14 @@ def write_checksums(path) -> int:
         for block in read_layout(source).blocks:
             if block.compression is not None or any(block.checksum):
                 continue
-            md5 = hashlib.md5(usedforsecurity=False)
-            for pos in range(0, block.used_size, piece):
-                md5.update(source.read(block.data_offset + pos, min(piece, block.used_size - pos)))
+            size, digest = known.get(block.data_offset, (None, None))
+            if size != block.used_size:
+                md5 = hashlib.md5(usedforsecurity=False)
+                for pos in range(0, block.used_size, piece):
+                    md5.update(source.read(block.data_offset + pos, min(piece, block.used_size - pos)))
+                digest = md5.digest()
             patches.append((block.offset + 6, _BLOCK_HEADER.pack(block.flags, b"\0" * 4, block.allocated_size,
-                                                                 block.used_size, block.data_size, md5.digest())))
+                                                                 block.used_size, block.data_size, digest)))
     finally:
         source.close()
     fd = os.open(path, os.O_RDWR)

@@ -17,16 +17,16 @@ from brightstar_gui.controllers import SyncRunner, ViewerController
 from brightstar_gui.jobs.render import LOADING_REFERENCES
 from processing import synth
 from processing.progress import run
-from processing.verify import NO_CHECKSUMS, VERIFIED, verify_job
+from processing.verify import CORRUPT, VERIFIED, verify_job
 
 from test_controller import FakeViews
 
 
 @pytest.fixture
 def first_exposure(tmp_path):
-    """The first look's exposure written as the demo writes it: no references yet, no checksums yet."""
+    """The first look's exposure written as the demo writes it: no references yet."""
     cfg = synth.SynthConfig(frames=4, size=128, seed=11)
-    exposure = run(synth.write_illuminated_job(tmp_path, cfg, checksums=False))
+    exposure = run(synth.write_illuminated_job(tmp_path, cfg))
     return tmp_path, cfg, exposure
 
 
@@ -36,31 +36,43 @@ def controller(deferred=False):
     return ViewerController(views, runner), views, runner
 
 
-def test_exposure_is_written_in_place_read_for_read_and_sealed_later(first_exposure):
-    """The file holds exactly the generator's reads; it reads as a set only once the references are written."""
+def test_exposure_is_written_in_place_read_for_read_and_never_changes_after(first_exposure):
+    """The file holds exactly the generator's reads with their checksums; writing the references
+    does not touch it (readers that opened it check size and mtime); it reads as a set only then."""
     import asdf
 
     root, cfg, exposure = first_exposure
     assert synth.read_manifest(root) is None  # not a usable set yet
     assert not any(p.name.startswith(".partial") for p in exposure.path.parent.iterdir())
-    assert run(verify_job(str(exposure.path))).status == NO_CHECKSUMS
+    check = run(verify_job(str(exposure.path)))
+    assert check.status == VERIFIED and not check.unchecked
     reads = [(f.copy(), a.copy()) for _, f, a in synth.generate_frames(cfg, exposure.detector, True)]
-    with asdf.open(exposure.path, lazy_load=False) as af:
+    with asdf.open(exposure.path, lazy_load=False, validate_checksums=True) as af:
         data, amp33 = np.asarray(af["roman"]["data"]), np.asarray(af["roman"]["amp33"])
         assert af["roman"]["meta"]["filename"] == exposure.path.name
         assert data.shape == (4, 128, 128) and data.dtype == np.uint16
         for k, (frame, amp) in enumerate(reads):
             np.testing.assert_array_equal(data[k], frame)
             np.testing.assert_array_equal(amp33[k], amp)
+    before = exposure.path.stat()
 
     manifest = run(synth.write_first_look_references_job(root, cfg, exposure))
+    after = exposure.path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
     assert manifest["complete"] is False and manifest["generator_version"] == synth.GENERATOR_VERSION
     assert set(manifest["references"]) == set(synth.REFERENCE_TYPES)
     assert synth.read_manifest(root)["references"] == manifest["references"]
-    check = run(verify_job(str(exposure.path)))
-    assert check.status == VERIFIED and not check.unchecked
-    with asdf.open(exposure.path, validate_checksums=True) as af:  # asdf agrees with the checksums
-        np.testing.assert_array_equal(np.asarray(af["roman"]["data"][3]), reads[3][0])
+
+
+def test_checksums_of_a_corrupted_block_do_not_match(first_exposure):
+    """The MD5s hashed while writing are of the bytes on disk: a flipped byte is caught."""
+    _, _, exposure = first_exposure
+    with open(exposure.path, "r+b") as fh:
+        fh.seek(-1000, 2)
+        byte = fh.read(1)
+        fh.seek(-1000, 2)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    assert run(verify_job(str(exposure.path))).status == CORRUPT
 
 
 def test_controller_opens_without_references_then_loads_them(first_exposure):

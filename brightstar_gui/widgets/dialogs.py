@@ -148,7 +148,7 @@ class DialogsMixin:
         first.update(0.0, "starting")
         self.panes.show_empty(first.empty_text(folder))
         self.flash(f"writing the demo data set into {folder} (first use only)")
-        submit("demo", lambda token: synth.write_illuminated_job(folder, cfg, checksums=False), exposure_written,
+        submit("demo", lambda token: synth.write_illuminated_job(folder, cfg), exposure_written,
                on_progress=progress(0.0, synth.EXPOSURE_SHARE), on_cancel=cancelled, on_error=failed)
 
     # -- superbias ---------------------------------------------------------------------------
