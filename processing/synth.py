@@ -36,10 +36,10 @@ streaming engine, prints the tutorial's numbers for the real exposure within
 the detector and the 512 x 512 cutout, flagged, saturated (~92 000) and
 A/D-floor (~870) pixel counts.
 
-Files are written frame by frame through a memory map, so the full set (four
-55-read exposures and the references, 8.0 GB) needs well under 4 GiB of
-memory: writing the first look peaks at 2.9 GB RSS, half of it page cache of
-the memory map (``bench/bench_first_look.py``).
+Exposures are written read by read into their place in the final file
+(:mod:`.synth_files`), so the full set (four 55-read exposures and the
+references, 8.0 GB) needs well under 4 GiB of memory: writing the first look
+peaks at 1.4 GB RSS (``bench/bench_first_look.py``).
 
 The code is split by what it holds: :mod:`.synth_config` (layout, names,
 :class:`SynthConfig`), :mod:`.synth_detector` (the per-pixel maps and the
