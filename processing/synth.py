@@ -63,7 +63,7 @@ from .synth_config import (AMP33_WIDTH, BORDER, DARK_ACTIVITY, DARK_STAMPS, DETE
                            REFERENCE_TYPES, SynthConfig, exposure_filename)
 from .synth_detector import Detector  # noqa: F401
 from .synth_files import (ExposurePlan, _build_model, _compression_arg, _save_atomically,  # noqa: F401
-                          write_checksums, write_exposure, write_exposure_job)
+                          prewarm_datamodels, write_checksums, write_exposure, write_exposure_job)
 from .synth_reads import generate_frames  # noqa: F401
 from .synth_references import refpix_alpha, write_reference_files_job  # noqa: F401
 
@@ -131,6 +131,7 @@ def write_illuminated_job(outdir, cfg: SynthConfig, det: Detector | None = None)
     manifest_path = Path(where["manifest"])
     if manifest_path.exists():
         manifest_path.unlink()
+    prewarm_datamodels()
     if det is None:
         yield Progress(0.0, "building the detector model")  # seconds at 4096 x 4096: say so first
         det = Detector(cfg)

@@ -42,8 +42,6 @@ class Detector:
     """
 
     def __init__(self, cfg: SynthConfig):
-        from roman_datamodels.dqflags import pixel
-
         self.cfg = cfg
         n = cfg.size
         rng = np.random.default_rng([cfg.seed, 1])
@@ -60,6 +58,11 @@ class Detector:
         self.charge_well = ((1.0 - np.sqrt(1.0 - 4.0 * self.a2 * self.well)) / (2.0 * self.a2)).astype(np.float32)
         self.response = _normal_map(rng, 1.0, 0.02, (n, n))
         self.dark = np.full((n, n), 0.005, np.float32)
+
+        # Imported here, after the maps: roman_datamodels takes seconds to
+        # import, which a first look does on another thread meanwhile
+        # (processing.synth_files.prewarm_datamodels).
+        from roman_datamodels.dqflags import pixel
 
         mask = np.zeros((n, n), np.uint32)
         b = BORDER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,43 @@ def _time(stamp: str):
     return Time(iso, format="isot", scale="utc")
 
 
+_WARM: threading.Thread | None = None
+_WARM_LOCK = threading.Lock()
+
+
+def prewarm_datamodels() -> None:
+    """Import roman_datamodels and make one TvacModel, on a background thread (once per process).
+
+    Seconds of pure Python -- the package's import, then the schemas the
+    first model loads -- that would otherwise run one after the other
+    before the first read.  The detector's maps are numpy work that
+    releases the GIL, so on two cores the two overlap.  :func:`_build_model`
+    waits for it.
+    """
+    global _WARM
+
+    def warm():
+        try:
+            from roman_datamodels import datamodels as rdm
+
+            rdm.TvacModel.create_fake_data(shape=(1, 8, 8))
+        except Exception:  # noqa: BLE001 - only a head start: _build_model reports real failures
+            log.debug("synth: prewarming roman_datamodels failed", exc_info=True)
+
+    with _WARM_LOCK:
+        if _WARM is None:
+            _WARM = threading.Thread(target=warm, name="synth-prewarm", daemon=True)
+            _WARM.start()
+
+
 def _build_model(plan: ExposurePlan, cfg: SynthConfig, data: np.ndarray, amp33: np.ndarray):
     """A TvacModel or ScienceRawModel around (memory-mapped) arrays."""
     import astropy.units as u
+
+    with _WARM_LOCK:
+        warming = _WARM
+    if warming is not None:
+        warming.join()
     from roman_datamodels import datamodels as rdm
 
     nread = data.shape[0]
