@@ -77,8 +77,9 @@ class DialogsMixin:
         cfg = synth.SynthConfig(frames=frames, size=size)
         submit = self.controller.submit
 
-        def write_darks():
-            # The darks (for the superbias) follow in the background.
+        def write_darks(detector=None):
+            # The darks (for the superbias) follow in the background, with
+            # the first look's detector model when there is one (seconds saved).
             darks = demo_mod.TaskProgress(demo_mod.DARKS)
 
             def done(result):
@@ -86,15 +87,16 @@ class DialogsMixin:
                 self.flash(f"demo darks written into {folder}", 5000)
                 self.scan_folder(str(folder))
 
-            submit("darks", lambda token: synth.write_darks_job(folder, cfg), done, on_progress=darks.update, task=True)
+            submit("darks", lambda token: synth.write_darks_job(folder, cfg, detector), done, on_progress=darks.update,
+                   task=True)
 
-        def darks_after_context(manifest):
+        def darks_after_context(manifest, detector=None):
             if not manifest["complete"]:
                 # The darks start once the exposure is on screen with its
                 # references: on two cores they would slow the first paint.
                 def after_context(uri):
                     self.context_loaded.disconnect(after_context)
-                    write_darks()
+                    write_darks(detector)
 
                 self.context_loaded.connect(after_context)
 
@@ -134,13 +136,13 @@ class DialogsMixin:
             self.controller.await_references(uri)
             self.open_uri(uri)
             submit("demo", lambda token: synth.write_first_look_references_job(folder, cfg, part),
-                   lambda manifest: references_written(uri, manifest), on_progress=progress(synth.EXPOSURE_SHARE, 1.0),
-                   on_cancel=cancelled, on_error=failed)
+                   lambda manifest: references_written(uri, manifest, part.detector),
+                   on_progress=progress(synth.EXPOSURE_SHARE, 1.0), on_cancel=cancelled, on_error=failed)
 
-        def references_written(uri, manifest):
+        def references_written(uri, manifest, detector):
             self.on_task_progress("demo", first.update(1.0, "written"), "written")
             self.task_ended("demo")
-            darks_after_context(manifest)
+            darks_after_context(manifest, detector)
             self.controller.references_ready(uri)
             self.browser.set_folder(str(folder))
             self.scan_folder(str(folder))
