@@ -216,3 +216,31 @@ def test_demo_from_an_older_generator_is_written_again(qtbot, window):
         window.start_demo(frames=3, size=80)
     assert exposure.stat().st_ino == inode
     assert "demo" not in window._tasks and "darks" not in window._tasks
+
+
+def test_cancelling_the_references_keeps_the_exposure_and_stops_waiting(qtbot, window, monkeypatch):
+    """Cancelled while the reference files are written: the exposure stays open and the
+    panes stop saying "loading reference files..." (the context job says what is missing)."""
+    gate = threading.Event()
+    real = synth.write_first_look_references_job
+
+    def held(*args, **kwargs):
+        yield synth.Progress(0.0, "held by the test")
+        assert gate.wait(60)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(synth, "write_first_look_references_job", held)
+    from brightstar_gui import demo as demo_mod
+
+    folder = demo_mod.demo_folder(3, 64)
+    window.start_demo(frames=3, size=64)
+    qtbot.waitUntil(lambda: window.controller.last_render is not None and "demo" in window._tasks, timeout=120_000)
+    qtbot.waitUntil(lambda: window._tasks["demo"].bar.value() >= 850, timeout=20_000)  # the references job runs
+    with qtbot.waitSignal(window.context_loaded, timeout=60_000):
+        window.pool.cancel("demo")
+        gate.set()
+    assert "demo" not in window._tasks
+    assert window.session is not None and synth.read_manifest(folder) is None
+    ctx = window.controller.context
+    assert ctx is not None and "saturation" not in ctx.references
+    qtbot.waitUntil(lambda: window.panes.messages["mask"].toPlainText() not in ("", LOADING_REFERENCES), timeout=20_000)

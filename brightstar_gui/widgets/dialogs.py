@@ -135,9 +135,15 @@ class DialogsMixin:
             uri = str(part.path)
             self.controller.await_references(uri)
             self.open_uri(uri)
+
+            def stopped(handler):
+                # No references are coming: stop waiting, the context job says what is missing.
+                return lambda *err: (handler(*err), self.controller.references_ready(uri))
+
             submit("demo", lambda token: synth.write_first_look_references_job(folder, cfg, part),
                    lambda manifest: references_written(uri, manifest, part.detector),
-                   on_progress=progress(synth.EXPOSURE_SHARE, 1.0), on_cancel=cancelled, on_error=failed)
+                   on_progress=progress(synth.EXPOSURE_SHARE, 1.0), on_cancel=stopped(cancelled),
+                   on_error=stopped(failed))
 
         def references_written(uri, manifest, detector):
             self.on_task_progress("demo", first.update(1.0, "written"), "written")
