@@ -41,18 +41,24 @@ from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
+from ._compare import CompareMixin
+from ._diagnostics import DiagnosticsMixin
 from ._navigation import NavigationMixin
+from ._regions import RegionsMixin
+from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
+from ._references_wait import ReferencesWaitMixin
 from ._runner import JobRunner
 
 #: Long tasks shown with a progress row and a cancel button.
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
                "demo": "Demo: first look", "darks": "Demo: darks", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
-               "verify": "Checksums"}
+               "verify": "Checksums", "analysis": "Saturation growth + onset", "growth": "Saturation growth",
+               "profile": "Radial profile"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
 DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
-                    "verify")
+                    "verify", "analysis", "growth", "profile", "profile_at", "onset_image", "contours", "pins")
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
+class ViewerController(ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin,
+                       CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -90,7 +97,6 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
         self.trace = trace
         self.cutout_half = cutout_half
         self.references_override: dict | None = None
-        self._references_pending: str | None = None  # uri whose reference files are still being written
         self.dataset: opening.Dataset | None = None
         self.context: opening.Context | None = None
         self.attached: opening.Attached | None = None
@@ -120,6 +126,11 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
         ev.selected_pixel.connect(self._on_selected_pixel)
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
+        self._install_diagnostics()
+        self._hooks: dict[str, list] = {}
+        self._init_regions()
+        self._init_session()
+        self._init_compare()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
@@ -158,6 +169,14 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
 
         return self.runner.submit(channel, job, on_done=done, on_progress=progress, on_cancel=cancelled,
                                   on_error=failed, tag=tag, queue=queue)
+
+    def add_hook(self, event: str, hook) -> None:
+        """Call ``hook(arg)`` after ``event``: "opened" (the Dataset), "context" (the Context)."""
+        self._hooks.setdefault(event, []).append(hook)
+
+    def _run_hooks(self, event: str, arg) -> None:
+        for hook in self._hooks.get(event, ()):
+            hook(arg)
 
     def cancel_task(self, channel: str) -> None:
         self.runner.cancel(channel)
@@ -202,6 +221,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
         self._first_render = True
         self._apply_region(auto_range=True)
         self.views.status.notify("opened", ds.uri)
+        self._run_hooks("opened", ds)
         if self._references_pending == ds.uri:
             self.views.status.set_references("references: being written...")
         else:
@@ -210,24 +230,6 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
     def _load_context(self, ds: opening.Dataset) -> None:
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
-
-    def await_references(self, uri: str) -> None:
-        """The reference files of ``uri`` are still being written: open it without them.
-
-        Until :meth:`references_ready`, ``uri`` opens and renders with no
-        context (the mask and ratio panes say "loading reference files..."),
-        instead of looking for references that are not there yet.
-        """
-        self._references_pending = str(uri)
-
-    def references_ready(self, uri: str) -> None:
-        """The reference files awaited for ``uri`` are written: load its context if it is open."""
-        uri = str(uri)
-        if self._references_pending == uri:
-            self._references_pending = None
-        ds = self.dataset
-        if ds is not None and ds.uri == uri and self.context is None:
-            self._load_context(ds)
 
     def _apply_start_options(self, ds: opening.Dataset) -> None:
         opts = self.start_options
@@ -291,7 +293,9 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
         self.request_render()
         self.ensure_summary()
         self.request_pixel()
+        self.refresh_diagnostics()
         self.views.status.notify("context_loaded", ds.uri)
+        self._run_hooks("context", ctx)
 
     def _on_cached(self, found: tuple[int, Path | None]) -> None:
         ds_id, path = found
@@ -307,6 +311,7 @@ class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
         """Cancel everything, join the workers and close the files (the window is closing)."""
         self.model.playing = False
         self.runner.shutdown()
+        self._run_hooks("close", None)
         self._retire()
         self._retired_busy_ok = True
         for item in self._retired:

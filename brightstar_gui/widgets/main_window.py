@@ -20,6 +20,7 @@ from ..controllers import ViewerController
 from ..models import Cutout
 from ..workers import WorkerPool
 from . import dialogs
+from .diagnostics_docks import install_diagnostics
 from .display_controls import DisplayControls
 from .file_browser import FileBrowser
 from .frame_slider import FrameSlider
@@ -106,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._fetch_timer.start()
         self._build_menus()
         install_navigation(self)  # Navigate/Help menus, keys, zoom, pixel table, pane menu
+        install_diagnostics(self)  # Saturation dock (growth, profile, pins), onset pane and contours
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller
@@ -122,6 +124,18 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.s3_browser.open_requested.connect(self.open_uri)
         c.histogram_pane = self.controls.current_pane
 
+        from .regions import install_regions
+
+        install_regions(self)
+        from .session_actions import install_session
+
+        install_session(self)
+        from .console_dock import install_console
+
+        install_console(self)
+        from .compare import install_compare
+
+        install_compare(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()
