@@ -344,16 +344,41 @@ class PaneGroup(QtWidgets.QWidget):
         self.cutout_edited.emit(int(round(y + h / 2)), int(round(x + w / 2)), half)
 
     def show_empty(self, text: str) -> None:
-        """No exposure open: no cutout box, a hint on the raw pane, a sensible frame."""
+        """No exposure open: a hint on the raw pane; no cutout box, no axes, no colour bars.
+
+        Axes and colour bars of no data would be fake: -2000..6000 pixels on an
+        aspect-locked pane, a 0..1 colour bar labelled "(x0.001)".
+        """
         self.roi.setVisible(False)
         self.set_data_bounds((0, 4096, 0, 4096), auto_range=True)
+        self._set_decorations(False)
         for kind in PANES:
             self.images[kind].clear()
             self._rects.pop(kind, None)
             self.set_message(kind, text if kind == PANES[0] else "")
+        (vx0, _), (_, vy1) = self.viewbox.viewRange()
+        self.messages[PANES[0]].setPos(vx0, vy1)
 
     def clear(self) -> None:
+        self._set_decorations(True)
         for kind in PANES:
             self.images[kind].clear()
             self._rects.pop(kind, None)
             self.set_message(kind, "")
+
+    def is_empty_state(self) -> bool:
+        """True while :meth:`show_empty` holds (no axes, no colour bars)."""
+        return not self._decorated
+
+    def _set_decorations(self, on: bool) -> None:
+        if getattr(self, "_decorated", True) == on:
+            return
+        self._decorated = on
+        for kind in PANES:
+            for name in ("left", "bottom"):
+                # Values and labels go, the axis keeps its size: the panes' geometry stays.
+                axis = self.plots[kind].getAxis(name)
+                axis.setStyle(showValues=on)
+                axis.showLabel(on)
+                axis.setPen() if on else axis.setPen(None)  # setPen(): the default foreground
+            self.colorbars[kind].setVisible(on)
