@@ -105,6 +105,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._fetch_timer.timeout.connect(self._update_fetch_label)
         self._fetch_timer.start()
         self._build_menus()
+        from .campaign_dock import install_campaign_dock
+
+        install_campaign_dock(self)
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,51 @@ def load_results(out) -> list[dict]:
     results = [r for r in (read_result(p) for p in sorted(Path(out).glob("*.json"))) if r]
     return sorted(results, key=lambda r: (r.get("start_s") if r.get("start_s") is not None else math.inf,
                                           r.get("detector") or ""))
+
+
+def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = None, workers: int | None = None,
+            endpoint_url: str | None = None, calibrate: bool = False):
+    """:func:`run_campaign` as a job: yields a :class:`~processing.progress.Progress` as tasks finish.
+
+    Closing the generator (a GUI cancel) cancels the tasks not yet finished
+    and shuts the embedded cluster down; finished results stay (each was
+    written atomically), so the next run does only the rest.
+
+    Returns
+    -------
+    RunSummary
+    """
+    from contextlib import ExitStack
+
+    from distributed import Client
+
+    from ..progress import Progress
+
+    todo, skipped = _todo(index_rows, out, calibrate)
+    yield Progress(0.0, f"{len(todo)} exposures to analyse, {len(skipped)} already done")
+    if not todo:
+        return RunSummary((), skipped, {})
+    with ExitStack() as stack:
+        yield Progress(0.0, "starting the dask cluster" if not scheduler else f"connecting to {scheduler}")
+        if scheduler:
+            client = stack.enter_context(Client(scheduler))
+        else:
+            cluster = stack.enter_context(local_cluster(workers))
+            client = stack.enter_context(Client(cluster))
+        [index_future] = client.scatter([index_rows], broadcast=True)
+        pending = {client.submit(run_one, r, index_future, str(out), str(references), endpoint_url, calibrate,
+                                 key=f"campaign-{r['name']}-{os.getpid()}", pure=False, retries=RETRIES) for r in todo}
+        futures = list(pending)
+        done: list[dict] = []
+        try:
+            while pending:
+                finished = {f for f in pending if f.done()}
+                if not finished:
+                    time.sleep(0.2)  # and yield, so that a cancel is seen within a fraction of a second
+                pending -= finished
+                done.extend(f.result() for f in finished)
+                yield Progress(len(done) / len(futures), f"analysed {len(done)}/{len(futures)}")
+        except BaseException:
+            client.cancel(list(pending))
+            raise
+    return RunSummary(tuple(d["name"] for d in done), skipped, {d["name"]: d["error"] for d in done if d["status"] != "ok"})
