@@ -4,8 +4,8 @@ Calibration (refpix) needs the full 4096-column detector, so the small
 256-px campaign can only show the clear per-exposure error; a four-read
 campaign of full-width exposures (one star, one dark per detector) shows
 the real thing: saturation from romancal's group DQ equals the raw
-threshold test's, a second run is served by the cache, and the dark's
-persistence in calibrated DN is close to the raw one.
+threshold test's, a second run is served by the cache; darks are analysed
+raw (romancal cannot write a WFI_DARK ramp) and say so.
 """
 
 from __future__ import annotations
@@ -56,7 +56,12 @@ def test_calibrated_campaign_uses_romancals_flags_and_the_cache(wide_campaign, t
     assert not raw.failed
     cal = {r["name"]: r for r in load_results(tmp_path / "cal")}
     plain = {r["name"]: r for r in load_results(tmp_path / "raw")}
-    assert all(r["calibrated"] and not r["calibration_from_cache"] for r in cal.values())
+    illuminated = [n for n, r in cal.items() if r["exposure_type"] != "WFI_DARK"]
+    assert len(illuminated) == 1
+    assert all(r["calibrate_requested"] for r in cal.values()) and not any(r["calibrate_requested"] for r in plain.values())
+    assert all(cal[n]["calibrated"] and not cal[n]["calibration_from_cache"] for n in illuminated)
+    # Darks stay raw: romancal cannot write a WFI_DARK RampModel (the result says why).
+    assert all(not r["calibrated"] and "WFI_DARK" in r["calibration_note"] for n, r in cal.items() if n not in illuminated)
     assert not any(r["calibrated"] for r in plain.values())
 
     star = wide_campaign["illuminated"][0]
@@ -73,15 +78,14 @@ def test_calibrated_campaign_uses_romancals_flags_and_the_cache(wide_campaign, t
 
     dark = next(r for r in cal.values() if r["exposure_type"] == "WFI_DARK" and r["detector"] == "WFI11")
     [p_cal] = dark["persistence"]
-    [p_raw] = plain[dark["name"]]["persistence"]
-    assert p_cal["source_name"] == name and p_cal["n_pixels"] == p_raw["n_pixels"]
-    assert p_cal["excess_dn"] > 0 and abs(p_cal["excess_dn"] / p_raw["excess_dn"] - 1) < 0.1
+    assert p_cal["source_name"] == name and p_cal["excess_dn"] > 0
+    assert dark["persistence"] == plain[dark["name"]]["persistence"]  # the same raw measurement
 
     # A raw result is not a calibrated one: the calibrated run is redone, from the cache.
     again = run_serial(rows, tmp_path / "raw", refs, calibrate=True)
     assert len(again.computed) == 3 and not again.skipped
     redone = {r["name"]: r for r in load_results(tmp_path / "raw")}
-    assert all(r["calibration_from_cache"] for r in redone.values())
+    assert all(redone[n]["calibration_from_cache"] for n in illuminated)
     strip = lambda r: {k: v for k, v in r.items() if k != "calibration_from_cache"}  # noqa: E731
     assert {k: strip(v) for k, v in redone.items()} == {k: strip(v) for k, v in cal.items()}
     assert set(run_serial(rows, tmp_path / "raw", refs, calibrate=True).skipped) == set(redone)

@@ -98,6 +98,10 @@ def test_load_sort_filter_and_open_at_the_star(qtbot, window, campaign, results)
     assert cut.enabled and cut.half == 24
     assert abs(cut.row - star["position"][0]) <= 1 and abs(cut.col - star["position"][1]) <= 1
     assert w.model.frame == campaign["config"]["frames"] - 1
+    # The exposure's own detector's references (the campaign keeps one set per detector).
+    refs = w.controller.references_override
+    assert refs["saturation"].parent == campaign["root"] / "references" / star["detector"]
+    assert float(_cell(dock, 0, "start")) >= 0.0  # seconds from the first exposure
     qtbot.waitUntil(lambda: w.last_render is not None and not w.controller.render_inflight, timeout=WAIT)
 
 

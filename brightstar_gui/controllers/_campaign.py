@@ -60,4 +60,11 @@ class CampaignController:
         if star is not None and all(math.isfinite(v) for v in star):
             cutout = (int(round(star[0])), int(round(star[1])), self.viewer.cutout_half)
         frame = t.reads[row] - 1 if t.reads[row] > 0 else None
+        refs = t.references[row]
+        if refs:
+            # The campaign's references of this detector (a synthetic campaign
+            # keeps one set per detector, which the viewer would not find).
+            from processing import figures
+
+            self.viewer.references_override = figures.references_in_folder(refs)
         self.viewer.open(t.uris[row], StartOptions(frame=frame, cutout=cutout))

@@ -76,11 +76,13 @@ class CampaignDock(QtWidgets.QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
 
-        self.plots = pg.GraphicsLayoutWidget()
-        self.radius_plot = self.plots.addPlot(0, 0, title="Equivalent radius")
-        self.area_plot = self.plots.addPlot(0, 1, title="Saturated area")
-        self.onset_plot = self.plots.addPlot(1, 0, title="Onset radius vs magnitude")
-        self.persistence_plot = self.plots.addPlot(1, 1, title="Persistence in the darks")
+        # One plot per tab: a bottom dock at 1280 x 800 is too short for a 2 x 2 grid.
+        self.plots = QtWidgets.QTabWidget()
+        self.plots.setTabPosition(QtWidgets.QTabWidget.TabPosition.West)
+        self.radius_plot = self._plot_tab("Radius", "Equivalent radius sqrt(N/pi), coloured by magnitude")
+        self.area_plot = self._plot_tab("Area", "Saturated area, coloured by magnitude")
+        self.onset_plot = self._plot_tab("Onset", "Onset radius (outer 95 %) vs magnitude")
+        self.persistence_plot = self._plot_tab("Persistence", "Persistence in the darks vs time since illumination")
         self.radius_plot.setLabels(bottom="time (s)", left="radius (px)")
         self.area_plot.setLabels(bottom="time (s)", left="saturated (px)")
         self.onset_plot.setLabels(bottom="magnitude", left="radius (px)")
@@ -100,6 +102,12 @@ class CampaignDock(QtWidgets.QWidget):
         self.table.clicked.connect(self._clicked)
         self.load_button.clicked.connect(self._choose_results)
         self.run_button.clicked.connect(self._choose_exposures)
+
+    def _plot_tab(self, tab: str, title: str) -> pg.PlotItem:
+        widget = pg.PlotWidget(title=title)
+        widget.showGrid(x=True, y=True, alpha=0.2)
+        self.plots.addTab(widget, tab)
+        return widget.getPlotItem()
 
     # -- user -> controller ----------------------------------------------------------------------
     def _clicked(self, index: QtCore.QModelIndex) -> None:

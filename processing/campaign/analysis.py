@@ -181,7 +181,11 @@ def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_
         its group DQ, DN linearity-corrected.  The footprints a dark is
         measured at still come from the earlier exposures' raw last reads
         against the saturation reference (the same rule romancal applies),
-        so that no task waits for another's calibration.
+        so that no task waits for another's calibration.  Darks are analysed
+        raw even then: romancal cannot write them as a RampModel (rad's
+        ``exposure_type`` enum for ramps has no ``WFI_DARK``, the TVAC dark
+        type), and the tutorial measures persistence in raw DN anyway; the
+        result says so (``calibrated: false`` with a ``calibration_note``).
     """
     from ..io import open_exposure
 
@@ -191,12 +195,16 @@ def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_
     result = {k: row[k] for k in ("uri", "name", "activity", "detector", "filter", "exposure_type", "reads",
                                   "frame_time_s", "start_s")}
     source = row["uri"]
-    result["calibrated"] = calibrate
-    if calibrate:
+    dark = row["exposure_type"] == "WFI_DARK"
+    result["calibrate_requested"] = calibrate
+    result["calibrated"] = calibrate and not dark
+    if calibrate and dark:
+        result["calibration_note"] = "darks are analysed raw (romancal's RampModel has no WFI_DARK exposure type)"
+    elif calibrate:
         source, result["calibration_from_cache"] = _calibrated(row, references, endpoint_url)
         result["calibrated_path"] = source
-    with open_exposure(source, endpoint_url=None if calibrate else endpoint_url) as exp:  # the cache is local
-        if row["exposure_type"] == "WFI_DARK":
+    with open_exposure(source, endpoint_url=None if result["calibrated"] else endpoint_url) as exp:  # the cache is local
+        if dark:
             earlier = [r for r in index_rows if not r.get("error") and r["exposure_type"] != "WFI_DARK"
                        and r["detector"] == row["detector"] and r["start_s"] < row["start_s"]]
             result.update(_dark(row, exp, earlier, references, cache, endpoint_url))

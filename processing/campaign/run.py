@@ -65,7 +65,7 @@ def read_result(path: Path) -> dict | None:
 def is_done(out: str | Path, row: dict, calibrate: bool = False) -> bool:
     """Whether ``out`` holds a finished (``ok``) result of ``row``, of the same kind (raw or calibrated)."""
     result = read_result(result_path(out, row))
-    return bool(result) and result.get("status") == "ok" and bool(result.get("calibrated", False)) == calibrate
+    return bool(result) and result.get("status") == "ok" and bool(result.get("calibrate_requested", False)) == calibrate
 
 
 def run_one(row: dict, index_rows: list[dict], out: str, references: str, endpoint_url: str | None = None,

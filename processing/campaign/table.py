@@ -17,7 +17,7 @@ from .run import load_results
 
 #: (column title, unit) of :attr:`CampaignTable.rows`.
 COLUMNS = (
-    ("exposure", ""), ("type", ""), ("detector", ""), ("start", "s"), ("magnitude", ""),
+    ("exposure", ""), ("type", ""), ("detector", ""), ("start", "s from first"), ("magnitude", ""),
     ("saturated", "px"), ("equiv. radius", "px"), ("onset radius", "px"), ("star row", "px"), ("star col", "px"),
     ("persistence", "DN/s"), ("status", ""),
 )
@@ -41,6 +41,9 @@ class CampaignTable:
     stars : tuple of (float, float) or None
         Star centre (row, col), px, of each row (None for darks and failures).
     reads : tuple of int
+    references : tuple of str or None
+        The reference folder of each row's detector when the campaign has
+        one per detector (``references/<WFInn>/`` above the exposures), else None.
     plots : dict
         :func:`processing.campaign.report.report_data` of the same results.
     """
@@ -50,6 +53,7 @@ class CampaignTable:
     uris: tuple
     stars: tuple
     reads: tuple
+    references: tuple
     plots: dict = field(compare=False, hash=False)
 
     @property
@@ -73,18 +77,33 @@ def campaign_table(folder, magnitudes: dict[str, float] | None = None) -> Campai
         raise FileNotFoundError(f"{folder}: holds no campaign results (*.json from brightstar campaign run)")
     plots = report_data(results, magnitudes)
     mags = {name: e["magnitude"] for name, e in plots["exposures"].items()}
-    rows, uris, stars, reads = [], [], [], []
+    rows, uris, stars, reads, refs = [], [], [], [], []
+    starts = [s for s in (_num(r.get("start_s")) for r in results) if s is not None]
+    t0 = min(starts) if starts else 0.0
     for r in results:
         growth = r.get("growth") or {}
         sat = growth.get("saturated") or [None]
         radius = growth.get("equivalent_radius_px") or [None]
         rates = [p.get("rate_dn_s") for p in r.get("persistence") or [] if _num(p.get("rate_dn_s")) is not None]
         dark = r.get("exposure_type") == "WFI_DARK"
-        rows.append((r.get("name"), "dark" if dark else "illuminated", r.get("detector"), _num(r.get("start_s")),
+        rows.append((r.get("name"), "dark" if dark else "illuminated", r.get("detector"),
+                     None if _num(r.get("start_s")) is None else _num(r.get("start_s")) - t0,
                      _num(mags.get(r.get("name"))), _num(sat[-1]), _num(radius[-1]), _num(r.get("onset_outer_radius_px")),
                      _num(r.get("star_row")), _num(r.get("star_col")), max(rates) if rates else None, r.get("status")))
         uris.append(r.get("uri"))
         row, col = _num(r.get("star_row")), _num(r.get("star_col"))
         stars.append((row, col) if row is not None and col is not None else None)
         reads.append(int(r.get("reads") or 0))
-    return CampaignTable(str(folder), tuple(rows), tuple(uris), tuple(stars), tuple(reads), plots)
+        refs.append(_detector_references(r.get("uri") or "", r.get("detector") or ""))
+    return CampaignTable(str(folder), tuple(rows), tuple(uris), tuple(stars), tuple(reads), tuple(refs), plots)
+
+
+def _detector_references(uri: str, detector: str) -> str | None:
+    """``references/<detector>/`` in a folder above a local exposure, if there is one."""
+    if not detector or uri.startswith("s3://"):
+        return None
+    for parent in Path(uri).parents:
+        folder = parent / "references" / detector
+        if folder.is_dir():
+            return str(folder)
+    return None
