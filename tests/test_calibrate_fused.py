@@ -102,3 +102,20 @@ def test_linearity_is_stcals_bit_for_bit(seed):
         got = fused.linearity_correction(data.copy(), gdq, lin_p, ilin_p, pixel, pattern, tile_rows=rows)
         np.testing.assert_array_equal(_bits(got), _bits(want), err_msg=f"tile rows {rows}")
     assert not np.array_equal(want, data)  # the correction did something
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_refpix_offsets_are_romancals_bit_for_bit(rows):
+    from romancal.refpix._data import StandardView
+
+    from processing.calibrate.refpix_streaming import offset_band
+
+    rng = np.random.default_rng(rows)
+    n = 55
+    det = (11_000 + rng.normal(0, 30, (n, rows, 4096)) + 37.3 * np.arange(n)[:, None, None]).astype(np.float32)
+    det[:, 0, :9] = 0  # zeroed BAD_REF_PIXEL pixels
+    amp = (11_200 + rng.normal(0, 8, (n, rows, 128))).astype(np.float32)
+    want = StandardView(np.concatenate([det, amp], axis=2)).remove_offset().offset
+    got = offset_band(det, amp)
+    assert got.dtype == want.dtype == np.float32 and got.shape == (rows, 4224)
+    np.testing.assert_array_equal(_bits(got), _bits(want))
