@@ -41,6 +41,7 @@ from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._analysis import AnalysisMixin
+from ._navigation import NavigationMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
 from ._runner import JobRunner
@@ -65,7 +66,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin):
+class ViewerController(RenderingMixin, AnalysisMixin, NavigationMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters

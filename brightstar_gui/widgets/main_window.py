@@ -20,10 +20,12 @@ from ..controllers import ViewerController
 from ..models import Cutout
 from ..workers import WorkerPool
 from . import dialogs
+from .campaign_dock import install_campaign_dock
 from .display_controls import DisplayControls
 from .file_browser import FileBrowser
 from .frame_slider import FrameSlider
 from .metadata import MetadataBrowser
+from .navigation_menus import install_navigation
 from .panes import PaneGroup
 from .ramp_plot import RampPanel
 from .status import StatusArea
@@ -71,7 +73,6 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.panes.show_empty("No exposure open.\nFile > Open, or double-click\na file in a browser (left).")
         self.slider = FrameSlider(self.model)
         self.slider.on_tick = self.controller.tick
-        self.slider.install_shortcuts(self)
         self.controls = DisplayControls(self.model)
         self.metadata = MetadataBrowser()
         self.browser = FileBrowser()
@@ -105,9 +106,8 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._fetch_timer.timeout.connect(self._update_fetch_label)
         self._fetch_timer.start()
         self._build_menus()
-        from .campaign_dock import install_campaign_dock
-
-        install_campaign_dock(self)
+        install_navigation(self)  # Navigate/Help menus, keys, zoom, pixel table, pane menu
+        install_campaign_dock(self)  # Campaign dock (bottom, tabbed with the ramp), View-menu toggle
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller
