@@ -154,6 +154,7 @@ def linearity_tile(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, il
     n_unsaturated = np.zeros((nrows, ncols), dtype=np.int32)
     for g in range(ngroups):
         n_unsaturated += (gdq[g] & sat_flag) == 0
+    any_saturated = bool(np.any(n_unsaturated < ngroups))
     n_unsaturated -= 1
     n_unsaturated[n_unsaturated < 2] = 2
     firstread_lin = apply_polynomial(data[0], lin_coeffs, gdq[0], dqflags)
@@ -192,7 +193,11 @@ def linearity_tile(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, il
         # corrected_resultant = np.mean(...) = poly + 0: folded into c[0]
         # (r + c0) + 0 == r + (c0 + 0) for every r, signed zeros included.
         _horner(lin, unlin, corrected)
-        # data[i] = where(saturated, data[i], corrected): float64 -> float32.
+        # data[i] = where(saturated, data[i], corrected): float64 -> float32
+        # (most tiles hold no saturated read at all: a plain cast then).
+        if not any_saturated:
+            np.copyto(data[i], corrected, casting="same_kind")
+            continue
         np.bitwise_and(gdq[i], sat_flag, out=dq)
         np.equal(dq, 0, out=keep)
         np.copyto(data[i], corrected, casting="same_kind", where=keep)
