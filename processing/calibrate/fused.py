@@ -17,8 +17,9 @@ saturated pixels included) -- but
   is exact) instead of inside each of the 55 x 9 polynomial terms;
 * without stcal's logging-only counts (two extra passes over the band).
 
-Only the case romancal meets in TVAC and flight data is re-expressed: one
-read per resultant.  Any other read pattern goes to stcal's own code.
+Only one read per resultant (the TVAC exposures' read pattern) is
+re-expressed; averaged resultants, saturation growth or backing-up go to
+stcal's own code (:mod:`.steps` dispatches).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """romancal's dq_init, saturation and linearity applied to parts of an exposure.
 
-Each function calls romancal's or stcal's own code on a part of the data and
-says why the part gives the same numbers as the whole:
+Each function calls romancal's or stcal's own code (or, for one read per
+resultant, :mod:`.fused`: the same arithmetic with fewer passes, tested bit
+for bit against stcal) on a part of the data and says why the part gives the
+same numbers as the whole:
 
 * dq_init (:func:`dq_init_skeleton`, :func:`raw_to_float`): the pixel DQ
   comes from the mask (and guide-window rows) alone, and the data only get
