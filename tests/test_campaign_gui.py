@@ -109,3 +109,18 @@ def test_a_folder_without_results_is_a_message(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.error_shown, timeout=WAIT) as shown:
         window.campaign.controller.load(str(tmp_path))
     assert str(tmp_path) in shown.args[0] and "no campaign results" in shown.args[0]
+
+
+def test_index_and_run_from_the_dock_with_progress(qtbot, window, campaign, results, tmp_path):
+    import json
+
+    dock = window.campaign
+    seen = []
+    dock.controller.view.show_progress = lambda f, m: seen.append((f, m))  # also what the label shows
+    with qtbot.waitSignal(dock.table_shown, timeout=240_000) as shown:
+        dock.controller.index_and_run(str(campaign["root"]), str(tmp_path / "gui-run"), workers=1)
+    assert shown.args == [16]
+    assert any("analysed" in m for _, m in seen) and max(f for f, _ in seen) > 0.9
+    # The same results as the serial run, file for file.
+    for mine in (tmp_path / "gui-run").glob("*.json"):
+        assert json.loads(mine.read_text()) == json.loads((results / mine.name).read_text())

@@ -142,13 +142,8 @@ def local_cluster(n_workers: int | None = None):
 
 
 def run_on_client(client, index_rows: list[dict], out, references, endpoint_url: str | None = None,
-                  progress: bool = False, calibrate: bool = False, on_done=None) -> RunSummary:
-    """Submit one task per unfinished exposure to a dask client and wait for them.
-
-    ``on_done(n_done, n_total, summary_of_one)``, if given, is called as each
-    task finishes (the GUI's progress).
-    """
-    from distributed import as_completed
+                  progress: bool = False, calibrate: bool = False) -> RunSummary:
+    """Submit one task per unfinished exposure to a dask client and wait for them (see :func:`run_job` for progress)."""
     from distributed import progress as progress_bar
 
     todo, skipped = _todo(index_rows, out, calibrate)
@@ -159,9 +154,6 @@ def run_on_client(client, index_rows: list[dict], out, references, endpoint_url:
                for r in todo]
     if progress and futures:
         progress_bar(futures)
-    if on_done is not None:
-        for n, future in enumerate(as_completed(futures), 1):
-            on_done(n, len(futures), future.result())
     done = client.gather(futures)
     return RunSummary(tuple(d["name"] for d in done), skipped,
                       {d["name"]: d["error"] for d in done if d["status"] != "ok"})
@@ -169,11 +161,11 @@ def run_on_client(client, index_rows: list[dict], out, references, endpoint_url:
 
 def run_campaign(index_rows: list[dict], out, references, *, scheduler: str | None = None,
                  workers: int | None = None, endpoint_url: str | None = None, progress: bool = False,
-                 calibrate: bool = False, on_done=None) -> RunSummary:
+                 calibrate: bool = False) -> RunSummary:
     """Run the campaign on an existing scheduler (``tcp://host:port``) or an embedded LocalCluster."""
     from distributed import Client
 
-    kwargs = {"progress": progress, "calibrate": calibrate, "on_done": on_done}
+    kwargs = {"progress": progress, "calibrate": calibrate}
     if scheduler:
         with Client(scheduler) as client:
             return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
