@@ -40,6 +40,7 @@ from ..jobs import opening
 from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
+from ._display import DisplayMixin
 from ._analysis import AnalysisMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
@@ -65,7 +66,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(RenderingMixin, AnalysisMixin):
+class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -118,6 +119,7 @@ class ViewerController(RenderingMixin, AnalysisMixin):
         ev.selected_pixel.connect(self._on_selected_pixel)
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
+        self.install_display_rules()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
