@@ -32,5 +32,5 @@ def pane_title(kind: str, data_kind: str, baseline: int, superbias: bool = False
         what = f"from {data_kind} DN"
     else:
         # The saturation test runs on the raw reads whatever is shown.
-        what = "raw DN vs saturation reference"
+        what = "raw DN, saturation test"
     return f"{name}\n{what}"
