@@ -42,6 +42,7 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._display import DisplayMixin
 from ._analysis import AnalysisMixin
+from ._navigation import NavigationMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
 from ._runner import JobRunner
@@ -66,7 +67,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin):
+class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin, NavigationMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters

@@ -24,6 +24,7 @@ from .display_controls import DisplayControls
 from .file_browser import FileBrowser
 from .frame_slider import FrameSlider
 from .metadata import MetadataBrowser
+from .navigation_menus import install_navigation
 from .panes import PaneGroup
 from .ramp_plot import RampPanel
 from .status import StatusArea
@@ -71,7 +72,6 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.panes.show_empty("No exposure open.\nFile > Open, or double-click\na file in a browser (left).")
         self.slider = FrameSlider(self.model)
         self.slider.on_tick = self.controller.tick
-        self.slider.install_shortcuts(self)
         self.controls = DisplayControls(self.model)
         self.metadata = MetadataBrowser()
         self.browser = FileBrowser()
@@ -110,6 +110,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._fetch_timer.timeout.connect(self._update_fetch_label)
         self._fetch_timer.start()
         self._build_menus()
+        install_navigation(self)  # Navigate/Help menus, keys, zoom, pixel table, pane menu
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller
