@@ -164,3 +164,14 @@ def flag_positions(bad: np.ndarray, view: tuple[int, int, int, int], limit: int 
     y0, y1, x0, x1 = view
     rows, cols = np.nonzero(np.asarray(bad)[y0:y1, x0:x1])
     return np.column_stack([rows[:limit] + y0, cols[:limit] + x0])
+
+
+def markable_flags(pixeldq: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels with a DQ flag other than REFERENCE_PIXEL.
+
+    The reference pixels are the detector's 4-pixel border, flagged by
+    definition; ringing them would hide the flags worth finding.
+    """
+    from roman_datamodels.dqflags import pixel
+
+    return (np.asarray(pixeldq, dtype=np.uint32) & ~np.uint32(pixel.REFERENCE_PIXEL)) != 0

@@ -10,7 +10,8 @@
 * the overlay of DQ-flagged positions (``flag_overlay``): at full frame a
   screen pixel is many data pixels and a block is drawn flagged only when
   most of it is (:func:`processing.panes.flag_blocks`), so isolated flagged
-  pixels are ringed instead.
+  pixels are ringed instead (up to :data:`MAX_MARKS` in view; beyond
+  that the status bar says how many, and zooming in rings them).
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
+
 from processing import pane_colours
-from processing.panes import flag_positions
+from processing.panes import flag_positions, markable_flags
 
 from ..jobs.render import RenderRequest, lut
 from ..models.titles import pane_title
+
+
+#: Most flagged pixels ringed at once (more would cover the view).
+MAX_MARKS = 3000
 
 
 class DisplayMixin:
@@ -81,11 +88,11 @@ class DisplayMixin:
                            (("DQ flag", flag), ("NaN", nan)))
 
     def update_flag_marks(self, force: bool = False) -> None:
-        """Ring the DQ-flagged pixels in view (or hide the rings)."""
+        """Ring the DQ-flagged pixels in view, reference pixels aside (or hide the rings)."""
         panes = self.views.panes
         ctx = self.context
-        bad = None if ctx is None else ctx.bad
-        if not self.model.flag_overlay or bad is None or self.dataset is None:
+        dq = None if ctx is None else ctx.pixeldq
+        if not self.model.flag_overlay or dq is None or self.dataset is None:
             if force or self._flag_marks_key is not None:
                 self._flag_marks_key = None
                 panes.set_flag_marks(None)
@@ -98,6 +105,9 @@ class DisplayMixin:
             if all(map(math.isfinite, (vy0, vy1, vx0, vx1))):
                 region = (max(y0, math.floor(vy0)), min(y1, math.ceil(vy1)), max(x0, math.floor(vx0)),
                           min(x1, math.ceil(vx1)))
+        if getattr(self, "_markable", (None, None))[0] is not dq:
+            self._markable = (dq, markable_flags(dq))
+        bad = self._markable[1]
         colours = {k: pane_colours.screen_colours(d.cmap, self.model.flag_color)[0]
                    for k, d in self.model.displays.items()}
         key = (id(bad), region, tuple(sorted(colours.items())))
@@ -107,4 +117,11 @@ class DisplayMixin:
         if region[1] <= region[0] or region[3] <= region[2]:
             panes.set_flag_marks(None)
             return
-        panes.set_flag_marks(flag_positions(bad, region), colours)
+        y0, y1, x0, x1 = region
+        n = int(np.count_nonzero(np.asarray(bad[y0:y1, x0:x1])))
+        if n > MAX_MARKS:
+            # Rings of thousands of hot pixels would carpet the frame: say how many, zoom in to see them.
+            panes.set_flag_marks(None)
+            self.views.status.flash(f"{n:,} DQ-flagged pixels in view: zoom in to ring them (up to {MAX_MARKS:,})", 5000)
+            return
+        panes.set_flag_marks(flag_positions(bad, region, MAX_MARKS), colours)

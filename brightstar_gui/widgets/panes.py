@@ -89,6 +89,9 @@ class PaneGroup(QtWidgets.QWidget):
             row, col = divmod(i, 2)
             plot = self.graphics.addPlot(row=row, col=2 * col)
             self._show_title(plot, self._titles[kind])
+            # The title spans the y axis too (the view box alone is narrow on a laptop).
+            plot.layout.removeItem(plot.titleLabel)
+            plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)
             # Identical decorations of fixed size on every pane, so the four
             # view boxes are the same size (the range itself is synced exactly).
             # Axis labels as in the figure files.
