@@ -10,7 +10,7 @@
 * the overlay of DQ-flagged positions (``flag_overlay``): at full frame a
   screen pixel is many data pixels and a block is drawn flagged only when
   most of it is (:func:`processing.panes.flag_blocks`), so isolated flagged
-  pixels are ringed instead (up to :data:`MAX_MARKS` in view; beyond
+  pixels are ringed instead (as many as leave the image visible, :data:`RING_SPACING`; beyond
   that the status bar says how many, and zooming in rings them).
 """
 
@@ -30,6 +30,8 @@ from ..models.titles import pane_title
 
 #: Most flagged pixels ringed at once (more would cover the view).
 MAX_MARKS = 3000
+#: Screen pixels between rings, on average, at the most (a 7-px ring every 24 px).
+RING_SPACING = 24
 
 
 class DisplayMixin:
@@ -99,8 +101,13 @@ class DisplayMixin:
             return
         region = self.model.region()
         vis = panes.visible()
+        limit = MAX_MARKS
         if vis is not None:
-            (vy0, vy1, vx0, vx1), _ = vis
+            (vy0, vy1, vx0, vx1), per_px = vis
+            if per_px > 0 and math.isfinite(per_px):
+                # About one ring per RING_SPACING^2 screen pixels: denser rings hide the image.
+                screen = (vx1 - vx0) * (vy1 - vy0) / per_px**2
+                limit = int(min(MAX_MARKS, max(20, screen / RING_SPACING**2)))
             y0, y1, x0, x1 = region
             if all(map(math.isfinite, (vy0, vy1, vx0, vx1))):
                 region = (max(y0, math.floor(vy0)), min(y1, math.ceil(vy1)), max(x0, math.floor(vx0)),
@@ -119,9 +126,10 @@ class DisplayMixin:
             return
         y0, y1, x0, x1 = region
         n = int(np.count_nonzero(np.asarray(bad[y0:y1, x0:x1])))
-        if n > MAX_MARKS:
+        if n > limit:
             # Rings of thousands of hot pixels would carpet the frame: say how many, zoom in to see them.
             panes.set_flag_marks(None)
-            self.views.status.flash(f"{n:,} DQ-flagged pixels in view: zoom in to ring them (up to {MAX_MARKS:,})", 5000)
+            self.views.status.flash(f"{n:,} DQ-flagged pixels in view: zoom in to ring them (up to {limit:,} here)",
+                                    5000)
             return
-        panes.set_flag_marks(flag_positions(bad, region, MAX_MARKS), colours)
+        panes.set_flag_marks(flag_positions(bad, region, limit), colours)

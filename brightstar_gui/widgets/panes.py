@@ -140,7 +140,7 @@ class PaneGroup(QtWidgets.QWidget):
             cache_axes(plot)
         self.flag_marks: dict[str, pg.ScatterPlotItem] = {}
         for kind, plot in self.plots.items():
-            marks = pg.ScatterPlotItem(size=7, symbol="o", brush=None, pxMode=True)
+            marks = pg.ScatterPlotItem(size=8, symbol="o", brush=None, pxMode=True)
             marks.setZValue(14)
             plot.addItem(marks, ignoreBounds=True)
             self.flag_marks[kind] = marks
