@@ -18,7 +18,6 @@ from brightstar_gui import settings as settings_mod  # noqa: E402
 from brightstar_gui.models import Cutout, ViewModel  # noqa: E402
 from processing import pane_colours  # noqa: E402
 from processing.figures import stretch  # noqa: E402
-from processing.panes import flag_blocks, flag_positions  # noqa: E402
 
 from test_gui import open_and_wait, wait_render, window  # noqa: E402,F401
 
@@ -172,6 +171,8 @@ def test_log_colour_bar_colours_and_labels_follow_the_scale(qtbot, window, small
 
 
 def test_full_frame_flags_neither_vanish_nor_flood(qtbot, window, small_set):
+    from processing.panes import flag_blocks, flag_positions
+
     # A lone hot pixel does not flag its block; a mostly flagged block is flagged.
     bad = np.zeros((8, 8), bool)
     bad[1, 1] = True
