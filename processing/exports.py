@@ -11,7 +11,8 @@
 * :func:`ramp_table` and :func:`write_ramp_csv`: the ramps of the selected
   pixel, its 3 x 3 neighbours and any pinned pixels, one row per pixel and
   read, times rounded to microseconds, DN written as their shortest exact
-  decimal (no ``9.120000000000001``).
+  decimal (no ``9.120000000000001``).  :func:`pinned_table` is the same
+  table for several pinned pixels alone (the viewer's "export pins").
 
 Both refuse to replace an existing file unless ``overwrite`` and write under
 a temporary name first, so an interrupted export leaves nothing that looks
@@ -253,21 +254,54 @@ def ramp_table(row: int, col: int, *, raw=None, calibrated=None, pinned=(), sat_
     dict
         ``columns`` (list of str), ``rows`` (list of tuples), ``header`` (dict).
     """
+    primary = raw if raw is not None else calibrated
+    if primary is None:
+        raise ValueError("a ramp table needs a raw or a calibrated exposure")
+    _, h, w = primary.shape
+    if not (0 <= row < h and 0 <= col < w):
+        raise ValueError(f"pixel ({row}, {col}) is outside frames of {h} x {w}")
+    return pixels_table(neighbourhood(row, col, (h, w), pinned), raw=raw, calibrated=calibrated, sat_dn=sat_dn,
+                        pixeldq=pixeldq, read_times=read_times, header=header)
+
+
+def pinned_table(pinned, **kwargs) -> dict:
+    """Ramps of several pinned pixels together, roles ``pin 1``, ``pin 2`` ... in pin order.
+
+    ``pinned``: (row, col) pairs, at least one; keyword arguments as for
+    :func:`pixels_table`.  The header lists the pins.
+    """
+    pins = [(int(r), int(c)) for r, c in pinned]
+    if not pins:
+        raise ValueError("no pinned pixels: pin a pixel first")
+    header = {"pinned_pixels": "; ".join(f"pin {i + 1} = row {r}, col {c}" for i, (r, c) in enumerate(pins)),
+              **(kwargs.pop("header", None) or {})}
+    return pixels_table([(r, c, f"pin {i + 1}") for i, (r, c) in enumerate(pins)], header=header, **kwargs)
+
+
+def pixels_table(pixels, *, raw=None, calibrated=None, sat_dn: np.ndarray | None = None,
+                 pixeldq: np.ndarray | None = None, read_times: np.ndarray | None = None,
+                 header: dict | None = None) -> dict:
+    """Ramps of ``pixels`` ((row, col, role) triples), one table row per pixel and read.
+
+    Parameters as for :func:`ramp_table`; a pixel outside the frame raises
+    ValueError naming it (before anything is read).
+    """
     from .diagnostics.thresholds import SaturationTest
 
     primary = raw if raw is not None else calibrated
     if primary is None:
         raise ValueError("a ramp table needs a raw or a calibrated exposure")
     n, h, w = primary.shape
-    if not (0 <= row < h and 0 <= col < w):
-        raise ValueError(f"pixel ({row}, {col}) is outside frames of {h} x {w}")
+    for r, c, _ in pixels:
+        if not (0 <= r < h and 0 <= c < w):
+            raise ValueError(f"pixel ({r}, {c}) is outside frames of {h} x {w}")
     gdq_arr = getattr(calibrated, "arrays", {}).get("groupdq") if calibrated is not None else None
     columns = ["row", "col", "role", "read", "time_s"]
     columns += [c for c, have in (("raw_dn", raw is not None), ("calibrated_dn", calibrated is not None),
                                   ("groupdq", gdq_arr is not None), ("saturated", raw is not None and sat_dn is not None),
                                   ("pixeldq", pixeldq is not None)) if have]
     rows = []
-    for r, c, role in neighbourhood(row, col, (h, w), pinned):
+    for r, c, role in pixels:
         cells = {"raw_dn": None if raw is None else raw.cutout(r, r + 1, c, c + 1)[:, 0, 0],
                  "calibrated_dn": None if calibrated is None else calibrated.cutout(r, r + 1, c, c + 1)[:, 0, 0],
                  "groupdq": None if gdq_arr is None else gdq_arr.cutout(r, r + 1, c, c + 1)[:, 0, 0]}

@@ -190,6 +190,7 @@ class AnalysisMixin:
             kind=kind, path=Path(path), data=self.figure_data(), pane=pane, specs=specs, frame=m.frame,
             baseline=m.baseline, frames=frames, ramp=ramp, cube_source=self.values_source(m.data_kind), region=region,
             overwrite=overwrite, raw_source=ds.raw, calibrated_source=self.calibrated_exposure(), **(size or {}),
+            pinned=list(m.pinned_pixels),
             meta={"source": ds.uri, "kind": m.data_kind, "read_times": None if times is None else [float(t) for t in times]},
             settings={"uri": ds.uri, "kind": m.data_kind, "frame": m.frame, "baseline": m.baseline, "region": region,
                       "frames": frames, "displays": {k: _plain(v) for k, v in m.displays.items()},

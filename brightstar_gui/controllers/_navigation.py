@@ -91,18 +91,6 @@ class NavigationMixin:
         """Move the cutout to centre on (row, col) (clamped to the detector by the model)."""
         self.model.cutout = replace(self.model.cutout, row=int(row), col=int(col))
 
-    def pin_pixel(self, row: int, col: int) -> None:
-        """Remember (row, col) as pinned.
-
-        A minimal hook for the pane menu: the pinned-pixel work (overlaid
-        ramps, s18-i14a) replaces it -- its mixin comes before this one in
-        the controller's bases, or it deletes this method.
-        """
-        pins = self.__dict__.setdefault("pinned_pixels", [])
-        if (row, col) not in pins:
-            pins.append((int(row), int(col)))
-        self.views.status.flash(f"pinned pixel (row {row}, col {col})", 5000)
-
     # -- pixel table -------------------------------------------------------------------
     def table_hover(self, row: int, col: int) -> None:
         """The mouse is over pixel (row, col) ((-1, -1): left the data): the table may follow it."""

@@ -55,6 +55,39 @@ class StatusView(Protocol):
         """Tell listeners (tests, benchmarks) that ``event`` happened: "opened", "rendered", ..."""
 
 
+class GrowthView(Protocol):
+    """The saturation growth plot (optional ``views.growth``)."""
+
+    def active(self) -> bool: ...
+    def set_growth(self, growth: Any, scope_text: str) -> None:
+        """Show a :class:`processing.diagnostics.growth.SaturationGrowth` counted over ``scope_text``."""
+    def set_frame(self, k: int) -> None: ...
+    def set_message(self, text: str) -> None: ...
+
+
+class ProfileView(Protocol):
+    """The radial profile plot (optional ``views.profile``)."""
+
+    def active(self) -> bool: ...
+    def set_profile(self, profile: Any, kind: str) -> None:
+        """Show one :class:`processing.diagnostics.profile.ReadProfile`, the ``kind`` profile of it."""
+    def set_message(self, text: str) -> None: ...
+
+
+class PinsView(Protocol):
+    """The pinned pixels' ramps overlaid in the ramp panel (optional ``views.pins``)."""
+
+    def set_pins(self, pins: Any) -> None:
+        """A :class:`brightstar_gui.jobs.pins.PinnedRamps`, or None (no pins)."""
+
+
+class OnsetOverlayView(Protocol):
+    """Contours of the onset map over the raw pane (optional ``views.onset_overlay``)."""
+
+    def set_contours(self, lines: dict) -> None:
+        """read -> list of (M, 2) (row, col) closed polylines, frame pixels."""
+
+
 class Views(Protocol):
     panes: PanesView
     ramp: RampView

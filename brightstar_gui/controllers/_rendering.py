@@ -273,6 +273,7 @@ class RenderingMixin:
 
             dq = v["pixeldq"]
             parts.append(f"DQ {'|'.join(decode_dq(dq)) if dq else 'GOOD'}")
+        parts += getattr(self, "hover_parts", lambda r, c: [])(row, col)  # e.g. the onset map's value
         status.set_hover_text("   ".join(parts))
 
     def view_changed(self) -> None:

@@ -42,6 +42,7 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._display import DisplayMixin
 from ._analysis import AnalysisMixin
+from ._diagnostics import DiagnosticsMixin
 from ._navigation import NavigationMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
@@ -50,10 +51,11 @@ from ._runner import JobRunner
 #: Long tasks shown with a progress row and a cancel button.
 TASK_TITLES = {"open": "Opening", "context": "Reference files", "summary": "Mean slope", "calibrate": "Calibration",
                "demo": "Demo: first look", "darks": "Demo: darks", "scan": "Scanning", "export": "Export", "attach": "Calibrated ramp",
-               "verify": "Checksums"}
+               "verify": "Checksums", "analysis": "Saturation growth + onset", "growth": "Saturation growth",
+               "profile": "Radial profile"}
 #: Channels whose jobs use the open dataset and are cancelled when another is opened.
 DATASET_CHANNELS = ("render", "ahead", "prefetch", "pixel", "hover", "summary", "context", "cached", "attach",
-                    "verify")
+                    "verify", "analysis", "growth", "profile", "profile_at", "onset_image", "contours", "pins")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin, NavigationMixin):
+class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -121,6 +123,7 @@ class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin, NavigationMi
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
         self.install_display_rules()
+        self._install_diagnostics()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
@@ -268,6 +271,7 @@ class ViewerController(DisplayMixin, RenderingMixin, AnalysisMixin, NavigationMi
         self.request_render()
         self.ensure_summary()
         self.request_pixel()
+        self.refresh_diagnostics()
         self.views.status.notify("context_loaded", ds.uri)
 
     def _on_cached(self, found: tuple[int, Path | None]) -> None:

@@ -15,7 +15,7 @@ from processing import exports, figure_files, figure_kinds, figures
 from processing.figure_files import figure_sidecar
 from processing.progress import Progress
 
-EXPORT_KINDS = ("pane", "group", "differences", "rows", "ramp-csv", "cutout-asdf")
+EXPORT_KINDS = ("pane", "group", "differences", "rows", "ramp-csv", "pins-csv", "cutout-asdf")
 
 
 @dataclass
@@ -88,6 +88,13 @@ def export_job(req: ExportRequest):
             read_times=req.meta.get("read_times"),
             header={"source": req.meta.get("source", ""), "selected_pixel": f"row {row}, col {col}",
                     "units": "time_s: s since the first read; *_dn: DN"})
+        return exports.write_ramp_csv(path, table, overwrite=req.overwrite)
+    if req.kind == "pins-csv":
+        raw = req.raw_source if req.raw_source is not None else (None if req.calibrated_source is not None else req.cube_source)
+        table = exports.pinned_table(
+            req.pinned, raw=raw, calibrated=req.calibrated_source, sat_dn=None if data is None else data.sat_dn,
+            pixeldq=None if data is None else data.pixeldq, read_times=req.meta.get("read_times"),
+            header={"source": req.meta.get("source", ""), "units": "time_s: s since the first read; *_dn: DN"})
         return exports.write_ramp_csv(path, table, overwrite=req.overwrite)
     if req.kind == "cutout-asdf":
         return (yield from exports.cutout_asdf_job(

@@ -22,6 +22,8 @@ from psygnal import evented
 from processing.figures import COLORMAPS, DEFAULT_CMAPS, PANES, SCALES
 
 DATA_KINDS = ("raw", "calibrated")
+#: Pinned pixels at most (each gets its own colour in the ramp panel).
+MAX_PINS = 10
 Region = tuple[int, int, int, int]
 
 
@@ -138,6 +140,9 @@ class ViewModel:
     playing : bool
     fps : float
         Asked playback rate, frames per second.
+    pinned_pixels : tuple of (row, col)
+        Pixels whose ramps are overlaid in the ramp panel, in pin order (at
+        most :data:`MAX_PINS`, inside the frame, no repeats).
     """
 
     n_frames: int = 0
@@ -157,6 +162,7 @@ class ViewModel:
     subtract_superbias: bool = False
     playing: bool = False
     fps: float = 5.0
+    pinned_pixels: tuple[tuple[int, int], ...] = ()
 
     # -- validation on assignment -----------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -231,6 +237,15 @@ class ViewModel:
     def _check_fps(self, fps: float) -> float:
         return min(max(float(fps), 0.5), 120.0)
 
+    def _check_pinned_pixels(self, pixels) -> tuple[tuple[int, int], ...]:
+        h, w = self.frame_shape
+        out: list[tuple[int, int]] = []
+        for r, c in pixels:
+            p = (int(r), int(c))
+            if 0 <= p[0] < h and 0 <= p[1] < w and p not in out:
+                out.append(p)
+        return tuple(out[:MAX_PINS])
+
     # -- helpers -----------------------------------------------------------------------
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -283,3 +298,5 @@ class ViewModel:
             self.selected_pixel = (row, col)
             if not self.levels_locked:
                 self.reset_levels()
+            # Pins stay (the same pixels of a dark, say), less any outside the new frame.
+            self.pinned_pixels = self.pinned_pixels

@@ -16,6 +16,7 @@ KIND_LABELS = {
     "differences": "Tutorial: differences of three frames",
     "rows": "Tutorial: image / slope ratio / mask per frame",
     "ramp-csv": "Selected pixel's ramp (CSV)",
+    "pins-csv": "Pinned pixels' ramps (CSV)",
     "cutout-asdf": "Cutout cube (ASDF)",
 }
 
@@ -97,7 +98,7 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _suffix(self) -> str:
         kind = self.kind.currentData()
-        if kind == "ramp-csv":
+        if kind in ("ramp-csv", "pins-csv"):
             return ".csv"
         if kind == "cutout-asdf":
             return ".asdf"

@@ -20,6 +20,7 @@ from ..controllers import ViewerController
 from ..models import Cutout
 from ..workers import WorkerPool
 from . import dialogs
+from .diagnostics_docks import install_diagnostics
 from .display_controls import DisplayControls
 from .file_browser import FileBrowser
 from .frame_slider import FrameSlider
@@ -111,6 +112,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._fetch_timer.start()
         self._build_menus()
         install_navigation(self)  # Navigate/Help menus, keys, zoom, pixel table, pane menu
+        install_diagnostics(self)  # Saturation dock (growth, profile, pins), onset pane and contours
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller

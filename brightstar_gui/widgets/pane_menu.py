@@ -65,7 +65,10 @@ class PaneMenu(QtCore.QObject):
         menu.addAction("&Copy value", lambda: self.copy_value(pane, row, col))
         menu.addAction("&Go to pixel", lambda: self._guard("Go to pixel", c.go_to_pixel, row, col))
         menu.addAction("Set as cutout &centre", lambda: c.set_cutout_centre(row, col))
-        menu.addAction("&Pin pixel", lambda: self._guard("Pin pixel", c.pin_pixel, row, col))
+        if (row, col) in c.model.pinned_pixels:
+            menu.addAction("Un&pin pixel", lambda: c.unpin_pixel(row, col))
+        else:
+            menu.addAction("&Pin pixel", lambda: self._guard("Pin pixel", c.pin_pixel, row, col))
         self.menu = menu
         return menu
 
