@@ -376,3 +376,20 @@ def test_growth_of_a_drawn_region_counts_inside_the_shape(make, small_set, truth
     assert "cutout" in v.growth.scope
     with pytest.raises(ValueError):
         c.diagnostics.growth_scope = "region:x"
+
+
+def test_growth_follows_a_moved_region(make, small_set, truth):
+    """The regions feature and the growth plot together: moving the counted region re-counts at once."""
+    from processing.session_file import RegionShape
+
+    c, v, _ = make()
+    c.open(small_set["illuminated"])
+    r, col = (float(x) for x in small_set["star_center"])
+    rid = c.add_region(RegionShape("circle", x=col, y=r, radius=6.0))
+    c.diagnostics.growth_scope = f"region:{rid}"
+    small = v.growth.growth.saturated.copy()
+    c.update_region(rid, RegionShape("circle", x=col, y=r, radius=20.0))
+    want = saturation_growth(truth["cube"], truth["sat_dn"], region=c.regions[rid].to_region(),
+                             read_times=truth["times"])
+    np.testing.assert_array_equal(v.growth.growth.saturated, want.saturated)
+    assert (v.growth.growth.saturated > small).any()

@@ -42,8 +42,11 @@ from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._display import DisplayMixin
 from ._analysis import AnalysisMixin
+from ._compare import CompareMixin
 from ._diagnostics import DiagnosticsMixin
 from ._navigation import NavigationMixin
+from ._regions import RegionsMixin
+from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
 from ._runner import JobRunner
@@ -69,7 +72,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin):
+class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin,
+                       SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -124,6 +128,10 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
         ev.playing.connect(self._on_playing)
         self.install_display_rules()
         self._install_diagnostics()
+        self._hooks: dict[str, list] = {}
+        self._init_regions()
+        self._init_session()
+        self._init_compare()
 
     # -- jobs ------------------------------------------------------------------------
     def submit(self, channel: str, job, on_done=None, *, on_progress=None, on_cancel=None, on_error=None,
@@ -162,6 +170,14 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
 
         return self.runner.submit(channel, job, on_done=done, on_progress=progress, on_cancel=cancelled,
                                   on_error=failed, tag=tag, queue=queue)
+
+    def add_hook(self, event: str, hook) -> None:
+        """Call ``hook(arg)`` after ``event``: "opened" (the Dataset), "context" (the Context)."""
+        self._hooks.setdefault(event, []).append(hook)
+
+    def _run_hooks(self, event: str, arg) -> None:
+        for hook in self._hooks.get(event, ()):
+            hook(arg)
 
     def cancel_task(self, channel: str) -> None:
         self.runner.cancel(channel)
@@ -206,6 +222,7 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
         self._first_render = True
         self._apply_region(auto_range=True)
         self.views.status.notify("opened", ds.uri)
+        self._run_hooks("opened", ds)
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
 
@@ -273,6 +290,7 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
         self.request_pixel()
         self.refresh_diagnostics()
         self.views.status.notify("context_loaded", ds.uri)
+        self._run_hooks("context", ctx)
 
     def _on_cached(self, found: tuple[int, Path | None]) -> None:
         ds_id, path = found
@@ -288,6 +306,7 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
         """Cancel everything, join the workers and close the files (the window is closing)."""
         self.model.playing = False
         self.runner.shutdown()
+        self._run_hooks("close", None)
         self._retire()
         self._retired_busy_ok = True
         for item in self._retired:

@@ -127,6 +127,8 @@ class DialogsMixin:
         if self._superbias_dialog is None:
             dlg = SuperbiasDialog(self.pool, self.dark_candidates(), self)
             dlg.superbias_ready.connect(self.controller.set_superbias)
+            dlg.superbias_ready.connect(lambda _: setattr(self.controller, "superbias_source", {
+                "darks": dlg.paths(), "method": dlg.method.currentText()}))  # what a saved session recomputes
             dlg.subtract.toggled.connect(lambda on: setattr(self.model, "subtract_superbias", on))
             self.model.events.subtract_superbias.connect(lambda on: _set_checked(dlg.subtract, on))
             self._superbias_dialog = dlg

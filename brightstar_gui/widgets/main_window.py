@@ -129,6 +129,18 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.s3_browser.open_requested.connect(self.open_uri)
         c.histogram_pane = self.controls.current_pane
 
+        from .regions import install_regions
+
+        install_regions(self)
+        from .session_actions import install_session
+
+        install_session(self)
+        from .console_dock import install_console
+
+        install_console(self)
+        from .compare import install_compare
+
+        install_compare(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
         self._restore_layout()
