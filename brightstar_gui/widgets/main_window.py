@@ -143,6 +143,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         install_compare(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
+        from .window_fit import fit_docks
+
+        fit_docks(self)  # the window fits 1280 x 800 whatever docks were added above
         self._restore_layout()
         folder = settings_mod.value(self.settings, "browser/folder", "")
         if folder and Path(folder).is_dir():
