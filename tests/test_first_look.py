@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from processing import synth
+from processing import synth, synth_reads
 
 
 def test_first_look_and_darks_progress_never_go_back(tmp_path):
@@ -25,10 +25,10 @@ def test_first_look_and_darks_progress_never_go_back(tmp_path):
 def test_frames_do_not_depend_on_the_number_of_threads(monkeypatch):
     cfg = synth.SynthConfig(frames=3, size=96, seed=3)
     det = synth.Detector(cfg)
-    monkeypatch.setattr(synth, "_BLOCK_ROWS", 32)  # three blocks
+    monkeypatch.setattr(synth_reads, "_BLOCK_ROWS", 32)  # three blocks
     runs = []
     for workers in (1, 3):
-        monkeypatch.setattr(synth, "_workers", lambda w=workers: w)
+        monkeypatch.setattr(synth_reads, "_workers", lambda w=workers: w)
         runs.append([(f.copy(), a.copy()) for _, f, a in synth.generate_frames(cfg, det, True)])
     for (f1, a1), (f3, a3) in zip(*runs):
         np.testing.assert_array_equal(f1, f3)

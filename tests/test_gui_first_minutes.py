@@ -122,15 +122,28 @@ def test_trace_writes_opened_rendered_and_error_lines(qtbot, window, small_set, 
     assert events[-1]["message"].startswith("Export: ") and events[-1]["message"].endswith("disk full")
 
 
-def test_cancelled_demo_says_so(qtbot, window):
+def test_cancelled_demo_says_so(qtbot, window, monkeypatch):
+    import threading
+
     from processing import synth
 
     # Cancel once the job runs (a job cancelled while still pending is dropped
-    # without a callback: a workers.py limitation, see the notes).
+    # without a callback: a workers.py limitation, see the notes), and before
+    # the tiny exposure is written: the job waits for the test.
+    gate = threading.Event()
+    real = synth.write_illuminated_job
+
+    def held(*args, **kwargs):
+        yield synth.Progress(0.0, "held by the test")
+        assert gate.wait(60)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(synth, "write_illuminated_job", held)
     with qtbot.waitSignal(window.task_progress, timeout=20_000):
         window.start_demo(frames=4, size=160)
     assert window.panes.messages["raw"].toPlainText().startswith("Writing the demo")
     window.pool.cancel("demo")
+    gate.set()
     qtbot.waitUntil(lambda: "demo" not in window._tasks, timeout=60_000)
     assert window.panes.messages["raw"].toPlainText().startswith("Demo data cancelled.")
     assert window.session is None

@@ -6,8 +6,8 @@ session whole first -- its exposures exist, its display settings are valid --
 and changes nothing if any of it is unusable (the message names the file and
 what is wrong).  It then opens the exposure with the session's frame and
 cutout (:class:`StartOptions`, as the command line does) and applies the rest
-once it is open: displays, baseline, selected pixel, regions, pinned pixels
-(whatever pin API the controller has), the superbias (recomputed from the
+once it is open: displays, baseline, selected pixel, regions, pinned pixels,
+the superbias (recomputed from the
 same darks) and the compare view's settings.  The zoom is the window's: it
 reads :attr:`pending_view` after the first frame.
 """
@@ -24,17 +24,6 @@ from processing.session_file import Session, SessionFileError, read_session, wri
 from ..models import PaneDisplay, default_displays
 
 
-def _pin_pairs(pins: Any) -> tuple[tuple[int, int], ...]:
-    """(row, col) of whatever the pin API keeps: pairs, objects with row/col, or a dict keyed by either."""
-    out = []
-    for p in (list(pins) if pins is not None else []):
-        if hasattr(p, "row") and hasattr(p, "col"):
-            out.append((int(p.row), int(p.col)))
-        else:
-            out.append((int(p[0]), int(p[1])))
-    return tuple(out)
-
-
 class SessionMixin:
     def _init_session(self) -> None:
         self.superbias_source: dict | None = None  # {"darks": [...], "method": ...} of the superbias in use
@@ -48,7 +37,7 @@ class SessionMixin:
         m = self.model
         ds = self.dataset
         exposures = [] if ds is None else [ds.uri]
-        compare = getattr(self, "compare_state", lambda: None)()
+        compare = self.compare_state()
         if compare and compare.get("uri") and compare["uri"] not in exposures:
             exposures.append(compare["uri"])
         if view is None:
@@ -61,18 +50,11 @@ class SessionMixin:
         return Session(
             exposures=tuple(exposures), frame=m.frame, baseline=m.baseline, data_kind=m.data_kind,
             cutout={"row": c.row, "col": c.col, "half": c.half, "enabled": c.enabled}, view=view,
-            displays={k: asdict(v) for k, v in m.displays.items()}, flag_color=None if m.flag_color is None else tuple(m.flag_color),
-            selected_pixel=m.selected_pixel, pins=_pin_pairs(self._current_pins()),
+            displays={k: asdict(v) for k, v in m.displays.items()},
+            flag_color=None if m.flag_color is None else tuple(m.flag_color),
+            selected_pixel=m.selected_pixel, pins=self.pins,
             regions=tuple(self.regions.values()), superbias=superbias, compare=compare,
         )
-
-    def _current_pins(self):
-        """The pinned pixels of whichever pin API is there: ``controller.pins``, ``model.pins``, the navigation hook's list."""
-        for owner, name in ((self, "pins"), (self.model, "pins"), (self, "pinned_pixels")):
-            pins = getattr(owner, name, None)
-            if pins is not None and not callable(pins):
-                return pins
-        return None
 
     def save_session(self, path: str, view=None) -> bool:
         if self.dataset is None:
@@ -145,20 +127,13 @@ class SessionMixin:
             if s.selected_pixel is not None:
                 m.selected_pixel = s.selected_pixel
         self.set_regions(s.regions)
-        pin = getattr(self, "pin_pixel", None)
-        if pin is not None:
-            clear = getattr(self, "clear_pins", None)
-            if clear is not None:
-                clear()  # the session's pins, not those left from before
-            for row, col in s.pins:
-                pin(row, col)
-        elif s.pins:
-            self.views.status.flash(f"{len(s.pins)} pinned pixel(s) in the session: this version cannot pin", 8000)
+        self.clear_pins()  # the session's pins, not those left from before
+        for row, col in s.pins:
+            self.pin_pixel(row, col)
         if s.superbias and s.superbias.get("darks"):
             self._restore_superbias(s.superbias)
-        restore_compare = getattr(self, "restore_compare", None)
-        if s.compare and restore_compare is not None:
-            restore_compare(s.compare)
+        if s.compare:
+            self.restore_compare(s.compare)
 
     def _restore_superbias(self, spec: dict) -> None:
         from ..jobs.superbias import superbias_job

@@ -49,6 +49,7 @@ from ._regions import RegionsMixin
 from ._session import SessionMixin
 from ._rendering import RenderingMixin
 from ._protocols import Views
+from ._references_wait import ReferencesWaitMixin
 from ._runner import JobRunner
 
 #: Long tasks shown with a progress row and a cancel button.
@@ -72,8 +73,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin, NavigationMixin, RegionsMixin,
-                       SessionMixin, CompareMixin):
+class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin,
+                       NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -223,6 +224,12 @@ class ViewerController(DisplayMixin, DiagnosticsMixin, RenderingMixin, AnalysisM
         self._apply_region(auto_range=True)
         self.views.status.notify("opened", ds.uri)
         self._run_hooks("opened", ds)
+        if self._references_pending == ds.uri:
+            self.views.status.set_references("references: being written...")
+        else:
+            self._load_context(ds)
+
+    def _load_context(self, ds: opening.Dataset) -> None:
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
 

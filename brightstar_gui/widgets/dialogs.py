@@ -61,8 +61,12 @@ class DialogsMixin:
         """Open the synthetic demo set, writing it into the cache on first use.
 
         Two labelled tasks, each with its own progress in the status bar, the
-        empty panes and the terminal: the first look (illuminated exposure
-        and references; it opens when written), then the darks.
+        empty panes and the terminal: the first look, then the darks.  The
+        first look is two jobs on the ``demo`` channel under one progress
+        row: the illuminated exposure (it opens as soon as it is written,
+        the mask and ratio panes saying "loading reference files..."), then
+        its reference files (the controller then loads them).  A set written
+        by another generator version is written again.
         """
         from processing import synth
 
@@ -70,13 +74,12 @@ class DialogsMixin:
 
         folder = demo_mod.demo_folder(frames, size)
         manifest = synth.read_manifest(folder)
-        same = manifest is not None and manifest.get("config", {}).get("frames") == frames \
-            and manifest["config"].get("size") == size
         cfg = synth.SynthConfig(frames=frames, size=size)
         submit = self.controller.submit
 
-        def write_darks():
-            # The darks (for the superbias) follow in the background.
+        def write_darks(detector=None):
+            # The darks (for the superbias) follow in the background, with
+            # the first look's detector model when there is one (seconds saved).
             darks = demo_mod.TaskProgress(demo_mod.DARKS)
 
             def done(result):
@@ -84,40 +87,77 @@ class DialogsMixin:
                 self.flash(f"demo darks written into {folder}", 5000)
                 self.scan_folder(str(folder))
 
-            submit("darks", lambda token: synth.write_darks_job(folder, cfg), done, on_progress=darks.update, task=True)
+            submit("darks", lambda token: synth.write_darks_job(folder, cfg, detector), done, on_progress=darks.update,
+                   task=True)
 
-        def look(result):
-            self.browser.set_folder(str(folder))
-            self.scan_folder(str(folder))
-            if not result["complete"]:
+        def darks_after_context(manifest, detector=None):
+            if not manifest["complete"]:
                 # The darks start once the exposure is on screen with its
                 # references: on two cores they would slow the first paint.
                 def after_context(uri):
                     self.context_loaded.disconnect(after_context)
-                    write_darks()
+                    write_darks(detector)
 
                 self.context_loaded.connect(after_context)
-            self.open_uri(str(folder / result["illuminated"]))
 
-        if same:
-            look(manifest)
+        if synth.manifest_is_current(manifest, frames, size):
+            self.browser.set_folder(str(folder))
+            self.scan_folder(str(folder))
+            darks_after_context(manifest)
+            self.open_uri(str(folder / manifest["illuminated"]))
             return
-        # First use: the illuminated exposure and its references first, so
-        # there is something to look at soon; the window says what it does.
+        # First use (or an older generator's set): the illuminated exposure
+        # first, so there is something to look at soon; the window says what
+        # it does.  One progress row for both jobs, never going back.
         first = demo_mod.TaskProgress(demo_mod.FIRST_LOOK)
-        first.update(0.0, "starting")
+        self.task_started("demo", demo_mod.FIRST_LOOK)
 
-        def progress(fraction, message):
-            first.update(fraction, message)
+        def progress(lo, hi):
+            def report(fraction, message):
+                shown = first.update(lo + (hi - lo) * fraction, message)
+                self.on_task_progress("demo", shown, message)
+                if self.controller.dataset is None:
+                    self.panes.show_empty(first.empty_text(folder))
+            return report
+
+        def cancelled():
+            self.task_ended("demo")
+            self.flash("demo data cancelled", 5000)
             if self.controller.dataset is None:
-                self.panes.show_empty(first.empty_text(folder))
+                self.panes.show_empty("Demo data cancelled.\nFile > Open demo data\nstarts it again.")
 
+        def failed(err):
+            self.task_ended("demo")
+            if self.controller.dataset is None:
+                self.panes.show_empty(f"The demo data set could not be written:\n{err}")
+
+        def exposure_written(part):
+            uri = str(part.path)
+            self.controller.await_references(uri)
+            self.open_uri(uri)
+
+            def stopped(handler):
+                # No references are coming: stop waiting, the context job says what is missing.
+                return lambda *err: (handler(*err), self.controller.references_ready(uri))
+
+            submit("demo", lambda token: synth.write_first_look_references_job(folder, cfg, part),
+                   lambda manifest: references_written(uri, manifest, part.detector),
+                   on_progress=progress(synth.EXPOSURE_SHARE, 1.0), on_cancel=stopped(cancelled),
+                   on_error=stopped(failed))
+
+        def references_written(uri, manifest, detector):
+            self.on_task_progress("demo", first.update(1.0, "written"), "written")
+            self.task_ended("demo")
+            darks_after_context(manifest, detector)
+            self.controller.references_ready(uri)
+            self.browser.set_folder(str(folder))
+            self.scan_folder(str(folder))
+
+        first.update(0.0, "starting")
         self.panes.show_empty(first.empty_text(folder))
         self.flash(f"writing the demo data set into {folder} (first use only)")
-        submit("demo", lambda token: synth.write_first_look_job(folder, cfg),
-               lambda result: (first.update(1.0, "written"), look(result)), on_progress=progress, task=True,
-               on_cancel=lambda: self.panes.show_empty("Demo data cancelled.\nFile > Open demo data\nstarts it again."),
-               on_error=lambda err: self.panes.show_empty(f"The demo data set could not be written:\n{err}"))
+        submit("demo", lambda token: synth.write_illuminated_job(folder, cfg), exposure_written,
+               on_progress=progress(0.0, synth.EXPOSURE_SHARE), on_cancel=cancelled, on_error=failed)
 
     # -- superbias ---------------------------------------------------------------------------
     def dark_candidates(self) -> list[str]:

@@ -55,7 +55,24 @@ def apply_pending_view(window) -> None:
         return
     window.controller.pending_view = None
     y0, y1, x0, x1 = view
-    window.panes.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+    viewbox = window.panes.viewbox
+
+    def apply(*_):
+        viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    apply()
+    # The restore may open docks whose layout lands after this first frame; a view box
+    # that then grows keeps its scale and shows more than the session did.  So the
+    # range is applied again on the resizes of the next half second, then left alone.
+    viewbox.sigResized.connect(apply)
+    QtCore.QTimer.singleShot(500, lambda: _disconnect(viewbox.sigResized, apply))
+
+
+def _disconnect(signal, slot) -> None:
+    try:
+        signal.disconnect(slot)
+    except (TypeError, RuntimeError):
+        pass  # already gone with its window
 
 
 def install_session(window) -> None:

@@ -101,6 +101,8 @@ class RampFileWriter:
         the final shape and dtype (see :func:`placeholder`).
     placeholders : iterable of str
         Names of the ``roman`` node's arrays that will be filled.
+    what : str
+        What the file is, for the errors (``"the calibrated cube"``).
 
     Attributes
     ----------
@@ -108,20 +110,24 @@ class RampFileWriter:
         Where each filled array lives in the file.
     """
 
-    def __init__(self, path: Path, model, placeholders):
+    def __init__(self, path: Path, model, placeholders, what: str = "the calibrated cube"):
         import asdf
         from astropy.time import Time
 
         self.path = Path(path)
+        self.what = what
         names = list(placeholders)
         skip = {}
         for name in names:
             arr = np.asarray(getattr(model, name))
             skip[arr.ctypes.data] = arr.nbytes
         # What roman_datamodels' DataModel.save does, with our file object and
-        # without checksums.
-        model.meta.filename = self.path.name
-        model.meta.file_date = Time.now()
+        # without checksums.  Values keep their node's type: TvacModel's
+        # filename and file_date are tagged subclasses of str and Time.
+        meta = model._instance.meta
+        for key, value in (("filename", self.path.name), ("file_date", Time.now())):
+            old = meta.get(key) if hasattr(meta, "get") else None
+            setattr(meta, key, type(old)(value) if old is not None else value)
         af = asdf.AsdfFile()
         af["roman"] = model._instance
         with _SparseFile(self.path, skip) as fh:
@@ -136,7 +142,7 @@ class RampFileWriter:
         # Reserve every byte now: a full disk is one clear error before any
         # work, not ENOSPC (or worse) half-way through a calibration.
         try:
-            preallocate(self._fd, end, self.path, "the calibrated cube")
+            preallocate(self._fd, end, self.path, self.what)
         except BaseException:
             os.close(self._fd)
             self._fd = -1
@@ -163,7 +169,7 @@ class RampFileWriter:
             while done < len(view):
                 done += os.pwrite(self._fd, view[done:], offset + done)
         except OSError as err:
-            raise disk_full_error(err, self.path, len(view) - done, "the calibrated cube") from err
+            raise disk_full_error(err, self.path, len(view) - done, self.what) from err
 
     def write_frame(self, name: str, k: int, plane: np.ndarray) -> None:
         """Write plane ``k`` (shape ``shape[1:]``) of a 3-d array."""
