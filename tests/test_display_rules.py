@@ -182,9 +182,8 @@ def test_full_frame_flags_neither_vanish_nor_flood(qtbot, window, small_set):
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     w.state.cutout = Cutout(*small_set["star_center"], 128, False)
     w.panes.viewbox.setRange(xRange=(0, 4096), yRange=(0, 4096), padding=0)  # zoomed far out: step > 1
-    r = wait_render(qtbot, w)
+    wait_render(qtbot, w)
     qtbot.waitUntil(lambda: w.last_render.request.step > 1 and not w.controller.render_inflight, timeout=20_000)
-    r = w.last_render
     full_bad = np.asarray(w.controller.context.bad)
     flag = pane_colours.screen_colours(w.state.displays["raw"].cmap)[0]
     shown = uploaded(w, "raw")

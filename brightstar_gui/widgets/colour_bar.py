@@ -88,7 +88,6 @@ class PaneColourBar(pg.PlotItem):
             n = lut.shape[0]
             idx = np.round(inverse_stretch(np.linspace(0.0, 1.0, STEPS), scale) * (n - 1)).astype(np.intp)
             self._set_bar(np.ascontiguousarray(lut[idx][:, None, :]))
-            self._scale = scale
         levels = (float(levels[0]), float(levels[1]))
         old = self._shown_levels
         if old is None or max(abs(levels[0] - old[0]), abs(levels[1] - old[1])) > 0.005 * max(old[1] - old[0], 1e-12):
