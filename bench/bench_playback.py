@@ -25,7 +25,12 @@ frame, and open to first panes.
 Usage (the data set from ``brightstar synth DIR``)::
 
     Xvfb :93 -screen 0 1920x1200x24 &
-    DISPLAY=:93 python bench/bench_playback.py --data DIR [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
+    DISPLAY=:93 python bench/bench_playback.py --data DIR [--scratch DIR] [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
+
+Each playback reports the achieved rate and, load-independent, the UI
+thread's CPU per frame on screen (``ui_cpu_ms_per_frame``: mean, median, 10th
+percentile; 60 fps needs well under 16.7 ms) and the render job's median time
+(on its worker thread).
 """
 
 from __future__ import annotations
@@ -72,20 +77,42 @@ class Bench:
         self.pump(0.5)
 
     def pump(self, seconds: float) -> None:
+        """Run the event loop for ``seconds`` (blocking when idle, as the application's loop does).
+
+        A ``processEvents`` loop would spin the UI thread at 100 % of a core,
+        taking it from the render jobs and the X server on a 2-core machine.
+        """
         from PyQt6 import QtCore
 
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            self.app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        loop = QtCore.QEventLoop()
+        QtCore.QTimer.singleShot(max(0, int(seconds * 1000)), loop.quit)
+        loop.exec()
 
     def wait(self, cond, timeout=300.0) -> float:
+        """Run the event loop until ``cond()`` (checked every 2 ms); seconds waited."""
         from PyQt6 import QtCore
 
         t0 = time.perf_counter()
-        while not cond():
-            self.app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError("benchmark step timed out")
+        if cond():
+            return 0.0
+        loop = QtCore.QEventLoop()
+        timer = QtCore.QTimer()
+        timer.setInterval(2)
+        state = {"timed_out": False}
+
+        def check():
+            if cond():
+                loop.quit()
+            elif time.perf_counter() - t0 > timeout:
+                state["timed_out"] = True
+                loop.quit()
+
+        timer.timeout.connect(check)
+        timer.start()
+        loop.exec()
+        timer.stop()
+        if state["timed_out"]:
+            raise TimeoutError("benchmark step timed out")
         return time.perf_counter() - t0
 
     def settled(self) -> bool:
@@ -120,10 +147,18 @@ class Bench:
         m.fps = fps
         m.playing = True
         self.pump(warm)
+        # UI-thread CPU per frame put on screen (load-independent, unlike the
+        # rate): what the frame costs the UI thread, whoever else runs.
+        cpu_at: list[float] = []
+        on_frame = lambda *_: cpu_at.append(time.thread_time())  # noqa: E731
+        self.w.frame_rendered.connect(on_frame)
         t_start = time.monotonic()
+        cpu0 = time.thread_time()
         bytes0 = c.bytes_fetched()
         self.pump(seconds)
         t_end = time.monotonic()
+        cpu1 = time.thread_time()
+        self.w.frame_rendered.disconnect(on_frame)
         readout = self.w.slider.rate_label.text().strip()
         bytes1 = c.bytes_fetched()
         m.playing = False
@@ -143,7 +178,14 @@ class Bench:
         frames = {e["frame"] for e in rendered}
         rate = (len(rendered) - 1) / (rendered[-1]["t"] - rendered[0]["t"]) if len(rendered) > 2 else 0.0
         last = rendered[-1] if rendered else {}
-        return {"asked_fps": fps, "achieved_fps": round(rate, 1), "readout": readout, "frames_shown": len(rendered),
+        deltas = sorted(1000 * (b - a) for a, b in zip(cpu_at, cpu_at[1:]))
+        job_ms = sorted(1000 * e["seconds"] for e in rendered if "seconds" in e)
+        ui = {"ui_cpu_ms_per_frame": round(1000 * (cpu1 - cpu0) / max(1, len(cpu_at)), 2),
+              "ui_cpu_ms_per_frame_median": round(statistics.median(deltas), 2) if deltas else None,
+              "ui_cpu_ms_per_frame_p10": round(deltas[len(deltas) // 10], 2) if deltas else None,
+              "render_job_ms_median": round(statistics.median(job_ms), 2) if job_ms else None,
+              "load_avg": round(os.getloadavg()[0], 1)}
+        return {"asked_fps": fps, "achieved_fps": round(rate, 1), "readout": readout, **ui, "frames_shown": len(rendered),
                 "distinct_frames": len(frames), "panes": last.get("panes"),
                 "bytes_per_frame": round((bytes1 - bytes0) / max(1, len(rendered))) if bytes1 > bytes0 else 0,
                 "bytes_per_new_read_max": max(new_read_bytes, default=0),
@@ -185,14 +227,15 @@ from brightstar_gui.state import Cutout
 uri, fps, warm, seconds, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 w = MainWindow(); w.resize(width, height); w.show()
 def pump(s):
-    end = time.perf_counter() + s
-    while time.perf_counter() < end:
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+    loop = QtCore.QEventLoop(); QtCore.QTimer.singleShot(int(s * 1000), loop.quit); loop.exec()
 def wait(c, t=1200):
     t0 = time.perf_counter()
-    while not c():
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
-        if time.perf_counter() - t0 > t: raise TimeoutError
+    if c(): return
+    loop = QtCore.QEventLoop(); timer = QtCore.QTimer(); timer.setInterval(2)
+    def check():
+        if c() or time.perf_counter() - t0 > t: loop.quit()
+    timer.timeout.connect(check); timer.start(); loop.exec(); timer.stop()
+    if not c(): raise TimeoutError
 pump(0.5)
 out = {}
 t0 = time.perf_counter()
@@ -238,6 +281,30 @@ def measure_before(ref: str, uri: Path, args, size) -> dict:
         return {"ref": ref, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
+def measure_ref(ref: str, args, scratch: Path) -> dict:
+    """This script's playback measurements (cutout, full frame) of the viewer at commit ``ref``.
+
+    The same harness, the tree of ``ref`` first on the path: compares a
+    change with the commit before it under the same load.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        out = Path(tmp) / "result.json"
+        env = dict(os.environ, PYTHONPATH=tmp)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--data", str(args.data), "--scratch", str(scratch / ref),
+               "--fps", str(args.fps), "--warm", str(args.warm), "--seconds", str(args.seconds), "--size", args.size,
+               "--no-s3", "--playback-only", "--json", str(out)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the viewer at {ref} failed: {proc.stderr[-2000:]}")
+        res = json.loads(out.read_text())
+        return {"ref": ref, **{k: res[k] for k in ("open_to_first_panes_s", "cutout_512", "full_frame") if k in res}}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="a `brightstar synth` data set (full size)")
@@ -247,13 +314,18 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--no-s3", action="store_true")
     p.add_argument("--before", default=None, metavar="REF", help="also measure the viewer at git commit REF")
+    p.add_argument("--compare", nargs="+", default=[], metavar="REF",
+                   help="also measure playback of the viewer at git commit(s) REF with this same script (e.g. HEAD~1)")
+    p.add_argument("--playback-only", action="store_true", help="skip the pixel clicks")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--scratch", type=Path, default=None,
+                   help="folder for traces, config and cache (default DATA/bench-playback; the data set may be read-only)")
     args = p.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         raise SystemExit("bench_playback needs an X display (run it under Xvfb: DISPLAY=:N)")
     os.environ["QT_QPA_PLATFORM"] = "xcb"
-    scratch = args.data / "bench-playback"
-    scratch.mkdir(exist_ok=True)
+    scratch = args.scratch or args.data / "bench-playback"
+    scratch.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("BRIGHTSTAR_CONFIG_DIR", str(scratch / "config"))
     os.environ.setdefault("BRIGHTSTAR_CACHE_DIR", str(scratch / "cache"))
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -286,8 +358,9 @@ def main(argv=None) -> int:
     b.wait(lambda: c.mean_slope("raw", w.model.region()) is not None and b.idle(), 600)
     results["cutout_512"] = b.play(args.fps, args.warm, args.seconds)
     print("cutout 512 x 512:", results["cutout_512"], flush=True)
-    results["pixel_click_to_ramp"] = b.clicks(star)
-    print("pixel click -> ramp:", results["pixel_click_to_ramp"], flush=True)
+    if not args.playback_only:
+        results["pixel_click_to_ramp"] = b.clicks(star)
+        print("pixel click -> ramp:", results["pixel_click_to_ramp"], flush=True)
     w.model.cutout = Cutout(star[0], star[1], 256, False)
     b.wait(lambda: c.last_render.request.region == (0, h, 0, wd) and b.settled(), 120)
     # The full frame's mean slope (and saturation onset) runs in the background first.
@@ -315,6 +388,9 @@ def main(argv=None) -> int:
             results["s3_cutout_512"] = b.play(args.fps, args.warm, args.seconds)
             print("S3 cutout 512 x 512:", results["s3_cutout_512"], flush=True)
             b.close()
+    for ref in args.compare:
+        results.setdefault("compare", []).append(measure_ref(ref, args, scratch))
+        print(f"viewer at {ref}:", results["compare"][-1], flush=True)
     if args.before:
         results["before"] = measure_before(args.before, uri, args, size)
         print(f"viewer at {args.before}:", results["before"], flush=True)

@@ -104,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         from .trace import attach
 
         trace = attach(window, args.trace)
+    # Ctrl+C (or SIGTERM from a benchmark) closes the window, and so joins the workers.
+    # Installed before anything can open a modal box: a message box's own event loop
+    # (a bad file on the command line) must not keep the signal from being seen.
+    signal.signal(signal.SIGINT, lambda *_: _shut_down(app, window))
+    signal.signal(signal.SIGTERM, lambda *_: _shut_down(app, window))
+    timer = QtCore.QTimer()
+    timer.start(250)
+    timer.timeout.connect(lambda: None)  # lets Python see the signal
     window.show()
     options = StartOptions(frame=args.frame, cutout=args.cutout, full_frame=args.full_frame,
                            calibrated=args.calibrated, play_fps=args.play)
@@ -118,17 +126,26 @@ def main(argv: list[str] | None = None) -> int:
         window.open_uri(args.uri, options)
     elif args.demo:
         window.start_demo(frames=args.demo_frames, size=args.demo_size)
-    # Ctrl+C (or SIGTERM from a benchmark) closes the window, and so joins the workers.
-    signal.signal(signal.SIGINT, lambda *_: window.close())
-    signal.signal(signal.SIGTERM, lambda *_: window.close())
-    timer = QtCore.QTimer()
-    timer.start(250)
-    timer.timeout.connect(lambda: None)  # lets Python see the signal
-    code = app.exec()
+    code = 0 if _SHUTDOWN["asked"] else app.exec()
     if trace is not None:
         trace.write("exit", code=int(code))
         trace.close()
     return code
+
+
+def _shut_down(app: QtWidgets.QApplication, window) -> None:
+    """Close any modal box, then the window (which joins the workers), then leave the event loop."""
+    while (modal := app.activeModalWidget()) is not None and modal is not window:
+        modal.close()
+        if app.activeModalWidget() is modal:  # a box that refuses to close
+            break
+    window.close()
+    _SHUTDOWN["asked"] = True  # a signal handled in a nested loop, before app.exec(), must not be lost
+    app.quit()
+
+
+#: Set when a signal asked the program to stop (read before the main event loop starts).
+_SHUTDOWN = {"asked": False}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from ``closeEvent``).
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import time
 import traceback
@@ -36,6 +37,9 @@ from typing import Any
 from PyQt6 import QtCore
 
 from processing.progress import CancelToken, Cancelled, Progress
+
+#: GIL switch interval while the pool exists (s): how long a job may keep the UI thread waiting.
+UI_SWITCH_INTERVAL = 0.001
 
 JobFactory = Callable[[CancelToken], Any]
 
@@ -120,6 +124,7 @@ class Channel(QtCore.QObject):
                 return self._generation
             self._generation += 1
             task = _Task(self._generation, factory, CancelToken(), description, tag)
+            was_idle = not self._pending and self._running is None
             if queue:
                 self._pending.append(task)
             else:
@@ -128,7 +133,11 @@ class Channel(QtCore.QObject):
                 self._pending = [task]
             self._lock.notify_all()
             generation = self._generation
-        self.busy_changed.emit(True)
+        if was_idle and self.receivers(self.busy_changed):
+            # Only on a change, and only if someone listens: an emit releases
+            # and retakes the GIL, a wait of up to the switch interval while a
+            # job runs Python (two channels are submitted to every frame).
+            self.busy_changed.emit(True)
         return generation
 
     def cancel(self) -> None:
@@ -206,7 +215,7 @@ class Channel(QtCore.QObject):
             with self._lock:
                 self._running = None
                 idle = not self._pending
-            if idle:
+            if idle and self.receivers(self.busy_changed):
                 self.busy_changed.emit(False)
 
 
@@ -223,6 +232,12 @@ class WorkerPool(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
+        # The UI thread takes the GIL back after every Qt call that releases
+        # it (signal emits, paints calling Python items); with the default
+        # 5 ms switch interval a job running Python code keeps it for up to
+        # a third of a 60 Hz frame each time.  1 ms bounds that wait.
+        if sys.getswitchinterval() > UI_SWITCH_INTERVAL:
+            sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self._channels: dict[str, Channel] = {}
         self._callbacks: dict[tuple[str, int], tuple] = {}
         self._closed = False

@@ -33,7 +33,7 @@ class FakePanes:
         self.images.clear()
         self.calls.append(("clear",))
 
-    def set_image(self, kind, rgba, rect):
+    def set_image(self, kind, rgba, rect, opaque=False):
         self.images[kind] = (rgba, rect)
 
     def set_colorbar(self, kind, lut, levels, scale="linear", legend=()):
@@ -294,7 +294,9 @@ def test_reopening_cancels_the_old_exposures_jobs(make, small_set):
     assert c.last_render.request.dataset is c.dataset
 
 
-def test_playback_advances_only_when_shown_and_reports_the_rate(make, small_set):
+def test_playback_advances_only_when_shown_and_reports_the_rate(make, small_set, monkeypatch):
+    from brightstar_gui.controllers import _rendering
+
     c, views, runner = make(deferred=True)
     c.open(small_set["illuminated"])
     runner.run_pending()
@@ -309,6 +311,12 @@ def test_playback_advances_only_when_shown_and_reports_the_rate(make, small_set)
         c.tick()
     runner.run_pending()
     assert views.status.rate is not None and views.status.rate > 0
+    # Local frames are not read ahead (a pread from the page cache); remote ones are.
+    assert "prefetch" not in runner.submitted
+    monkeypatch.setattr(_rendering, "reads_are_remote", lambda req: True)
+    runner.run_pending()
+    c.tick()
+    runner.run_pending()
     assert "prefetch" in runner.submitted
     c.model.playing = False
     assert views.status.rate is None

@@ -90,3 +90,36 @@ def test_cutout_over_s3_moves_one_row_band_per_new_read(s3_bucket):
                 assert moved < 0.3 * h * w * 2  # far from the whole 2 MiB read
     finally:
         c.close()
+
+
+def test_strided_region_reads_only_its_rows(tmp_path, monkeypatch):
+    """A zoomed-out view (every k-th row and column) of a local file reads those rows, not the whole frame."""
+    import os
+
+    from processing import io
+
+    path = tmp_path / synth.exposure_filename(synth.ILLUM_STAMP)
+    synth.write_exposure(path, frames=2, size=2048, compression="none", seed=5)
+    read = []
+    real = os.preadv
+
+    def counting(fd, buffers, offset):
+        n = real(fd, buffers, offset)
+        read.append((n, sum(len(b) for b in buffers)))
+        return n
+
+    monkeypatch.setattr(io.os, "preadv", counting)
+    rows = len(range(3, 2000, 13))
+    with open_exposure(path) as exp:
+        full = np.array(exp.frame(1))
+        # Rows 13 apart: one scatter read of the 154 wanted rows (2030 columns
+        # each) and the gaps between them into scratch, not a 2048-row box.
+        read.clear()
+        part = exp.frame_region(1, 3, 2000, 10, 2040, step=13)
+        np.testing.assert_array_equal(part, full[3:2000:13, 10:2040:13])
+        assert len(read) == 1 and read[0][0] == (rows - 1) * 13 * 4096 + 2030 * 2
+        # Sparse rows (gap over SCATTER_GAP): one read per row, each only its columns.
+        monkeypatch.setattr(io, "SCATTER_GAP", 16 * 1024)
+        read.clear()
+        np.testing.assert_array_equal(exp.frame_region(1, 3, 2000, 10, 2040, step=13), full[3:2000:13, 10:2040:13])
+        assert len(read) == rows and sum(n for n, _ in read) == rows * 2030 * 2

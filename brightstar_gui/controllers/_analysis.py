@@ -1,4 +1,4 @@
-"""The controller's analyses: mean slope, pixel ramps, calibration, superbias, export.
+"""The controller's analyses: mean slope, pixel ramps, calibration, export.
 
 A mixin of :class:`~brightstar_gui.controllers.ViewerController`, kept apart
 so each file stays readable; it uses the controller's ``submit``, ``model``,
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from processing import figures
 from processing.figures import PANES
@@ -71,8 +69,23 @@ class AnalysisMixin:
         ds, pixel = self.dataset, self.model.selected_pixel
         if ds is None or pixel is None or self._hold_render:
             return
-        req = PixelRequest(ds, self.context, self.calibrated_exposure(), int(pixel[0]), int(pixel[1]))
+        row, col = int(pixel[0]), int(pixel[1])
+        req = PixelRequest(ds, self.context, self.calibrated_exposure(), row, col, self._known_slopes(row, col))
         self.submit("pixel", lambda token: pixel_job(req), self._apply_pixel, tag=ds.id)
+
+    def _known_slopes(self, row: int, col: int) -> dict:
+        """Mean slopes of (row, col) from the summaries, kind -> DN/frame.
+
+        Only where the pixel lies inside a summary's region, off its border:
+        there its 4-neighbours, which the saturation rule looks at, were in
+        the summary too, and the value is the one the 3 x 3 job would compute.
+        """
+        out = {}
+        for kind in ("raw", "calibrated"):
+            s = self.summary_for(kind, (row - 1, row + 2, col - 1, col + 2))
+            if s is not None:
+                out[kind] = float(s.mean_slope_of((row, row + 1, col, col + 1))[0, 0])
+        return out
 
     def _apply_pixel(self, ramps) -> None:
         if self.dataset is None or self.model.selected_pixel != (ramps.row, ramps.col):
@@ -131,16 +144,7 @@ class AnalysisMixin:
         self.submit("attach", lambda token: opening.attach_job(req), done, tag=ds.id, task=True,
                     on_error=lambda err: self.views.status.notify("calibration_finished", False))
 
-    # -- superbias -------------------------------------------------------------------
-    def set_superbias(self, superbias: np.ndarray) -> bool:
-        if self.dataset is None:
-            return False
-        if superbias.shape != tuple(self.model.frame_shape):
-            self._error("Superbias", f"superbias shape {superbias.shape} does not match frames {self.model.frame_shape}")
-            return False
-        self.superbias = opening.readonly(np.asarray(superbias, np.float32))
-        self.model.superbias_available = True
-        return True
+    # (the superbias: controllers/_superbias.py)
 
     # -- export ----------------------------------------------------------------------
     def figure_data(self) -> figures.FigureData:

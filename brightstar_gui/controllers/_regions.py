@@ -107,7 +107,7 @@ class RegionsMixin:
         from processing.diagnostics.regionstats import write_ds9
 
         if not self.regions:
-            self._error("Save regions", "there are no regions to save (Analysis > Regions adds one)")
+            self._error("Save regions", "there are no regions to save (Analysis > Add region at the cutout centre adds one)")
             return False
         try:
             write_ds9(path, [s.to_region() for s in self.regions.values()])

@@ -154,7 +154,7 @@ class RenderingMixin:
         self.render_inflight = False
         panes = self.views.panes
         for kind, pane in result.panes.items():
-            panes.set_image(kind, pane.rgba, pane.rect)
+            panes.set_image(kind, pane.argb, pane.rect, pane.opaque)  # ARGB32: blitted as it is
             self.show_pane_decorations(kind, req, pane)  # title, colour bar (controllers/_display.py)
             panes.set_message(kind, pane.message if pane.rgba is None or pane.message else "")
             if pane.histogram is not None:
@@ -225,6 +225,11 @@ class RenderingMixin:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
 
     def _prefetch(self, req: RenderRequest) -> None:
+        if not reads_are_remote(req):
+            # A local read is a pread from the page cache (~1 ms for a cutout
+            # band): reading it ahead saves the render job that much but wakes
+            # one more thread every frame, which fights the UI thread for the GIL.
+            return
         n = self.model.n_frames
         # The frame after this one is read by the render-ahead job; read the ones after it.
         frames = tuple((req.frame + i) % n for i in range(2, PREFETCH_FRAMES + 2))
@@ -288,6 +293,12 @@ class RenderingMixin:
         need = step
         if not covered or need < req.step or need >= 2 * req.step or vis is None:
             self.request_render()
+
+def reads_are_remote(req: RenderRequest) -> bool:
+    """The request's frames come over the network (S3: worth reading ahead)."""
+    source = getattr(req.values, "source", None)
+    return getattr(source, "stats", None) is not None
+
 
 def _same(a: RenderRequest, b: RenderRequest) -> bool:
     """``a`` renders what ``b`` asks (the mean slope counts by presence: it never changes once known)."""

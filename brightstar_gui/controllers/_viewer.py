@@ -48,6 +48,7 @@ from ._navigation import NavigationMixin
 from ._regions import RegionsMixin
 from ._session import SessionMixin
 from ._rendering import RenderingMixin
+from ._superbias import SuperbiasMixin
 from ._protocols import Views
 from ._references_wait import ReferencesWaitMixin
 from ._runner import JobRunner
@@ -73,8 +74,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, AnalysisMixin,
-                       NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
+class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, SuperbiasMixin,
+                       AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -102,6 +103,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self.context: opening.Context | None = None
         self.attached: opening.Attached | None = None
         self.superbias = None
+        self.superbias_detector: str | None = None
         self.summaries: list = []
         self.last_render: RenderResult | None = None
         self.render_inflight = False
@@ -218,7 +220,10 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
                 self._apply_start_options(ds)
         finally:
             self._hold_render = False
-        self.views.status.set_exposure(ds.uri, ds.primary.meta, ds.primary.read_times)
+        self._keep_superbias_for(ds)
+        self.views.status.set_exposure(ds.uri, ds.primary.meta, ds.read_times)
+        if ds.star is None and ds.star_note:
+            self.views.status.flash(ds.star_note, 10000)  # a dark: "no source", not a noise pixel
         self.views.status.set_references("references: loading...")
         self._first_render = True
         self._apply_region(auto_range=True)
@@ -262,8 +267,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self.dataset = self.context = self.attached = None
         self._ahead = None
         self._waiting_for_ahead = False
-        self.superbias = None
-        self.summaries = []
+        self.summaries = []  # the superbias stays: it belongs to a detector (_keep_superbias_for)
         self.last_render = None
         self.render_inflight = False
         self._close_retired()
@@ -360,8 +364,11 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self.request_render()
 
     def center_on_star(self) -> None:
-        if self.dataset is not None and self.dataset.star is not None:
-            r, c = self.dataset.star
+        ds = self.dataset
+        if ds is not None and ds.star is None:
+            self.views.status.flash(ds.star_note or "no star found in this exposure", 8000)
+        if ds is not None and ds.star is not None:
+            r, c = ds.star
             self.model.cutout = replace(self.model.cutout, row=r, col=c)
 
     def toggle_cutout(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,10 @@ class Dataset:
     calibrated : Exposure or None
         A RampModel opened directly.
     star : (row, col) or None
+        None: no source (a dark), see ``star_note``.
     references_override : dict or None
+    star_note : str
+        Why there is no star ("no star found (a dark?): ..."), shown to the user.
     """
 
     id: int
@@ -84,6 +88,7 @@ class Dataset:
     calibrated: Exposure | None
     star: tuple[int, int] | None
     references_override: dict | None = None
+    star_note: str = ""
 
     @property
     def primary(self) -> Exposure:
@@ -92,6 +97,11 @@ class Dataset:
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.primary.shape)  # type: ignore[return-value]
+
+    @cached_property
+    def read_times(self) -> np.ndarray | None:
+        """:attr:`Exposure.read_times`, computed once (every pixel click needs them; 55 means cost ms)."""
+        return self.primary.read_times
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,26 +148,43 @@ def open_job(req: OpenRequest):
             for report in exp.prepare():
                 yield Progress(0.05 + 0.8 * report.fraction, report.message)
         yield Progress(0.9, "finding the star")
-        from processing.diagnostics import brightest_source
-
-        n, h, w = exp.shape
-        # The star on a 4x-strided last read: a quarter of a row band each, and
-        # the brightest source is many pixels wide.
-        step = 4 if min(h, w) >= 1024 else 1
-        last = np.asarray(exp.frame_region(n - 1, 0, h, 0, w, step))
-        try:
-            r, c = brightest_source(last)
-            star = (int(r) * step, int(c) * step)
-        except ValueError:
-            star = None
+        star, note = locate_star(exp)
         is_ramp = exp.model_type == "RampModel"
         ds = Dataset(id=next(_IDS), uri=str(req.uri), raw=None if is_ramp else exp, calibrated=exp if is_ramp else None,
-                     star=star, references_override=req.references)
+                     star=star, references_override=req.references, star_note=note)
         yield Progress(1.0, "open")
         return ds
     except BaseException:
         exp.close()
         raise
+
+
+def locate_star(exp: Exposure) -> tuple[tuple[int, int] | None, str]:
+    """The star of an exposure's last read, or ``(None, why)`` -- a dark has none.
+
+    :func:`processing.diagnostics.centroid.find_star`, the one rule (the CLI
+    uses it too), on a 4x-strided last read (a quarter of the row bands; the
+    star is many pixels wide).  Saturated: the RampModel's group DQ, else raw
+    DN at :data:`~processing.diagnostics.centroid.SATURATED_DN_GUESS` (the
+    references are not loaded yet).
+    """
+    from processing.diagnostics.centroid import SATURATED_DN_GUESS, NoSourceError, find_star
+
+    n, h, w = exp.shape
+    step = 4 if min(h, w) >= 1024 else 1
+    last = np.asarray(exp.frame_region(n - 1, 0, h, 0, w, step))
+    if exp.model_type == "RampModel":
+        gdq = exp.arrays.get("groupdq")
+        saturated = None if gdq is None else (np.asarray(gdq.frame_region(n - 1, 0, h, 0, w, step)) & 2) != 0
+    else:
+        saturated = last >= SATURATED_DN_GUESS
+    try:
+        r, c = find_star(last, saturated)
+    except NoSourceError as err:
+        return None, f"no star found (a dark?): {err}; the cutout is centred on the frame"
+    except ValueError as err:
+        return None, f"no star found: {err}"
+    return (int(r) * step, int(c) * step), ""
 
 
 def resolve_references(ds: Dataset, endpoint_url: str | None = None) -> tuple[dict, str, list[str]]:

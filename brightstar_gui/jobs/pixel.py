@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import time
+
 import numpy as np
 
 from .opening import Context, Dataset
@@ -17,6 +19,9 @@ class PixelRequest:
     calibrated: Any  # Exposure or None: the attached (or opened) calibrated ramp
     row: int
     col: int
+    #: Mean slopes already known, kind ("raw" / "calibrated") -> DN/frame: the
+    #: controller's summaries (same rule), so a click does not rescan 55 reads.
+    known_slopes: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +42,15 @@ class PixelRamps:
         The centre's mean slope (:func:`processing.diagnostics.mean_slope`, the one rule).
     pixeldq : int or None
     times : (N,) s or None
+        Read times since the first read (the exposure's ``frame_time``).
+    threshold_dn : float or None, DN
+        The centre's saturation threshold (the saturation reference; None without one).
+    slope_source : {"raw", "calibrated"} or None
+        What ``mean_slope`` was measured on: the calibrated ramp when one is open.
+    job_seconds : float
+        Time the job took (the click -> ramp benchmark's first stage).
+    job_started : float
+        ``time.perf_counter()`` when the job started (the benchmark's queue stage).
     """
 
     row: int
@@ -51,6 +65,10 @@ class PixelRamps:
     mean_slope_raw: float | None
     pixeldq: int | None
     times: np.ndarray | None = field(default=None)
+    threshold_dn: float | None = None
+    slope_source: str | None = None
+    job_seconds: float = 0.0
+    job_started: float = 0.0
 
     def as_dict(self) -> dict:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -60,6 +78,7 @@ def pixel_job(req: PixelRequest) -> PixelRamps:
     """Read the 3 x 3 neighbourhood's ramps of every read and derive DQ, onset and mean slope."""
     from processing.diagnostics import mean_slope
 
+    t0 = time.perf_counter()
     ds, ctx = req.dataset, req.context
     n, h, w = ds.shape
     row, col = req.row, req.col
@@ -80,9 +99,12 @@ def pixel_job(req: PixelRequest) -> PixelRamps:
     onset = np.where(sat.any(axis=0), sat.argmax(axis=0), -1) if sat is not None else None
     rr, cc = row - r0, col - c0
 
-    def slope(values):
+    def slope(values, kind):
         if values is None:
             return None
+        known = req.known_slopes.get(kind)
+        if known is not None:
+            return float(known) if np.isfinite(known) else None
         if sat_dn is None:
             v = np.diff(np.asarray(values, np.float64)[:, rr, cc])
             return float(v.mean()) if v.size else None
@@ -91,5 +113,10 @@ def pixel_job(req: PixelRequest) -> PixelRamps:
 
     main = cal if cal is not None else raw
     pixeldq = int(ctx.pixeldq[row, col]) if ctx is not None and ctx.pixeldq is not None else None
-    return PixelRamps(row, col, (r0, r1, c0, c1), raw, cal, gdq, sat, onset, slope(main),
-                      slope(raw) if raw is not None else None, pixeldq, ds.primary.read_times)
+    threshold = float(sat_dn[rr, cc]) if sat_dn is not None else None
+    main_slope = slope(main, "calibrated" if cal is not None else "raw")
+    raw_slope = main_slope if main is raw else slope(raw, "raw")
+    return PixelRamps(row, col, (r0, r1, c0, c1), raw, cal, gdq, sat, onset, main_slope, raw_slope, pixeldq,
+                      ds.read_times,
+                      threshold_dn=threshold, slope_source=None if main is None else ("calibrated" if cal is not None else "raw"),
+                      job_seconds=time.perf_counter() - t0, job_started=t0)

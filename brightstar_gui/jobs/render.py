@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,13 +128,60 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class PaneImage:
-    """A rendered pane: RGBA pixels and where they go."""
+    """A rendered pane: RGBA pixels and where they go.
+
+    Attributes
+    ----------
+    rgba : (h, w, 4) uint8 or None
+        The pane's colours, row-major (what figures and tests read).
+    argb : (h, w) uint32 or None
+        The same colours as Qt's ``QImage.Format_ARGB32`` words
+        (``0xAARRGGBB``), computed here in the worker: the screen blits them
+        as they are, where RGBA bytes would be converted on every paint
+        (1-1.5 ms a pane on the UI thread under xcb).
+    opaque : bool
+        Every alpha is 255 (then ARGB32 equals its premultiplied form, the
+        fastest format to draw).
+    """
 
     rgba: np.ndarray | None
     rect: tuple[float, float, float, float]  # x, y, width, height in pixel coordinates
     levels: tuple[float, float]
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     message: str = ""
+    argb: np.ndarray | None = field(default=None, compare=False, repr=False)
+    opaque: bool = field(default=False, compare=False)
+
+    def __post_init__(self):
+        if self.rgba is not None and self.argb is None:
+            argb, opaque = argb32(self.rgba)
+            object.__setattr__(self, "argb", argb)
+            object.__setattr__(self, "opaque", opaque)
+
+
+def argb32(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
+    """RGBA bytes ``(h, w, 4)`` as ARGB32 words ``(h, w)`` uint32 (``0xAARRGGBB``), and whether all are opaque.
+
+    On a little-endian machine the RGBA bytes read as a uint32 are
+    ``0xAABBGGRR``: swapping the R and B bytes with three in-place word
+    operations is the cheapest of the ways tried (~0.2 ms for 171 x 171).
+    """
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if sys.byteorder == "little":
+        v = rgba.view(np.uint32)[..., 0]
+        argb = v & np.uint32(0xFF00FF00)
+        t = v << np.uint32(16)
+        t &= np.uint32(0x00FF0000)
+        argb |= t
+        np.right_shift(v, np.uint32(16), out=t)
+        t &= np.uint32(0xFF)
+        argb |= t
+    else:  # the word's bytes are A, R, G, B in memory order
+        out = np.empty(rgba.shape[:2] + (4,), np.uint8)
+        out[..., 0], out[..., 1:] = rgba[..., 3], rgba[..., :3]
+        argb = out.view(np.uint32)[..., 0]
+    argb.flags.writeable = False
+    return argb, bool(rgba[..., 3].min(initial=255) == 255)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from ..models import ViewModel
+
+
+def fixed_size(label: QtWidgets.QLabel, widest: str, min_width: int) -> None:
+    """Fix ``label``'s size to fit ``widest`` in its font (at least ``min_width`` px)."""
+    metrics = label.fontMetrics()
+    label.setFixedSize(max(min_width, metrics.horizontalAdvance(widest) + 8), label.sizeHint().height())
 
 
 class FrameSlider(QtWidgets.QWidget):
@@ -49,6 +57,7 @@ class FrameSlider(QtWidgets.QWidget):
         self.fps.setSuffix(" fps")
         self.fps.setDecimals(1)
         self.fps.setToolTip("Playback speed")
+        self._rate_shown_at = 0.0
         self.rate_label = QtWidgets.QLabel("")
         self.rate_label.setToolTip("Playback rate achieved (frames on screen per second)")
         self.rate_label.setMinimumWidth(64)
@@ -57,6 +66,11 @@ class FrameSlider(QtWidgets.QWidget):
         font = self.label.font()
         font.setFamily("monospace")
         self.label.setFont(font)
+        # Both readouts change during playback: at a fixed size a new text
+        # repaints the label only, where a label that may grow re-lays out
+        # the whole window (docks included) on every frame.
+        fixed_size(self.label, "frame 000 / 000   t = 00000.00 s", 190)
+        fixed_size(self.rate_label, "000.0 fps", 64)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button):
@@ -66,9 +80,14 @@ class FrameSlider(QtWidgets.QWidget):
         layout.addWidget(self.rate_label)
         layout.addWidget(self.fps)
 
+        # A single-shot timer re-armed for each frame's due time on a fixed
+        # schedule: a repeating timer's whole-millisecond interval would play
+        # 60 fps at 1000 / 17 = 58.8 fps.
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.timeout.connect(lambda: self.on_tick())
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._on_timer)
+        self._next_due = 0.0
         self.fps.valueChanged.connect(lambda v: setattr(self.state, "fps", v))
         self.slider.valueChanged.connect(self._on_slider)
         state.events.frame.connect(self._on_frame_change)
@@ -131,7 +150,8 @@ class FrameSlider(QtWidgets.QWidget):
     def _on_playing(self, playing: bool) -> None:
         sp = QtWidgets.QStyle.StandardPixmap
         if playing:
-            self.timer.start(max(1, int(round(1000 / self.state.fps))))
+            self._next_due = time.monotonic()
+            self._arm()
         else:
             self.timer.stop()
             self.rate_label.setText("")
@@ -143,11 +163,37 @@ class FrameSlider(QtWidgets.QWidget):
             self.fps.setValue(fps)
             self.fps.blockSignals(False)
         if self.timer.isActive():
-            self.timer.setInterval(max(1, int(round(1000 / fps))))
+            self._next_due = time.monotonic()
+            self._arm()
+
+    def _on_timer(self) -> None:
+        self.on_tick()
+        if self.state.playing:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Start the timer for the next frame's due time (one period after the last one's)."""
+        period = 1.0 / self.state.fps
+        now = time.monotonic()
+        self._next_due += period
+        if now - self._next_due > period:
+            self._next_due = now + period  # fell behind (a slow frame): no burst to catch up
+        # Whole milliseconds, rounded down: at most 1 ms early, never late by rounding.
+        self.timer.start(max(0, int((self._next_due - now) * 1000)))
+
+    #: Seconds between updates of the achieved-rate readout: it is an average
+    #: over 1.5 s, and a label re-laid out at 60 Hz costs the frames it counts.
+    RATE_INTERVAL = 0.25
 
     def set_rate(self, fps: float | None) -> None:
-        """Show the playback rate achieved (None: not playing)."""
-        self.rate_label.setText("" if fps is None else f"{fps:5.1f} fps")
+        """Show the playback rate achieved (None: not playing); at most every :data:`RATE_INTERVAL` s."""
+        now = time.monotonic()
+        if fps is not None and now - self._rate_shown_at < self.RATE_INTERVAL:
+            return
+        self._rate_shown_at = now if fps is not None else 0.0
+        text = "" if fps is None else f"{fps:5.1f} fps"
+        if text != self.rate_label.text():
+            self.rate_label.setText(text)
 
     def install_shortcuts(self, window: QtWidgets.QWidget) -> None:
         """Left/Right, Home/End and Space anywhere in ``window``."""

@@ -87,6 +87,11 @@ class GrowthPlot(QtWidgets.QWidget):
         self.contours.setToolTip("Outline the area saturated by these reads over the raw pane (Enter to apply)")
         self.contours.setMaximumWidth(120)
         self.plot = pg.PlotWidget()
+        # Axes (and grid) blitted from a pixmap: the frame marker moves on every frame of playback,
+        # and replaying the axes' pictures was most of each repaint.
+        from .panes import cache_axes
+
+        cache_axes(self.plot.getPlotItem())
         self.plot.setBackground("#202124")
         self.plot.setLabel("bottom", "read (frame)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
@@ -102,7 +107,7 @@ class GrowthPlot(QtWidgets.QWidget):
         self.radius_curve = self.plot.plot([], [], pen=pg.mkPen(RADIUS_COLOR, width=2),
                                            symbol="o", symbolSize=4, symbolBrush=RADIUS_COLOR, symbolPen=None)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 150), width=1.5))
-        self.plot.addItem(self.marker)
+        self.plot.addItem(self.marker, ignoreBounds=True)  # the range is the data's: a marker moving it re-draws the axes every frame
         self.message = QtWidgets.QLabel("Open an exposure to see how the saturated area grows.")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #bbb")

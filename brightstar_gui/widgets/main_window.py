@@ -70,7 +70,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._superbias_dialog = None
 
         # -- widgets -----------------------------------------------------------------------
-        self.panes.show_empty("No exposure open.\nFile > Open, or double-click\na file in a browser (left).")
+        self.panes.show_empty("No exposure open.\nFile > Open exposure...,\nor double-click a file\nin the Exposures list.")
         self.slider = FrameSlider(self.model)
         self.slider.on_tick = self.controller.tick
         self.controls = DisplayControls(self.model)
@@ -190,7 +190,22 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         uri = str(uri)
         if "://" not in uri:
             self.settings.setValue("browser/folder", str(Path(uri).parent))
+            self.list_folder_of(uri)
         self.controller.open(uri, options)
+
+    def list_folder_of(self, path: str) -> None:
+        """Show the opened file's folder in the Exposures list (also when opened from the command line)."""
+        from .file_browser import folder_to_list
+
+        listed = self.browser.folder.text()
+        here = Path(path).resolve()
+        self.browser.select_path(str(here))
+        if listed and Path(listed).is_dir() and Path(listed).resolve() in here.parents:
+            return  # already listed (the user's folder, or the demo's)
+        folder = str(folder_to_list(here))
+        self._remembered_folder = folder  # the start-up scan of the last session's folder lists this one
+        if Path(folder).is_dir():
+            self.scan_folder(folder)
 
     def start_calibration(self) -> None:
         self.controller.start_calibration()
@@ -234,6 +249,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         analysis.addAction("Cancel calibration", lambda: c.cancel_task("calibrate"))
         analysis.addAction("Mean slope of the &full frame", lambda: c.ensure_summary(full=True))
         analysis.addAction("&Superbias from darks...", self.show_superbias_dialog)
+        analysis.addAction("C&lear superbias", c.clear_superbias)
         analysis.addAction("&Reference files...", self.choose_references)
         analysis.addAction("Cache si&ze...", self.choose_cache_size)
         view = bar.addMenu("&View")

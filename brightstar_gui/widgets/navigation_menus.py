@@ -61,7 +61,7 @@ def install_navigation(window) -> None:
     # -- Navigate menu: go to, frames ----------------------------------------------------------
     def go_to() -> None:
         if c.dataset is None:
-            window.flash("open an exposure first (File > Open)", 5000)
+            window.flash("open an exposure first (File > Open exposure...)", 5000)
             return
         old = getattr(window, "go_to_dialog", None)
         if old is not None:

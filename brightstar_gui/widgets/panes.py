@@ -31,6 +31,70 @@ from .view_sync import RangeSync
 TITLE_HEIGHT = 34
 
 
+class PaneImageItem(pg.ImageItem):
+    """An :class:`pyqtgraph.ImageItem` that also shows ready ARGB32 pixels without converting them.
+
+    :meth:`set_argb` wraps a ``(h, w)`` uint32 array of ``0xAARRGGBB`` words
+    (coloured by the render job, off the UI thread) in a ``QImage`` sharing
+    its memory; painting then blits it (premultiplied when opaque: the
+    raster engine's own format, read without conversion).  pyqtgraph's own
+    path (``setImage`` of RGBA bytes) makes an RGBA8888 ``QImage`` that Qt
+    converts pixel by pixel on every paint.  Everything else (bounds,
+    transforms, ``clear``) is the base class's.
+
+    An opaque image is drawn with ``CompositionMode_Source`` (the same
+    result as SourceOver for opaque pixels): Qt then samples it through the
+    same transformed-texture fill as the RGBA8888 image before, so the
+    screen shows exactly the same pixels.  Its SourceOver shortcut for
+    premultiplied images (``qt_scale_image_argb32``) rounds the source
+    position differently and shows the neighbouring data pixel at about
+    1 in 30 pixel boundaries (``tests/test_pane_upload.py``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._argb: np.ndarray | None = None
+        self._argb_opaque = False
+
+    def set_argb(self, argb: np.ndarray, opaque: bool) -> None:
+        """Show ``argb`` ((h, w) uint32, C-contiguous); the array is kept alive while shown."""
+        argb = np.ascontiguousarray(argb, dtype=np.uint32)
+        if self.image is None or self.image.shape[:2] != argb.shape:
+            self.prepareGeometryChange()
+            self.image = argb
+            self.informViewBoundsChanged()
+        self.image = argb
+        self._argb, self._argb_opaque = argb, bool(opaque)
+        self.paintMode = QtGui.QPainter.CompositionMode.CompositionMode_Source if opaque else None
+        self._imageHasNans = False
+        self._make_qimage()
+        self.update()
+
+    def _make_qimage(self) -> None:
+        h, w = self._argb.shape
+        fmt = QtGui.QImage.Format.Format_ARGB32_Premultiplied if self._argb_opaque else QtGui.QImage.Format.Format_ARGB32
+        self.qimage = QtGui.QImage(self._argb.data, w, h, 4 * w, fmt)
+        self._renderRequired = False
+        self._unrenderable = False
+
+    def setImage(self, image=None, autoLevels=None, **kwargs):
+        if image is not None and self._argb is not None:
+            self._argb = None  # pyqtgraph's own path from here on
+            self.paintMode = None
+        super().setImage(image, autoLevels, **kwargs)
+
+    def render(self):
+        if self._argb is not None:
+            self._make_qimage()  # levels / LUT do not apply to coloured pixels
+            return
+        super().render()
+
+    def clear(self):
+        self._argb = None
+        self.paintMode = None
+        super().clear()
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Draw the plot's axes from a pixmap cache (repainted only when they change)."""
     for axis in plot.axes.values():
@@ -84,6 +148,7 @@ class PaneGroup(QtWidgets.QWidget):
         self.crosshairs: dict[str, tuple[pg.InfiniteLine, pg.InfiniteLine]] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         self._titles: dict[str, str] = dict(PANE_TITLES)
+        self._rects: dict[str, tuple] = {}
         pen = pg.mkPen((255, 255, 255, 110), width=1, style=QtCore.Qt.PenStyle.DashLine)
         for i, kind in enumerate(PANES):
             row, col = divmod(i, 2)
@@ -102,7 +167,7 @@ class PaneGroup(QtWidgets.QWidget):
             plot.showGrid(False, False)
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            image = pg.ImageItem(axisOrder="row-major")
+            image = PaneImageItem(axisOrder="row-major")
             plot.addItem(image)
             cbar = colour_bar.PaneColourBar()
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
@@ -117,6 +182,7 @@ class PaneGroup(QtWidgets.QWidget):
                 plot.addItem(line, ignoreBounds=True)
             marker = pg.ScatterPlotItem(size=11, symbol="s", pen=pg.mkPen((0, 255, 255), width=2), brush=None, pxMode=True)
             marker.setZValue(16)
+            marker.setVisible(False)  # until a pixel is selected (set_selected)
             plot.addItem(marker, ignoreBounds=True)
             self.plots[kind], self.images[kind], self.colorbars[kind] = plot, image, cbar
             self.messages[kind], self.crosshairs[kind], self.markers[kind] = text, (vline, hline), marker
@@ -162,14 +228,28 @@ class PaneGroup(QtWidgets.QWidget):
         self._data_bounds = (0, 1, 0, 1)
 
     # -- drawing -------------------------------------------------------------------------
-    def set_image(self, kind: str, rgba: np.ndarray | None, rect: tuple[float, float, float, float]) -> None:
-        """Upload one rendered pane (RGBA, row-major) placed at ``rect`` (x, y, w, h) in pixels."""
+    def set_image(self, kind: str, pixels: np.ndarray | None, rect: tuple[float, float, float, float],
+                  opaque: bool = False) -> None:
+        """Upload one rendered pane placed at ``rect`` (x, y, w, h) in pixels.
+
+        ``pixels``: ``(h, w)`` uint32 ARGB32 words (:attr:`PaneImage.argb
+        <brightstar_gui.jobs.render.PaneImage>`, blitted as they are;
+        ``opaque``: all alphas 255) or ``(h, w, 4)`` uint8 RGBA (pyqtgraph's path).
+        """
         image = self.images[kind]
-        if rgba is None:
+        if pixels is None:
             image.clear()
+            self._rects.pop(kind, None)
             return
-        image.setImage(rgba, autoLevels=False, levels=None)
-        image.setRect(QtCore.QRectF(*rect))
+        if pixels.ndim == 2 and pixels.dtype == np.uint32:
+            image.set_argb(pixels, opaque)
+        else:
+            image.setImage(pixels, autoLevels=False, levels=None)
+        # The same place as the last frame (always, in playback): no new
+        # transform, so no bounds change rippling through the view box.
+        if self._rects.get(kind) != (rect, pixels.shape[:2]):
+            self._rects[kind] = (rect, pixels.shape[:2])
+            image.setRect(QtCore.QRectF(*rect))
 
     def set_colorbar(self, kind: str, lut: np.ndarray, levels: tuple[float, float], scale: str = "linear",
                      legend: tuple = ()) -> None:
@@ -233,6 +313,8 @@ class PaneGroup(QtWidgets.QWidget):
                 marker.clear()
             else:
                 marker.setData([pixel[1] + 0.5], [pixel[0] + 0.5])
+            # An empty scatter item still costs ~0.3 ms of Python per paint of its pane.
+            marker.setVisible(pixel is not None)
 
     def set_cutout_rect(self, region: tuple[int, int, int, int], visible: bool = True) -> None:
         """Place the cutout rectangle on ``region`` (y0, y1, x0, x1) without echo."""
@@ -314,14 +396,41 @@ class PaneGroup(QtWidgets.QWidget):
         self.cutout_edited.emit(int(round(y + h / 2)), int(round(x + w / 2)), half)
 
     def show_empty(self, text: str) -> None:
-        """No exposure open: no cutout box, a hint on the raw pane, a sensible frame."""
+        """No exposure open: a hint on the raw pane; no cutout box, no axes, no colour bars.
+
+        Axes and colour bars of no data would be fake: -2000..6000 pixels on an
+        aspect-locked pane, a 0..1 colour bar labelled "(x0.001)".
+        """
         self.roi.setVisible(False)
         self.set_data_bounds((0, 4096, 0, 4096), auto_range=True)
+        self._set_decorations(False)
         for kind in PANES:
             self.images[kind].clear()
+            self._rects.pop(kind, None)
             self.set_message(kind, text if kind == PANES[0] else "")
+        (vx0, _), (_, vy1) = self.viewbox.viewRange()
+        self.messages[PANES[0]].setPos(vx0, vy1)
 
     def clear(self) -> None:
+        self._set_decorations(True)
         for kind in PANES:
             self.images[kind].clear()
+            self._rects.pop(kind, None)
             self.set_message(kind, "")
+
+    def is_empty_state(self) -> bool:
+        """True while :meth:`show_empty` holds (no axes, no colour bars)."""
+        return not self._decorated
+
+    def _set_decorations(self, on: bool) -> None:
+        if getattr(self, "_decorated", True) == on:
+            return
+        self._decorated = on
+        for kind in PANES:
+            for name in ("left", "bottom"):
+                # Values and labels go, the axis keeps its size: the panes' geometry stays.
+                axis = self.plots[kind].getAxis(name)
+                axis.setStyle(showValues=on)
+                axis.showLabel(on)
+                axis.setPen() if on else axis.setPen(None)  # setPen(): the default foreground
+            self.colorbars[kind].setVisible(on)

@@ -115,8 +115,6 @@ class PixelTableWidget(QtWidgets.QWidget):
 
     def set_table(self, table: PixelTable | None) -> None:
         """Show ``table`` (None: nothing selected)."""
-        from processing.diagnostics import decode_dq
-
         self.shown = table
         n = 2 * TABLE_HALF + 1
         if table is None or 2 * table.half + 1 != n:
@@ -129,8 +127,26 @@ class PixelTableWidget(QtWidgets.QWidget):
         h = table.half
         kind = table.kind + (" - superbias" if table.superbias_subtracted else "")
         self.caption.setText(f"({table.row}, {table.col})  frame {table.frame}  {kind} DN")
-        self.table.setHorizontalHeaderLabels([str(table.col - h + j) for j in range(n)])
-        self.table.setVerticalHeaderLabels([str(table.row + h - i) for i in range(n)])
+        labels = ([str(table.col - h + j) for j in range(n)], [str(table.row + h - i) for i in range(n)])
+        if labels != getattr(self, "_labels", None):  # new header items re-lay out the table
+            self._labels = labels
+            self.table.setHorizontalHeaderLabels(labels[0])
+            self.table.setVerticalHeaderLabels(labels[1])
+        # Rows sized to their contents once for the whole fill: left on, every
+        # one of the ~400 item changes re-measured all rows (~200 ms a table,
+        # paid on every frame of playback and every frame step).
+        header = self.table.verticalHeader()
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        self.table.setUpdatesEnabled(False)
+        try:
+            self._fill(table, n, h)
+        finally:
+            self.table.setUpdatesEnabled(True)
+            header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+
+    def _fill(self, table: PixelTable, n: int, h: int) -> None:
+        from processing.diagnostics import decode_dq
+
         integral = table.kind == "raw" and not table.superbias_subtracted
         bold = QtGui.QFont(self.table.font())
         bold.setBold(True)

@@ -32,6 +32,11 @@ class ProfilePlot(QtWidgets.QWidget):
         self.centre = QtWidgets.QLabel("")
         self.centre.setStyleSheet("color: #bbb")
         self.plot = pg.PlotWidget()
+        # Axes (and grid) blitted from a pixmap: the frame marker moves on every frame of playback,
+        # and replaying the axes' pictures was most of each repaint.
+        from .panes import cache_axes
+
+        cache_axes(self.plot.getPlotItem())
         self.plot.setBackground("#202124")
         self.plot.setLabel("bottom", "radius from the star's centre [pix]")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -86,11 +86,16 @@ class RegionsPanel(QtWidgets.QWidget):
 
         self.list = QtWidgets.QListWidget()
         self.plot = pg.PlotWidget()
+        # Axes (and grid) blitted from a pixmap: the frame marker moves on every frame of playback,
+        # and replaying the axes' pictures was most of each repaint.
+        from .panes import cache_axes
+
+        cache_axes(self.plot.getPlotItem())
         self.plot.setBackground("#202124")
         self.plot.setLabel("bottom", "read (frame)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.frame_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
-        self.plot.addItem(self.frame_line)
+        self.plot.addItem(self.frame_line, ignoreBounds=True)  # the range is the data's: a marker moving it re-draws the axes every frame
         # One row per statistic, one column per region: fits beside the plot in a low dock.
         self.table = QtWidgets.QTableWidget(len(STATS_COLUMNS) - 1, 0)
         self.table.setVerticalHeaderLabels(list(STATS_COLUMNS[1:]))

@@ -59,6 +59,29 @@ class _SizeItem(QtWidgets.QTreeWidgetItem):
         return mine < theirs
 
 
+def endpoint_text(endpoint_url: str | None, anon: bool) -> tuple[str, str]:
+    """What the S3 tab says about the endpoint in use, and where that came from (a tooltip).
+
+    The endpoint is :func:`processing.s3.resolve_endpoint`'s, the one every
+    read and listing uses: ``--endpoint-url``, else ``BRIGHTSTAR_S3_ENDPOINT``,
+    ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, else AWS.
+    """
+    import os
+
+    from processing.s3 import resolve_endpoint
+
+    url = resolve_endpoint(endpoint_url)
+    if endpoint_url and endpoint_url.strip():
+        source = "--endpoint-url"
+    else:
+        source = next((k for k in ("BRIGHTSTAR_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+                       if (os.environ.get(k) or "").strip()), "default")
+    access = "anonymous" if anon else "with credentials"
+    text = f"endpoint: {url or 'AWS S3'} ({access})"
+    tip = (f"from {source}" if url else "AWS S3 (no --endpoint-url, BRIGHTSTAR_S3_ENDPOINT or AWS_ENDPOINT_URL set)")
+    return text, tip
+
+
 class S3BrowserWidget(QtWidgets.QWidget):
     """Browse an S3 bucket and ask to open an exposure.
 
@@ -115,6 +138,10 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self.refresh_button = QtWidgets.QToolButton()
         self.refresh_button.setText("Go")
         self.refresh_button.setToolTip("List the location (refresh)")
+        self.endpoint_label = QtWidgets.QLabel()
+        self.endpoint_label.setWordWrap(True)
+        self.endpoint_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._show_endpoint()
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.location_edit, 1)
@@ -138,6 +165,7 @@ class S3BrowserWidget(QtWidgets.QWidget):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.endpoint_label)
         layout.addLayout(bar)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
@@ -182,7 +210,13 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self.endpoint_url = endpoint_url or None
         if anon is not None:
             self.anon = anon
+        self._show_endpoint()
         self.refresh()
+
+    def _show_endpoint(self) -> None:
+        text, tip = endpoint_text(self.endpoint_url, self.anon)
+        self.endpoint_label.setText(text)
+        self.endpoint_label.setToolTip(tip)
 
     def refresh(self) -> None:
         """List the location bar's location afresh (a new generation)."""

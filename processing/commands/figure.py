@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=frame_list, default=None, help="comma-separated frames for differences/rows (default 2, N//2, N-1)")
     p.add_argument("--baseline", type=int, default=1, help="baseline frame of the differences (default 1)")
     p.add_argument("--cutout", type=cutout_spec, default=None, metavar="ROW,COL,HALF",
-                   help="square cutout (default: 256 around the brightest source); 'full' for the whole frame")
+                   help="square cutout (default: 256 around the star, or the frame's centre when there is none, e.g. a dark); "
+                        "'full' for the whole frame")
     p.add_argument("--calibrated", type=Path, default=None, help="a calibrated RampModel of URI to draw instead of raw DN")
     p.add_argument("--references", type=Path, default=None,
                    help="folder of reference files (default: those of the synthetic set holding URI)")
@@ -55,6 +56,8 @@ def _run(args) -> int:
 
 
 def _draw(args) -> int:
+    import sys
+
     import numpy as np
 
     from .. import figure_files, figure_kinds, figures
@@ -100,9 +103,14 @@ def _draw(args) -> int:
             if args.cutout:
                 row, col, half = args.cutout
             else:
-                from ..diagnostics import brightest_source
+                from ..diagnostics.centroid import SATURATED_DN_GUESS, NoSourceError, find_star
 
-                row, col = brightest_source(exp.frame(n - 1))
+                last = exp.frame(n - 1)
+                try:  # the viewer's rule (brightstar_gui.jobs.opening.locate_star)
+                    row, col = find_star(last, last >= SATURATED_DN_GUESS)
+                except NoSourceError as err:
+                    print(f"brightstar: note: {err}; the cutout is centred on the frame", file=sys.stderr)
+                    row, col = h // 2, w // 2
                 half = 256
             region = (max(0, row - half), min(h, row + half), max(0, col - half), min(w, col + half))
         values = cal if cal is not None else exp

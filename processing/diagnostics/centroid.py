@@ -35,6 +35,10 @@ from .star import brightest_source
 DETECTION_SIGMA = 50.0
 #: ... or have at least this many saturated pixels in its core.
 MIN_SATURATED = 5
+#: Raw DN above which a read's pixel is taken as saturated when no saturation
+#: reference is at hand (finding the star as a file opens): well above any
+#: unsaturated sky or halo, below every threshold of the WFI saturation maps.
+SATURATED_DN_GUESS = 55000
 #: Iterations stop when the centre moves less than this, pixels.
 _TOLERANCE = 1e-3
 _MAX_ITERATIONS = 50
@@ -132,15 +136,7 @@ def star_centre(frame: np.ndarray, saturated: np.ndarray | None = None, guess: t
     if not (0 <= gy < h and 0 <= gx < w):
         raise ValueError(f"guess {guess} is outside the {h} x {w} frame")
 
-    core_pixels, r_sat, blocked, core_centre = _saturated_core(saturated, gy, gx)
-    noise = pixel_noise(frame)
-    peak, local_sky = _peak_and_surroundings(frame, gy, gx, r_sat)
-    significance = math.inf if core_pixels >= MIN_SATURATED else (
-        (peak - local_sky) / noise if noise > 0 else (math.inf if peak > local_sky else 0.0))
-    if not significance >= DETECTION_SIGMA:
-        raise NoSourceError(f"no source: the brightest candidate, at row {gy}, column {gx}, peaks only "
-                            f"{significance:.1f} sigma (pixel noise {noise:.3g} DN) above its surroundings; "
-                            f"a star needs {DETECTION_SIGMA:g} or a saturated core")
+    core_pixels, r_sat, blocked, core_centre, significance, local_sky = _detect(frame, saturated, gy, gx)
 
     r_in = r_sat + 2.0 if core_pixels else 0.0
     width = wing_width if wing_width is not None else max(8.0, r_in)
@@ -157,6 +153,58 @@ def star_centre(frame: np.ndarray, saturated: np.ndarray | None = None, guess: t
         if moved < _TOLERANCE:
             break
     return StarCentre(cy, cx, float(significance), r_sat, r_in, r_out)
+
+
+def _detect(frame, saturated, gy, gx):
+    """The detection rule at guess (gy, gx): raises :class:`NoSourceError` when nothing stands out.
+
+    Returns the saturated core (pixels, extent, blocked mask, centroid), the
+    significance and the local sky.
+    """
+    core_pixels, r_sat, blocked, core_centre = _saturated_core(saturated, gy, gx)
+    noise = pixel_noise(frame)
+    peak, local_sky = _peak_and_surroundings(frame, gy, gx, r_sat)
+    significance = math.inf if core_pixels >= MIN_SATURATED else (
+        (peak - local_sky) / noise if noise > 0 else (math.inf if peak > local_sky else 0.0))
+    if not significance >= DETECTION_SIGMA:
+        raise NoSourceError(f"no source: the brightest candidate, at row {gy}, column {gx}, peaks only "
+                            f"{significance:.1f} sigma (pixel noise {noise:.3g} DN) above its surroundings; "
+                            f"a star needs {DETECTION_SIGMA:g} or a saturated core")
+    return core_pixels, r_sat, blocked, core_centre, significance, local_sky
+
+
+def find_star(frame: np.ndarray, saturated: np.ndarray | None = None) -> tuple[int, int]:
+    """The star's pixel, or :class:`NoSourceError` when there is none (a dark): the viewer's and CLI's rule.
+
+    :func:`~.star.brightest_source` always answers, on a dark with a noise
+    pixel; this applies the detection test of :func:`star_centre` to its
+    answer (:data:`DETECTION_SIGMA` above the surroundings, or a saturated
+    core of :data:`MIN_SATURATED` pixels).
+
+    Parameters
+    ----------
+    frame : (H, W) array, DN
+        Best a read minus read 0 (bias-free); a plain read works too.
+    saturated : (H, W) bool, optional
+        Saturated pixels of that read.
+
+    Returns
+    -------
+    (row, col) : tuple of int
+
+    Raises
+    ------
+    NoSourceError
+        Nothing stands out of the noise; the message gives the candidate and its significance.
+    ValueError
+        If ``frame`` is not 2-D or has no finite pixel.
+    """
+    frame = np.asarray(frame)
+    if saturated is not None and np.shape(saturated) != frame.shape:
+        raise ValueError(f"saturated mask shape {np.shape(saturated)} does not match frame shape {frame.shape}")
+    gy, gx = brightest_source(frame)
+    _detect(frame, saturated, gy, gx)
+    return gy, gx
 
 
 #: Saturation is looked at within this many pixels of the guess (a core is far smaller).
