@@ -96,10 +96,10 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.tabifyDockWidget(self.controls_dock, self.metadata_dock)
         self.controls_dock.raise_()
         self.ramp_dock = self._dock("Pixel ramp", self.ramp, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        # Side docks + the panes' minimum fit a 1280-px screen (docks: 240 + 360,
-        # panes and slider: ~640); wider screens give the panes the rest.
+        # Side docks + the panes' minimum fit a 1280-px screen (docks: 200 + 360,
+        # panes and slider: ~690); wider screens give the panes the rest.
         self.controls_dock.setMinimumWidth(360)  # the controls fit without a horizontal scroll bar
-        self.browser_dock.setMinimumWidth(240)
+        self.browser_dock.setMinimumWidth(200)
 
         self.status_area = StatusArea(self.statusBar(), self.controller.cancel_task)
         # A long hover readout or reference path is clipped, never widens the window.
