@@ -25,8 +25,11 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
 def uploaded(w, kind):
-    """The RGBA the pane shows (what was uploaded to its ImageItem)."""
-    return np.asarray(w.panes.images[kind].image)
+    """The RGBA bytes (h, w, 4) the pane shows: its ImageItem's image (ARGB32 words, or RGBA bytes)."""
+    img = np.asarray(w.panes.images[kind].image)
+    if img.ndim == 2 and img.dtype == np.uint32:
+        img = np.stack([(img >> 16) & 255, (img >> 8) & 255, img & 255, img >> 24], axis=-1).astype(np.uint8)
+    return img
 
 
 def test_typed_min_keeps_the_max_in_force(qtbot, window, small_set):
