@@ -7,18 +7,20 @@ interpreter so that peak RSS is that run's alone:
 * 6 and 12 reads: ``streaming`` and ``romancal`` side by side;
 * 55 reads: ``streaming`` alone (romancal would need ~30 GiB).
 
-Peak RSS is the child's ``ru_maxrss``; for the romancal engine the pipeline
+Each streaming run also prints the wall and CPU time (user + sys, all
+threads) of each pass, from the engine's progress messages.  Peak RSS is the child's ``ru_maxrss``; for the romancal engine the pipeline
 runs in a grandchild process, and the figure reported is the sum of both
 peaks (an upper bound of what was resident at once).  The machine's load
 average is printed too: other work on the same cores slows every number.
 
-Targets (issue 4): 55 reads in <= 45 s wall and <= 3 GiB peak RSS; at 12
+Targets (issue 4): 55 reads in <= 45 s wall (issue 15: <= 20 s) and <= 3 GiB peak RSS; at 12
 reads streaming wall <= 0.6x and peak RSS <= 0.3x romancal's.
 
 Run::
 
     python bench/bench_calibrate.py [--data /tmp/bench-data/calibrate] [--both 6 12] [--alone 55]
                                     [--distinct-refpix]
+    python bench/bench_calibrate.py --exposure FILE_uncal.asdf --refs REFERENCE_DIR
 
 Inputs are generated with :mod:`processing.synth` into ``--data`` when
 missing (the 55-read exposure takes about two minutes) and reused after.
@@ -46,14 +48,37 @@ CHILD = r"""
 import json, os, resource, sys, time
 engine, path, refs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 from processing.calibrate import calibrate_job
-from processing.progress import run
-t0 = time.perf_counter()
-result = run(calibrate_job(path, refs=refs, engine=engine, use_cache=False))
+def cpu():
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+# Phase of each progress message (the streaming engine's pass labels).
+PHASES = (("saturation", "pass 1: saturation + refpix sums"), ("refpix read", "pass 2: refpix"),
+          ("linearity", "pass 3: linearity"), ("checksums", "seal: checksums"), ("references", "references"),
+          ("opening", "open + imports"))
+t0, c0 = time.perf_counter(), cpu()
+marks, last = [], None
+job = calibrate_job(path, refs=refs, engine=engine, use_cache=False)
+try:
+    while True:
+        message = next(job).message or ""
+        phase = next((name for key, name in PHASES if key in message), "other (dq_init, layout, small arrays)")
+        if phase != last:
+            marks.append((phase, time.perf_counter() - t0, cpu() - c0))
+            last = phase
+except StopIteration as stop:
+    result = stop.value
 wall = time.perf_counter() - t0
+marks.append(("end", wall, cpu() - c0))
+phases = {}
+for (name, w0, k0), (_, w1, k1) in zip(marks, marks[1:]):
+    acc = phases.setdefault(name, [0.0, 0.0])
+    acc[0] += w1 - w0
+    acc[1] += k1 - k0
 me = resource.getrusage(resource.RUSAGE_SELF)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
     "wall": wall,
+    "phases": phases,
     "rss_self": me.ru_maxrss * 1024,
     "rss_children": kids.ru_maxrss * 1024,
     "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
@@ -94,6 +119,13 @@ def _ensure_inputs(data: Path, frames: list[int], distinct: bool) -> dict:
     return out
 
 
+def _reads(path: Path) -> int:
+    from processing.io import open_exposure
+
+    with open_exposure(path) as exposure:
+        return exposure.shape[0]
+
+
 def _warm(path: Path) -> None:
     """Read the file once so every engine starts from a warm page cache."""
     with open(path, "rb") as fh:
@@ -117,14 +149,18 @@ def measure(engine: str, path: Path, refs: dict) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"{engine} on {path.name} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    result.update(engine=engine, frames=int(path.stem.split("_")[-1]), process_wall=outer,
+    result.update(engine=engine, frames=_reads(path), process_wall=outer,
                   peak_rss=result["rss_self"] + result["rss_children"], load=(load0, os.getloadavg()[0]))
     return result
 
 
 def _row(r: dict, label: str = "") -> str:
-    return (f"{r['frames']:>4}  {r['engine'] + label:<22} {r['wall']:7.1f} s  {r['peak_rss'] / GIB:6.2f} GiB  "
+    line = (f"{r['frames']:>4}  {r['engine'] + label:<22} {r['wall']:7.1f} s  {r['peak_rss'] / GIB:6.2f} GiB  "
             f"cpu {r['cpu']:6.1f} s   load {r['load'][0]:.1f}->{r['load'][1]:.1f}")
+    if r["engine"] == "streaming":  # wall and CPU (user + sys) of each pass
+        for name, (wall, cpu) in r.get("phases", {}).items():
+            line += f"\n        {name:<38} wall {wall:6.1f} s  cpu {cpu:6.1f} s"
+    return line
 
 
 def main(argv=None) -> int:
@@ -134,7 +170,16 @@ def main(argv=None) -> int:
     parser.add_argument("--alone", type=int, nargs="*", default=[55], help="reads for the streaming engine alone")
     parser.add_argument("--distinct-refpix", action="store_true", help="also run streaming with per-channel refpix coefficients")
     parser.add_argument("--json", type=Path, default=None, help="write all results here")
+    parser.add_argument("--exposure", type=Path, default=None,
+                        help="measure the streaming engine on this existing exposure only (with --refs)")
+    parser.add_argument("--refs", type=Path, default=None, help="reference folder for --exposure")
     args = parser.parse_args(argv)
+    if args.exposure is not None:
+        refs = {t: str(next(args.refs.glob(f"*_{t}_*.asdf"))) for t in ("mask", "saturation", "linearity", "inverselinearity", "refpix")}
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+        r = measure("streaming", args.exposure, refs)
+        print(_row(r), flush=True)
+        return 0
     args.data.mkdir(parents=True, exist_ok=True)
     inputs = _ensure_inputs(args.data, sorted(set(args.both) | set(args.alone)), args.distinct_refpix)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)

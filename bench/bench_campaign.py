@@ -3,6 +3,7 @@
 Usage::
 
     PYTHONPATH=. python bench/bench_campaign.py [CAMPAIGN_DIR] [--size 256 --frames 8]
+                                                [--calibration FILE_uncal.asdf --refs REFERENCE_DIR]
 
 Writes a synthetic campaign (``brightstar synth --campaign``) into a scratch
 folder unless CAMPAIGN_DIR holds one, indexes it, then times
@@ -10,6 +11,13 @@ folder unless CAMPAIGN_DIR holds one, indexes it, then times
 way) and ``run_on_client`` on a LocalCluster of 1 and 2 worker processes
 (cluster start-up timed separately).  Prints exposures per minute and the
 peak resident memory of each worker (ru_maxrss).
+
+``--calibration`` also times the calibration a ``campaign run --calibrate``
+task does first, on one full-size exposure (e.g. a 55-read 4096 x 4096
+file): the streaming engine in a fresh interpreter, cache off, with the
+wall and CPU time (user + sys) of each pass (``bench/bench_calibrate.py``'s
+measurement).  A synthetic campaign's own exposures are too narrow for
+refpix (it needs 4096 columns) unless written with ``--size 4096``.
 """
 
 from __future__ import annotations
@@ -50,7 +58,22 @@ def main() -> None:
     p.add_argument("campaign", nargs="?", type=Path, default=None)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--calibration", type=Path, default=None, metavar="FILE",
+                   help="also time the calibration of this full-size exposure")
+    p.add_argument("--refs", type=Path, default=None, metavar="DIR", help="reference folder for --calibration")
     args = p.parse_args()
+    if args.calibration is not None:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_calibrate
+
+        refs_dir = args.refs or args.calibration.parent / "references"
+        refs = {t: str(next(refs_dir.glob(f"*_{t}_*.asdf"))) for t in
+                ("mask", "saturation", "linearity", "inverselinearity", "refpix")}
+        r = bench_calibrate.measure("streaming", args.calibration, refs)
+        print("calibration per exposure (what --calibrate adds per task):")
+        print(bench_calibrate._row(r), flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="bench_campaign_"))
     try:
         root = args.campaign

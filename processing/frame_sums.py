@@ -101,19 +101,30 @@ def seal(path: Path) -> dict:
                 md5 = hashlib.md5(usedforsecurity=False)
                 arrays = [(r, *_bands_of(r)) for r in by_block.get(index, [])]
                 digests = {r.name: [] for r, _, _ in arrays}
+
+                def bands(piece, start, n, arrays=arrays, digests=digests):
+                    # Bands that end inside this piece, for each array in the block.
+                    for r, band, _ in arrays:
+                        lo = max(r.offset, start)
+                        hi = min(r.offset + r.nbytes, start + n)
+                        if lo < hi:
+                            _feed(digests[r.name], r, band, piece, start, lo, hi)
+
+                # MD5 (the slow one, ~0.5 GB/s) here, the band digests of the
+                # same piece on the helper thread (both release the GIL), and
+                # one piece in flight there: about the time of MD5 alone.
                 done = 0
+                pending = None
                 while done < block.used_size:
                     n = min(_PIECE, block.used_size - done)
                     piece = source.read(block.data_offset + done, n)
+                    if pending is not None:
+                        pending.result()
+                    pending = _pool().submit(bands, piece, done, n) if arrays else None
                     md5.update(piece)
-                    # Bands that end inside this piece, for each array in the block.
-                    for r, band, _ in arrays:
-                        lo = max(r.offset, done)
-                        hi = min(r.offset + r.nbytes, done + n)
-                        if lo >= hi:
-                            continue
-                        _feed(digests[r.name], r, band, piece, done, lo, hi)
                     done += n
+                if pending is not None:
+                    pending.result()
                 header = _BLOCK_HEADER.pack(block.flags, (block.compression or "").encode().ljust(4, b"\0"),
                                             block.allocated_size, block.used_size, block.data_size, md5.digest())
                 patches.append((block.offset + 6, header))  # written after reading: the source checks mtime

@@ -1,7 +1,8 @@
 """Shared fixtures: isolated user directories and small synthetic data sets.
 
-Every test session gets its own cache and config directories, so tests never
-touch (or depend on) a user's caches.  Data sets are written by the
+Every test session gets its own cache directory and every test its own config
+directory, so tests never touch (or depend on) a user's caches or each other's
+saved settings.  Data sets are written by the
 project's own generator (:mod:`processing.synth`) once per session.
 """
 
@@ -27,6 +28,13 @@ def _isolated_user_dirs(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_dir(tmp_path_factory, monkeypatch):
+    """Each test starts with no saved settings: a window closed by one test saves its
+    displays, layout and session choices, which must not change what the next test sees."""
+    monkeypatch.setenv("BRIGHTSTAR_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture(scope="session")

@@ -398,7 +398,9 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         for parent in list(Path(ds.uri).resolve().parents)[:5]:
             manifest = synth.read_manifest(parent)
             if manifest is not None:
-                return [str(parent / d) for d in manifest.get("darks", []) if (parent / d).exists()]
+                # A demo set lists dark paths; a campaign manifest lists {"path", "detector", ...}.
+                darks = [d["path"] if isinstance(d, dict) else d for d in manifest.get("darks", [])]
+                return [str(parent / d) for d in darks if (parent / d).exists()]
         return []
 
 

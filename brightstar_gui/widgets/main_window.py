@@ -20,6 +20,7 @@ from ..controllers import ViewerController
 from ..models import Cutout
 from ..workers import WorkerPool
 from . import dialogs
+from .campaign_dock import install_campaign_dock
 from .diagnostics_docks import install_diagnostics
 from .display_controls import DisplayControls
 from .file_browser import FileBrowser
@@ -113,6 +114,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self._build_menus()
         install_navigation(self)  # Navigate/Help menus, keys, zoom, pixel table, pane menu
         install_diagnostics(self)  # Saturation dock (growth, profile, pins), onset pane and contours
+        install_campaign_dock(self)  # Campaign dock (bottom, tabbed with the ramp), View-menu toggle
 
         # -- views -> model / controller ------------------------------------------------------
         c = self.controller

@@ -18,9 +18,9 @@ one float32 "standard view" (N, 4096, 4224) and then:
    (gamma, zeta, alpha from the REFPIX reference file), subtracted;
 5. adds the offset back.
 
-So :func:`offset_band` runs romancal's own ``StandardView.remove_offset`` on
-row bands across all frames (the sums are per pixel, so bands give the same
-numbers as the whole cube), and :class:`FrameCorrector` runs steps 3-5 on one
+So :func:`offset_band` computes romancal's ``StandardView.remove_offset``
+intercepts (its expressions, verbatim) on row bands across all frames (the
+sums are per pixel, so bands give the same numbers as the whole cube), and :class:`FrameCorrector` runs steps 3-5 on one
 frame at a time.  For step 3 it calls romancal's own ``ChannelView`` methods
 on a one-frame view.  Steps 4-5 are re-expressed with exactly romancal's
 arithmetic (same operations, same dtypes, same order) but without the
@@ -39,7 +39,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
-from romancal.refpix._data import ChannelView, Coefficients, Const, StandardView
+from romancal.refpix._data import ChannelView, Coefficients, Const
 from scipy import fft
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,26 @@ def offset_band(detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
     (h, 4224) float32, DN
         romancal's ``StandardView.remove_offset`` intercepts for these rows.
     """
-    view = StandardView(np.concatenate([detector, amp33], axis=2))
-    return view.remove_offset().offset
+    # StandardView.remove_offset's sums and intercept, verbatim, on the two
+    # parts separately: every pixel's intercept uses only its own N values
+    # (and the test checks the bits against romancal's), without the copy
+    # into one (N, h, 4224) stack and the subtraction from it, which the
+    # streaming engine does not use (pass 2 subtracts per read).
+    return np.concatenate([_intercepts(detector), _intercepts(amp33)], axis=1)
+
+
+def _intercepts(data: np.ndarray) -> np.ndarray:
+    """``StandardView.remove_offset``'s ``offset`` for (N, h, w) ``data``, (h, w)."""
+    frames, rows, columns = data.shape
+    flat = data.reshape((frames, rows * columns))
+    indep = np.arange(frames, dtype=flat.dtype)
+    indep = indep - np.mean(indep)
+    sx = np.sum(indep)
+    sxx = np.sum(indep**2)
+    sy = np.sum(flat, axis=0)
+    sxy = np.matmul(indep, flat, dtype=flat.dtype)
+    offset = (sy * sxx - sx * sxy) / (frames * sxx - sx**2)
+    return offset.reshape(rows, columns)
 
 
 @dataclass(frozen=True)
@@ -170,8 +188,9 @@ class FrameCorrector:
     def _channels(self, detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
         """The one-frame channel view (33, 1, H, 140) of romancal's ``StandardView.channels``."""
         rows = detector.shape[0]
-        chan = np.zeros((N_CHANNELS, 1, rows, _PADDED), np.float32)
+        chan = np.empty((N_CHANNELS, 1, rows, _PADDED), np.float32)
         width = Const.CHAN_WIDTH
+        chan[..., width:] = 0  # the pad columns; the rest is written below
         for c in range(Const.N_DETECT_CHAN):
             block = detector[:, c * width : (c + 1) * width]
             # Odd channels are read right to left: put columns in read order.

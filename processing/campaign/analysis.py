@@ -66,17 +66,20 @@ def read_time(row: dict, k: int) -> float:
 
 
 def _illuminated(row: dict, exp, sat: np.ndarray) -> dict:
+    """Growth, onset, centre and peak; ``exp`` raw (tested against ``sat``) or calibrated (its groupdq)."""
     from ..diagnostics.centroid import NoSourceError, star_centre
     from ..diagnostics.growth import saturation_analysis_job
+    from ..diagnostics.saturated import saturation_input
     from ..diagnostics.thresholds import SaturationTest
     from ..progress import run
 
     n, h, w = exp.shape
     times = exp.read_times
-    growth, onset = run(saturation_analysis_job(exp, sat, read_times=times))
+    frames, thresholds = saturation_input(exp, sat)
+    growth, onset = run(saturation_analysis_job(frames, thresholds, read_times=times))
     last = exp.frame(n - 1)
     diff = last.astype(np.float32) - exp.frame(0)
-    saturated = SaturationTest(sat, (h, w))(last)
+    saturated = SaturationTest(thresholds, (h, w))(frames.frame(n - 1))
     guess = None
     if math.isfinite(row.get("star_row") or math.nan):
         guess = (row["star_row"], row["star_col"])
@@ -144,7 +147,24 @@ def _dark(row: dict, exp, earlier: list[dict], references, cache: dict, endpoint
     return {"persistence": found, "unreadable_sources": unreadable}
 
 
-def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_url: str | None = None) -> dict:
+def calibration_references(references: str | Path, detector: str) -> Path:
+    """The reference folder to calibrate ``detector`` with: ``references/<detector>/`` if there is one."""
+    base = Path(references)
+    return base / detector if (base / detector).is_dir() else base
+
+
+def _calibrated(row: dict, references, endpoint_url) -> tuple[str, bool]:
+    """Calibrate one exposure through the cache; (path of the RampModel, whether it was cached)."""
+    from ..calibrate import calibrate_job
+    from ..progress import run
+
+    result = run(calibrate_job(row["uri"], refs=calibration_references(references, row["detector"]),
+                               endpoint_url=endpoint_url))
+    return str(result.path), result.from_cache
+
+
+def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_url: str | None = None,
+            calibrate: bool = False) -> dict:
     """The result of one exposure (a JSON-ready dict); raises on a bad file (the runner records it).
 
     Parameters
@@ -155,6 +175,17 @@ def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_
         The whole index (a dark looks for the illuminated exposures before it).
     references : path
         Folder of reference files, per detector in sub-folders or flat.
+    calibrate : bool
+        Calibrate first (romancal's steps through :mod:`processing.calibrate`
+        and its disk cache) and analyse the calibrated ramp: saturation from
+        its group DQ, DN linearity-corrected.  The footprints a dark is
+        measured at still come from the earlier exposures' raw last reads
+        against the saturation reference (the same rule romancal applies),
+        so that no task waits for another's calibration.  Darks are analysed
+        raw even then: romancal cannot write them as a RampModel (rad's
+        ``exposure_type`` enum for ramps has no ``WFI_DARK``, the TVAC dark
+        type), and the tutorial measures persistence in raw DN anyway; the
+        result says so (``calibrated: false`` with a ``calibration_note``).
     """
     from ..io import open_exposure
 
@@ -163,8 +194,17 @@ def analyse(row: dict, index_rows: list[dict], references: str | Path, endpoint_
     cache: dict = {}
     result = {k: row[k] for k in ("uri", "name", "activity", "detector", "filter", "exposure_type", "reads",
                                   "frame_time_s", "start_s")}
-    with open_exposure(row["uri"], endpoint_url=endpoint_url) as exp:
-        if row["exposure_type"] == "WFI_DARK":
+    source = row["uri"]
+    dark = row["exposure_type"] == "WFI_DARK"
+    result["calibrate_requested"] = calibrate
+    result["calibrated"] = calibrate and not dark
+    if calibrate and dark:
+        result["calibration_note"] = "darks are analysed raw (romancal's RampModel has no WFI_DARK exposure type)"
+    elif calibrate:
+        source, result["calibration_from_cache"] = _calibrated(row, references, endpoint_url)
+        result["calibrated_path"] = source
+    with open_exposure(source, endpoint_url=None if result["calibrated"] else endpoint_url) as exp:  # the cache is local
+        if dark:
             earlier = [r for r in index_rows if not r.get("error") and r["exposure_type"] != "WFI_DARK"
                        and r["detector"] == row["detector"] and r["start_s"] < row["start_s"]]
             result.update(_dark(row, exp, earlier, references, cache, endpoint_url))

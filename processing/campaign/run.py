@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,18 +62,20 @@ def read_result(path: Path) -> dict | None:
         return None
 
 
-def is_done(out: str | Path, row: dict) -> bool:
+def is_done(out: str | Path, row: dict, calibrate: bool = False) -> bool:
+    """Whether ``out`` holds a finished (``ok``) result of ``row``, of the same kind (raw or calibrated)."""
     result = read_result(result_path(out, row))
-    return bool(result) and result.get("status") == "ok"
+    return bool(result) and result.get("status") == "ok" and bool(result.get("calibrate_requested", False)) == calibrate
 
 
-def run_one(row: dict, index_rows: list[dict], out: str, references: str, endpoint_url: str | None = None) -> dict:
-    """Analyse one exposure and write its result; return ``{"name", "status", "error"}``.
+def run_one(row: dict, index_rows: list[dict], out: str, references: str, endpoint_url: str | None = None,
+            calibrate: bool = False) -> dict:
+    """Analyse one exposure (calibrated first if asked) and write its result; return ``{"name", "status", "error"}``.
 
     Never raises for a bad exposure: the error is the result.
     """
     try:
-        result = analyse(row, index_rows, references, endpoint_url)
+        result = analyse(row, index_rows, references, endpoint_url, calibrate)
         result["status"], result["error"] = "ok", ""
     except Exception as err:  # one bad exposure must not stop the campaign
         result = {k: row.get(k) for k in ("uri", "name", "detector", "exposure_type", "start_s")}
@@ -101,16 +104,18 @@ class RunSummary:
     failed: dict
 
 
-def _todo(index_rows, out):
-    todo = [r for r in index_rows if not is_done(out, r)]
+def _todo(index_rows, out, calibrate: bool = False):
+    # A result of the other kind (raw vs calibrated) is not this run's: redo it.
+    todo = [r for r in index_rows if not is_done(out, r, calibrate)]
     skipped = tuple(r["name"] for r in index_rows if r not in todo)
     return todo, skipped
 
 
-def run_serial(index_rows: list[dict], out, references, endpoint_url: str | None = None) -> RunSummary:
+def run_serial(index_rows: list[dict], out, references, endpoint_url: str | None = None,
+               calibrate: bool = False) -> RunSummary:
     """The same tasks one after the other in this process (reference for tests, small campaigns)."""
-    todo, skipped = _todo(index_rows, out)
-    done = [run_one(r, index_rows, str(out), str(references), endpoint_url) for r in todo]
+    todo, skipped = _todo(index_rows, out, calibrate)
+    done = [run_one(r, index_rows, str(out), str(references), endpoint_url, calibrate) for r in todo]
     return RunSummary(tuple(d["name"] for d in done), skipped,
                       {d["name"]: d["error"] for d in done if d["status"] != "ok"})
 
@@ -137,14 +142,14 @@ def local_cluster(n_workers: int | None = None):
 
 
 def run_on_client(client, index_rows: list[dict], out, references, endpoint_url: str | None = None,
-                  progress: bool = False) -> RunSummary:
-    """Submit one task per unfinished exposure to a dask client and wait for them."""
+                  progress: bool = False, calibrate: bool = False) -> RunSummary:
+    """Submit one task per unfinished exposure to a dask client and wait for them (see :func:`run_job` for progress)."""
     from distributed import progress as progress_bar
 
-    todo, skipped = _todo(index_rows, out)
+    todo, skipped = _todo(index_rows, out, calibrate)
     # The index travels once to the cluster, not once per task.
     [index_future] = client.scatter([index_rows], broadcast=True)
-    futures = [client.submit(run_one, r, index_future, str(out), str(references), endpoint_url,
+    futures = [client.submit(run_one, r, index_future, str(out), str(references), endpoint_url, calibrate,
                              key=f"campaign-{r['name']}-{os.getpid()}", pure=False, retries=RETRIES)
                for r in todo]
     if progress and futures:
@@ -155,15 +160,17 @@ def run_on_client(client, index_rows: list[dict], out, references, endpoint_url:
 
 
 def run_campaign(index_rows: list[dict], out, references, *, scheduler: str | None = None,
-                 workers: int | None = None, endpoint_url: str | None = None, progress: bool = False) -> RunSummary:
+                 workers: int | None = None, endpoint_url: str | None = None, progress: bool = False,
+                 calibrate: bool = False) -> RunSummary:
     """Run the campaign on an existing scheduler (``tcp://host:port``) or an embedded LocalCluster."""
     from distributed import Client
 
+    kwargs = {"progress": progress, "calibrate": calibrate}
     if scheduler:
         with Client(scheduler) as client:
-            return run_on_client(client, index_rows, out, references, endpoint_url, progress)
+            return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
     with local_cluster(workers) as cluster, Client(cluster) as client:
-        return run_on_client(client, index_rows, out, references, endpoint_url, progress)
+        return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
 
 
 def default_references(index_rows: list[dict]) -> Path | None:
@@ -182,3 +189,51 @@ def load_results(out) -> list[dict]:
     results = [r for r in (read_result(p) for p in sorted(Path(out).glob("*.json"))) if r]
     return sorted(results, key=lambda r: (r.get("start_s") if r.get("start_s") is not None else math.inf,
                                           r.get("detector") or ""))
+
+
+def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = None, workers: int | None = None,
+            endpoint_url: str | None = None, calibrate: bool = False):
+    """:func:`run_campaign` as a job: yields a :class:`~processing.progress.Progress` as tasks finish.
+
+    Closing the generator (a GUI cancel) cancels the tasks not yet finished
+    and shuts the embedded cluster down; finished results stay (each was
+    written atomically), so the next run does only the rest.
+
+    Returns
+    -------
+    RunSummary
+    """
+    from contextlib import ExitStack
+
+    from distributed import Client
+
+    from ..progress import Progress
+
+    todo, skipped = _todo(index_rows, out, calibrate)
+    yield Progress(0.0, f"{len(todo)} exposures to analyse, {len(skipped)} already done")
+    if not todo:
+        return RunSummary((), skipped, {})
+    with ExitStack() as stack:
+        yield Progress(0.0, "starting the dask cluster" if not scheduler else f"connecting to {scheduler}")
+        if scheduler:
+            client = stack.enter_context(Client(scheduler))
+        else:
+            cluster = stack.enter_context(local_cluster(workers))
+            client = stack.enter_context(Client(cluster))
+        [index_future] = client.scatter([index_rows], broadcast=True)
+        pending = {client.submit(run_one, r, index_future, str(out), str(references), endpoint_url, calibrate,
+                                 key=f"campaign-{r['name']}-{os.getpid()}", pure=False, retries=RETRIES) for r in todo}
+        futures = list(pending)
+        done: list[dict] = []
+        try:
+            while pending:
+                finished = {f for f in pending if f.done()}
+                if not finished:
+                    time.sleep(0.2)  # and yield, so that a cancel is seen within a fraction of a second
+                pending -= finished
+                done.extend(f.result() for f in finished)
+                yield Progress(len(done) / len(futures), f"analysed {len(done)}/{len(futures)}")
+        except BaseException:
+            client.cancel(list(pending))
+            raise
+    return RunSummary(tuple(d["name"] for d in done), skipped, {d["name"]: d["error"] for d in done if d["status"] != "ok"})

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--out", type=Path, default=Path("campaign_results"), help="results folder (default campaign_results)")
     rn.add_argument("--references", type=Path, default=None, metavar="DIR",
                     help="reference files, per detector in DIR/<WFInn>/ or flat (default: the synthetic campaign's)")
+    rn.add_argument("--calibrate", action="store_true",
+                    help="calibrate each exposure first (romancal's steps, through the calibration cache) "
+                         "and analyse the calibrated ramp")
     rn.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     rn.add_argument("--quiet", action="store_true", help="no progress bar")
     rn.set_defaults(func=_run)
@@ -68,10 +71,10 @@ def _run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: at least one worker is needed")
     if args.serial:
-        summary = run_serial(rows, args.out, refs, args.endpoint_url)
+        summary = run_serial(rows, args.out, refs, args.endpoint_url, calibrate=args.calibrate)
     else:
         summary = run_campaign(rows, args.out, refs, scheduler=args.scheduler, workers=args.workers,
-                               endpoint_url=args.endpoint_url, progress=not args.quiet)
+                               endpoint_url=args.endpoint_url, progress=not args.quiet, calibrate=args.calibrate)
     for name, error in summary.failed.items():
         print(f"brightstar: warning: {name}: {error}", file=sys.stderr)
     print(f"{args.out}: {len(summary.computed)} analysed, {len(summary.skipped)} already done, "

@@ -1,0 +1,121 @@
+"""The fused saturation and linearity are bit for bit stcal's own functions.
+
+Random ramps with the awkward values (NaN, +-inf, -0.0, zeros, reads over
+the threshold, NaN thresholds, NO_SAT_CHECK, NO_LIN_CORR pixels) through
+both implementations; every output is compared with ``np.array_equal``
+on the raw bits, not within a tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from roman_datamodels.dqflags import pixel
+
+from processing.calibrate import fused, steps
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+def _ramp(rng, n=12, h=21, w=37):
+    slope = rng.uniform(-50, 9000, (h, w)).astype(np.float32)
+    data = (rng.uniform(-20, 200, (h, w)) + slope * np.arange(1, n + 1)[:, None, None]).astype(np.float32)
+    data[:, 0, 0] = np.nan
+    data[3, 1, 1] = np.inf
+    data[4, 1, 2] = -np.inf
+    data[:, 2, 3] = -0.0
+    data[:, 2, 4] = 0.0
+    data[5:, 3, 5] = 70000  # saturates mid-ramp
+    data[1, 4, 6] = 64000  # a jump in the second read
+    return data
+
+
+def _thresholds(rng, h, w):
+    thresh = rng.uniform(30000, 60000, (h, w)).astype(np.float32)
+    thresh[6, 7] = np.nan
+    dq = np.zeros((h, w), np.uint32)
+    dq[7, 8] = pixel.NO_SAT_CHECK
+    dq[8, 9] = pixel.DO_NOT_USE
+    return thresh, dq
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_saturation_is_stcals_bit_for_bit(seed):
+    from stcal.saturation.saturation import flag_saturated_pixels
+
+    rng = np.random.default_rng(seed)
+    data = _ramp(rng)
+    n, h, w = data.shape
+    thresh, sat_dq = _thresholds(rng, h, w)
+    gdq0 = rng.choice(np.array([0, 0, 0, 1, 4], np.uint8), data.shape)
+    pdq0 = rng.choice(np.array([0, 0, pixel.DEAD], np.uint32), (h, w))
+    pattern = [[i + 1] for i in range(n)]
+    want_g, want_p, _ = flag_saturated_pixels(data[None].copy(), gdq0[None].copy(), pdq0[None].copy(), thresh.copy(),
+                                              sat_dq.copy(), 65535.0, pixel, n_pix_grow_sat=0, read_pattern=pattern)
+    got_g, got_p = fused.flag_saturated(data.copy(), gdq0.copy(), pdq0.copy(), thresh.copy(), sat_dq.copy(), 65535.0, pixel, pattern)
+    np.testing.assert_array_equal(got_g, want_g[0])
+    np.testing.assert_array_equal(got_p, want_p[0])
+    assert got_g.dtype == np.uint8 and np.count_nonzero(got_g & pixel.SATURATED) > 0
+
+
+def test_saturation_band_uses_stcal_for_averaged_resultants():
+    rng = np.random.default_rng(4)
+    data = _ramp(rng, n=6)
+    thresh, sat_dq = _thresholds(rng, *data.shape[1:])
+    pattern = [[1], [2, 3], [4], [5, 6, 7], [8], [9]]
+    assert not fused.single_reads(pattern)
+    g, p = steps.saturation_band(data, np.zeros(data.shape, np.uint8), np.zeros(data.shape[1:], np.uint32), thresh, sat_dq, pattern)
+    assert np.count_nonzero(g & pixel.DO_NOT_USE) > 0  # the backward (dilution) pass ran
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linearity_is_stcals_bit_for_bit(seed):
+    from stcal.linearity.linearity import linearity_correction_int, prepare_coefficients
+
+    rng = np.random.default_rng(seed)
+    data = _ramp(rng)
+    n, h, w = data.shape
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[6:, 5:9] |= pixel.SATURATED
+    gdq[:, 9, 10] |= pixel.SATURATED  # saturated from the first read
+    gdq[2:, 10, 11] |= pixel.SATURATED
+    lin = np.stack([rng.normal(0, 1, (h, w)), 1 + rng.normal(0, 1e-3, (h, w)), rng.normal(0, 1e-7, (h, w)),
+                    rng.normal(0, 1e-12, (h, w)), rng.normal(0, 1e-17, (h, w)), rng.normal(0, 1e-22, (h, w))]).astype(np.float32)
+    ilin = np.stack([rng.normal(0, 1, (h, w)), 1 - rng.normal(0, 1e-3, (h, w)), rng.normal(0, 1e-7, (h, w))]).astype(np.float32)
+    # Signed zeros out of the polynomials: np.mean's 0 + x turns -0 into +0.
+    # (pixel 2, 3 reads -0.0: its inverse polynomial gives -0.0, its
+    # forward one -0.0 again.)
+    lin[:, 2, 3] = [-0.0, 1, -0.0, -0.0, -0.0, -0.0]
+    ilin[:, 2, 3] = [-0.0, -1, 0]
+    lin[:, 11, 12] = np.nan
+    lin[1, 12, 13] = 0
+    lin_dq = np.zeros((h, w), np.uint32)
+    lin_dq[13, 14] = pixel.NO_LIN_CORR
+    pdq = np.zeros((h, w), np.uint32)
+    lin_p, pdq1 = prepare_coefficients(lin.copy(), lin_dq, pdq, pixel)
+    ilin_p, _ = prepare_coefficients(ilin.copy(), lin_dq, pdq1, pixel)
+    pattern = [[i + 1] for i in range(n)]
+    want = linearity_correction_int(data.copy(), gdq, lin_p, pixel, ilin_coeffs=ilin_p, read_pattern=pattern, tile_rows=64)
+    for rows in (1, 5, fused.TILE_ROWS, 64):
+        got = fused.linearity_correction(data.copy(), gdq, lin_p, ilin_p, pixel, pattern, tile_rows=rows)
+        np.testing.assert_array_equal(_bits(got), _bits(want), err_msg=f"tile rows {rows}")
+    assert not np.array_equal(want, data)  # the correction did something
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_refpix_offsets_are_romancals_bit_for_bit(rows):
+    from romancal.refpix._data import StandardView
+
+    from processing.calibrate.refpix_streaming import offset_band
+
+    rng = np.random.default_rng(rows)
+    n = 55
+    det = (11_000 + rng.normal(0, 30, (n, rows, 4096)) + 37.3 * np.arange(n)[:, None, None]).astype(np.float32)
+    det[:, 0, :9] = 0  # zeroed BAD_REF_PIXEL pixels
+    amp = (11_200 + rng.normal(0, 8, (n, rows, 128))).astype(np.float32)
+    want = StandardView(np.concatenate([det, amp], axis=2)).remove_offset().offset
+    got = offset_band(det, amp)
+    assert got.dtype == want.dtype == np.float32 and got.shape == (rows, 4224)
+    np.testing.assert_array_equal(_bits(got), _bits(want))
