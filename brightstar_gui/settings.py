@@ -22,7 +22,8 @@ def open_settings() -> QtCore.QSettings:
 
 def save_state(settings: QtCore.QSettings, state: ViewState) -> None:
     settings.setValue("display/panes", json.dumps({k: asdict(v) for k, v in state.displays.items()}))
-    settings.setValue("display/flag_color", json.dumps(list(state.flag_color)))
+    settings.setValue("display/flag_color", json.dumps(None if state.flag_color is None else list(state.flag_color)))
+    settings.setValue("display/levels_locked", json.dumps(bool(state.levels_locked)))
     settings.setValue("view/cutout_half", int(state.cutout.half))
 
 
@@ -37,12 +38,18 @@ def load_state(settings: QtCore.QSettings, state: ViewState) -> None:
                 if kind in displays:
                     displays[kind] = PaneDisplay(**values).validated()
             state.displays = displays
+        state.levels_locked = json.loads(settings.value("display/levels_locked") or "false") is True
     except (TypeError, ValueError):
         pass
+    if not state.levels_locked:
+        # Manual levels of the last session's exposure would blank this one's panes.
+        state.reset_levels()
     try:
         color = settings.value("display/flag_color")
         if color:
-            state.flag_color = tuple(json.loads(color))
+            rgb = json.loads(color)
+            # White was the old default (the bottom of inferno_r): per colour map now.
+            state.flag_color = None if rgb is None or list(rgb)[:3] == [255, 255, 255] else tuple(rgb)
     except (TypeError, ValueError):
         pass
 

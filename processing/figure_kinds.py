@@ -18,7 +18,7 @@ import numpy as np
 
 from . import figure_layout as fl
 from . import pane_colours
-from .figures import PANES, FigureData, PaneSpec, colorize, good_levels, lookup_table, stretch
+from .figures import PANES, FigureData, PaneSpec, good_levels, lookup_table, stretch
 
 #: Colour-bar labels, one per pane kind.
 UNITS = {"raw": "DN", "difference": "\N{GREEK CAPITAL LETTER DELTA} DN", "ratio": "frame slope / mean slope"}
@@ -75,11 +75,10 @@ def compose(img: np.ndarray, spec: PaneSpec, levels: tuple[float, float], bad: n
     lut = lookup_table(spec.cmap, spec.scale)
     flag = spec.flag_color or pane_colours.flag_colour(spec.cmap)
     nan = spec.nan_color or pane_colours.nan_colour(spec.cmap)
-    rgba = colorize(img, levels, lut, None, bad_color=nan)
+    rgba = pane_colours.colour_pane(img, levels, lut, bad, flag, nan)
     undefined = ~np.isfinite(img)
     n_flag = 0
     if bad is not None and bad.any():
-        rgba[bad] = flag
         n_flag = int(np.count_nonzero(bad))
         undefined &= ~bad
     n_nan = int(np.count_nonzero(undefined))

@@ -35,11 +35,12 @@ import numpy as np
 
 #: The four panes, in display order.
 PANES = ("raw", "difference", "ratio", "mask")
+#: Pane names, as the viewer's pane selector and its pane titles say them.
 PANE_TITLES = {
-    "raw": "Raw frame",
+    "raw": "Frame",
     "difference": "Difference",
     "ratio": "Frame slope / mean slope",
-    "mask": "Saturated or corrupted",
+    "mask": "Saturation mask",
 }
 #: Default colour maps: the tutorial's (imshow's viridis for differences,
 #: inferno_r for the image, RdYlBu for the ratio, magma_r for the mask).

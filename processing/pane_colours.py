@@ -3,11 +3,16 @@
 A flagged pixel must never look like a value, so its colour is chosen per
 colour map from outside the map's range (white is the bottom of
 ``inferno_r`` and the top of ``gray``: a dead pixel drawn white reads as
-"no signal" or "saturated").  The screen and the figure files use these same
-tables.
+"no signal" or "saturated"), and differs from the colour of undefined
+pixels (the NaN core of the slope ratio is not a DQ flag).  The screen
+(:mod:`brightstar_gui.jobs.render`) and the figure files
+(:mod:`processing.figure_kinds`) colour panes with the one rule
+:func:`colour_pane` and these tables.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -44,8 +49,52 @@ def nan_colour(cmap: str) -> RGBA:
     return _BY_CMAP.get(cmap, (_RED, _CYAN))[1]
 
 
+def screen_colours(cmap: str, custom: tuple[int, int, int] | None = None) -> tuple[RGBA, RGBA]:
+    """(flag, NaN) RGBA for a pane drawn with ``cmap``; ``custom`` (r, g, b) overrides the flag colour.
+
+    A custom flag colour equal to the NaN colour would make the two
+    ambiguous again, so the NaN colour then moves to the map's other choice.
+    """
+    flag, nan = flag_colour(cmap), nan_colour(cmap)
+    if custom is not None:
+        flag = (*(int(c) for c in tuple(custom)[:3]), 255)
+        if flag[:3] == nan[:3]:
+            nan = next(c for c in (_MAGENTA, _LIME, _CYAN) if c[:3] != flag[:3])
+    return flag, nan
+
+
+def colour_pane(values: np.ndarray, levels: tuple[float, float], lut: np.ndarray, bad: np.ndarray | None,
+                flag: RGBA, nan: RGBA) -> np.ndarray:
+    """Colour a pane: values through ``lut``, undefined pixels ``nan``, DQ-flagged pixels ``flag`` on top.
+
+    Parameters
+    ----------
+    values : (h, w) array
+    levels : (lo, hi)
+        Data values of the table's first and last entries.
+    lut : (n, 4) uint8
+        Colour table with the stretch folded in.
+    bad : (h', w') bool or None, h' >= h, w' >= w
+        DQ-flagged pixels (cut to ``values``' shape).
+    flag, nan : RGBA 0-255
+
+    Returns
+    -------
+    (h, w, 4) uint8
+    """
+    from .figures import colorize
+
+    rgba = colorize(values, levels, lut, None, nan)
+    if bad is not None:
+        b = np.asarray(bad)[: rgba.shape[0], : rgba.shape[1]]
+        if b.any():
+            rgba[b] = flag
+    return rgba
+
+
+@functools.lru_cache(maxsize=32)
 def mask_colours(cmap: str = "magma_r") -> np.ndarray:
-    """The four mask categories' colours, ``(4, 4)`` uint8: ``cmap`` at 0, 1/3, 2/3 and 1.
+    """The four mask categories' colours, ``(4, 4)`` uint8 (read-only): ``cmap`` at 0, 1/3, 2/3 and 1.
 
     These are the colours a continuous ``cmap`` with levels 0..3 gives the
     codes, so a categorical legend and a linear colour bar agree.
@@ -53,7 +102,15 @@ def mask_colours(cmap: str = "magma_r") -> np.ndarray:
     import matplotlib
 
     rgba = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, len(MASK_LABELS)))
-    return np.round(rgba * 255).astype(np.uint8)
+    out = np.round(rgba * 255).astype(np.uint8)
+    out.flags.writeable = False
+    return out
+
+
+def colour_mask(codes: np.ndarray, cmap: str = "magma_r") -> np.ndarray:
+    """RGBA (h, w, 4) uint8 of mask codes 0-3 (categories, not a continuous scale)."""
+    idx = np.clip(np.nan_to_num(np.rint(np.asarray(codes, dtype=np.float32)), nan=0), 0, 3).astype(np.intp)
+    return mask_colours(cmap)[idx]
 
 
 def hex_colour(rgba) -> str:

@@ -116,3 +116,62 @@ def mask_pane(saturated: np.ndarray, margin: tuple[int, int, int, int] = (0, 0, 
     h, w = codes.shape
     codes = codes[top : h - bottom, left : w - right]
     return block_reduce(codes, step, "max") if step > 1 else codes
+
+
+#: A block of a zoomed-out screen is drawn flagged when more than this
+#: fraction of its pixels is flagged: isolated hot pixels do not pepper a full
+#: frame (an "any" rule paints one in 16 blocks of a 4096 frame at 1/4 scale),
+#: and a flagged column or region stays visible.  The flagged positions
+#: themselves are marked by :func:`flag_positions` (the viewer's overlay).
+FLAG_BLOCK_FRACTION = 0.5
+
+
+def flag_blocks(bad: np.ndarray, step: int, fraction: float = FLAG_BLOCK_FRACTION) -> np.ndarray:
+    """DQ flags of ``bad`` (h, w) bool reduced to ``(ceil(h/step), ceil(w/step))`` blocks.
+
+    A block is flagged when more than ``fraction`` of its pixels (of those
+    inside the frame, for edge blocks) are flagged; ``step <= 1`` returns
+    ``bad`` unchanged.
+    """
+    bad = np.asarray(bad, dtype=bool)
+    if step <= 1:
+        return bad
+    h, w = bad.shape
+    hb, wb = -(-h // step), -(-w // step)
+    out = np.zeros((hb, wb), dtype=bool)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if rows.size == 0:
+        return out
+    # Only the band of block rows that holds flags is summed.
+    b0, b1 = rows[0] // step, rows[-1] // step + 1
+    band = np.zeros(((b1 - b0) * step, wb * step), dtype=np.uint16)
+    part = bad[b0 * step : b1 * step]
+    band[: part.shape[0], :w] = part
+    counts = band.reshape(b1 - b0, step, wb, step).sum(axis=(1, 3), dtype=np.uint32)
+    # Pixels per block inside the frame (edge blocks are smaller).
+    ny = np.minimum(step, h - np.arange(b0, b1) * step)[:, None]
+    nx = np.minimum(step, w - np.arange(wb) * step)[None, :]
+    out[b0:b1] = counts > fraction * (ny * nx)
+    return out
+
+
+def flag_positions(bad: np.ndarray, view: tuple[int, int, int, int], limit: int = 50_000) -> np.ndarray:
+    """(n, 2) int (row, col) of the flagged pixels of ``bad`` (H, W) inside ``view`` (y0, y1, x0, x1).
+
+    At most ``limit`` positions (the first in row order): a frame with more
+    flags than that is a flagged region, which :func:`flag_blocks` shows.
+    """
+    y0, y1, x0, x1 = view
+    rows, cols = np.nonzero(np.asarray(bad)[y0:y1, x0:x1])
+    return np.column_stack([rows[:limit] + y0, cols[:limit] + x0])
+
+
+def markable_flags(pixeldq: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels with a DQ flag other than REFERENCE_PIXEL.
+
+    The reference pixels are the detector's 4-pixel border, flagged by
+    definition; ringing them would hide the flags worth finding.
+    """
+    from roman_datamodels.dqflags import pixel
+
+    return (np.asarray(pixeldq, dtype=np.uint32) & ~np.uint32(pixel.REFERENCE_PIXEL)) != 0

@@ -152,7 +152,8 @@ class Session:
     view : (y0, y1, x0, x1) or None
         The visible area of the panes (the zoom), pixels.
     displays : dict pane -> dict of display settings
-    flag_color : (r, g, b)
+    flag_color : (r, g, b) or None
+        None: the flag colour is chosen per colour map (the viewer's default).
     selected_pixel : (row, col) or None
     pins : tuple of (row, col)
     regions : tuple of RegionShape
@@ -171,7 +172,7 @@ class Session:
     cutout: dict = field(default_factory=dict)
     view: tuple[float, float, float, float] | None = None
     displays: dict = field(default_factory=dict)
-    flag_color: tuple[int, int, int] = (255, 255, 255)
+    flag_color: tuple[int, int, int] | None = None
     selected_pixel: tuple[int, int] | None = None
     pins: tuple[tuple[int, int], ...] = ()
     regions: tuple[RegionShape, ...] = ()
@@ -187,7 +188,7 @@ class Session:
             "exposures": list(self.exposures), "frame": self.frame, "baseline": self.baseline,
             "data_kind": self.data_kind, "cutout": dict(self.cutout),
             "view": None if self.view is None else [float(v) for v in self.view],
-            "displays": self.displays, "flag_color": list(self.flag_color),
+            "displays": self.displays, "flag_color": None if self.flag_color is None else list(self.flag_color),
             "selected_pixel": None if self.selected_pixel is None else list(self.selected_pixel),
             "pins": [list(p) for p in self.pins], "regions": [r.to_dict() for r in self.regions],
             "superbias": self.superbias, "compare": self.compare,
@@ -255,10 +256,10 @@ def session_from_json(doc: Any, path: str | os.PathLike = "session") -> Session:
     if not isinstance(displays, dict) or not all(isinstance(v, dict) for v in displays.values()):
         raise SessionFileError(f"{path}: 'displays' must map pane names to objects")
     kw["displays"] = displays
-    color = doc.get("flag_color", [255, 255, 255])
-    if not isinstance(color, list) or len(color) != 3:
-        raise SessionFileError(f"{path}: 'flag_color' must be [r, g, b], not {color!r}")
-    kw["flag_color"] = tuple(_int(path, "flag_color", c) for c in color)
+    color = doc.get("flag_color")
+    if color is not None and (not isinstance(color, list) or len(color) != 3):
+        raise SessionFileError(f"{path}: 'flag_color' must be [r, g, b] or null, not {color!r}")
+    kw["flag_color"] = None if color is None else tuple(_int(path, "flag_color", c) for c in color)
     if doc.get("selected_pixel") is not None:
         kw["selected_pixel"] = _pair(path, "selected_pixel", doc["selected_pixel"])
     pins = doc.get("pins", [])

@@ -36,8 +36,14 @@ class FakePanes:
     def set_image(self, kind, rgba, rect, opaque=False):
         self.images[kind] = (rgba, rect)
 
-    def set_colorbar(self, kind, lut, levels):
+    def set_colorbar(self, kind, lut, levels, scale="linear", legend=()):
         pass
+
+    def set_categories(self, kind, colours, labels):
+        pass
+
+    def set_flag_marks(self, positions, colours=None):
+        self.calls.append(("flag_marks", None if positions is None else len(positions)))
 
     def set_message(self, kind, text):
         self.messages[kind] = text
@@ -226,7 +232,7 @@ def test_raw_and_calibrated(make, small_set, tmp_path, monkeypatch):
     assert "calibration_finished" in views.status.events
     assert c.model.calibrated_available and c.model.data_kind == "calibrated"
     req = c.last_render.request
-    assert req.kind == "calibrated" and views.panes.titles["raw"].endswith("(calibrated)")
+    assert req.kind == "calibrated" and views.panes.titles["raw"] == "Frame\ncalibrated DN"
     np.testing.assert_allclose(c.last_render.probe["frame"],
                                frame_of(small_set["illuminated"], req.frame, req.view).astype(np.float32) - 10000)
     c.model.data_kind = "raw"

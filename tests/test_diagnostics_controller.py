@@ -185,7 +185,7 @@ def test_onset_pane_pixels_are_the_onset_map(make, small_set, truth):
     c.hover(r, col)
     assert "onset" not in v.status.hover
     assert v.panes.images["mask"][0] is not image.rgba
-    assert v.panes.titles["mask"].startswith("Saturated")
+    assert v.panes.titles["mask"].startswith("Saturation mask")
 
 
 def test_contours_over_raw_are_the_onset_contours(make, small_set, truth):

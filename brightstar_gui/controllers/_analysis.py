@@ -180,9 +180,9 @@ class AnalysisMixin:
         for k in PANES:
             d = m.displays[k]
             levels = (d.vmin, d.vmax) if d.mode == "manual" else None
-            # A flag colour the user picked is kept; the default white is the bottom of
-            # inferno_r, so files then get one chosen outside the colour map (pane_colours).
-            flag = (*m.flag_color, 255) if tuple(m.flag_color) != (255, 255, 255) else None
+            # A flag colour the user picked is kept; otherwise files get the one the
+            # screen shows, chosen outside the colour map (pane_colours).
+            flag = None if m.flag_color is None else (*m.flag_color, 255)
             specs[k] = figures.PaneSpec(k, cmap=d.cmap, scale=d.scale, levels=levels, percentiles=(d.low, d.high),
                                         flag_color=flag)
         n = m.n_frames

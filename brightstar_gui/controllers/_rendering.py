@@ -16,7 +16,7 @@ import time
 
 from processing.figures import PANES
 
-from ..jobs.render import PaneStyle, RenderRequest, RenderResult, lut, prefetch_job, probe_values, render_job
+from ..jobs.render import PaneStyle, RenderRequest, RenderResult, prefetch_job, probe_values, render_job
 
 #: Reads prefetched ahead during playback.
 PREFETCH_FRAMES = 2
@@ -153,19 +153,10 @@ class RenderingMixin:
         self.last_render = result
         self.render_inflight = False
         panes = self.views.panes
-        titles = {
-            "raw": "Raw frame" + (" - superbias" if req.subtract_superbias else ""),
-            "difference": f"Difference: frame - frame {req.baseline}",
-            "ratio": "Frame slope / mean slope",
-            "mask": "Saturated (3) / 4-neighbour (2) / diagonal (1)",
-        }
-        cal = " (calibrated)" if req.kind == "calibrated" else ""
         for kind, pane in result.panes.items():
-            style = req.style(kind)
             panes.set_image(kind, pane.argb, pane.rect, pane.opaque)  # ARGB32: blitted as it is
-            panes.set_colorbar(kind, lut(style.cmap, style.scale), pane.levels)
+            self.show_pane_decorations(kind, req, pane)  # title, colour bar (controllers/_display.py)
             panes.set_message(kind, pane.message if pane.rgba is None or pane.message else "")
-            panes.set_title(kind, titles[kind] + (cal if kind != "mask" else ""))
             if pane.histogram is not None:
                 self.views.status.set_pane_levels(kind, pane.levels, pane.histogram)
         if self._first_render:
@@ -174,6 +165,7 @@ class RenderingMixin:
             self.reset_zoom()
         if self.hover_pixel is not None:
             self.hover(*self.hover_pixel)
+        self.update_flag_marks()
         self._release_pages_now_and_then(req.frame)
         now = time.monotonic()
         self._trace("rendered", frame=req.frame, data_kind=req.kind,

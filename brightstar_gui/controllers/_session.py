@@ -50,7 +50,8 @@ class SessionMixin:
         return Session(
             exposures=tuple(exposures), frame=m.frame, baseline=m.baseline, data_kind=m.data_kind,
             cutout={"row": c.row, "col": c.col, "half": c.half, "enabled": c.enabled}, view=view,
-            displays={k: asdict(v) for k, v in m.displays.items()}, flag_color=tuple(m.flag_color),
+            displays={k: asdict(v) for k, v in m.displays.items()},
+            flag_color=None if m.flag_color is None else tuple(m.flag_color),
             selected_pixel=m.selected_pixel, pins=self.pins,
             regions=tuple(self.regions.values()), superbias=superbias, compare=compare,
         )

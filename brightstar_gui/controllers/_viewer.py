@@ -40,6 +40,7 @@ from ..jobs import opening
 from ..jobs.reads import RegionReads
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
+from ._display import DisplayMixin
 from ._analysis import AnalysisMixin
 from ._compare import CompareMixin
 from ._diagnostics import DiagnosticsMixin
@@ -73,8 +74,8 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, SuperbiasMixin, AnalysisMixin,
-                       NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
+class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, SuperbiasMixin,
+                       AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
     Parameters
@@ -128,6 +129,7 @@ class ViewerController(ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, Su
         ev.selected_pixel.connect(self._on_selected_pixel)
         ev.frame.connect(self._on_frame)
         ev.playing.connect(self._on_playing)
+        self.install_display_rules()
         self._install_diagnostics()
         self._hooks: dict[str, list] = {}
         self._init_regions()

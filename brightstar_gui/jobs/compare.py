@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from processing import figures
+from processing import figures, pane_colours
 
 from .render import lut
 
@@ -57,7 +57,7 @@ class CompareRequest:
     low: float = 2.0
     high: float = 98.0
     bad: np.ndarray | None = field(default=None, compare=False)
-    flag_color: tuple[int, int, int] = (255, 255, 255)
+    flag_color: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,11 @@ def compare_job(req: CompareRequest) -> CompareResult:
     d_abs = d_abs if d_abs > 0 else 1.0
     levels = {"A": (lo, hi), "B": (lo, hi), "A - B": (-d_abs, d_abs)}
     values = {"A": a, "B": b, "A - B": diff}
-    color = (*req.flag_color, 255)
-    rgba = {k: figures.colorize(v, levels[k], lut(req.diff_cmap if k == "A - B" else req.cmap, "linear"), bad, color)
-            for k, v in values.items()}
+    rgba = {}
+    for k, v in values.items():
+        # Flag and NaN colours as on the panes and in figure files (one rule: pane_colours).
+        cmap = req.diff_cmap if k == "A - B" else req.cmap
+        flag, nan = pane_colours.screen_colours(cmap, req.flag_color)
+        rgba[k] = pane_colours.colour_pane(v, levels[k], lut(cmap, "linear"), bad, flag, nan)
     rect = (float(x0), float(y0), float(-(-(x1 - x0) // s) * s), float(-(-(y1 - y0) // s) * s))
     return CompareResult(req, values, rgba, levels, rect)

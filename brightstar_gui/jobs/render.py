@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from processing import figures
-from processing.panes import PaneInputs, compose
+from processing import figures, pane_colours
+from processing.panes import PaneInputs, compose, flag_blocks
 from processing.progress import Cancelled, CancelToken
 
 from .opening import Context, Dataset
@@ -80,6 +80,12 @@ class RenderRequest:
         Draw every ``step``-th pixel (masks and flags are block-reduced, so
         no flagged pixel disappears).
     styles : tuple of (pane, PaneStyle)
+    flag_color : (r, g, b) or None
+        Colour of DQ-flagged pixels; None: chosen per colour map
+        (:func:`processing.pane_colours.screen_colours`, as in figure files).
+    level_region : (y0, y1, x0, x1) or None
+        Where percentile levels are computed (the visible area, when the
+        user asks for that); None: over ``region``.
     mean_slope : (h, w) float32 over ``region`` or None, read-only
     saturated_box : (y0, y1, x0, x1), None or "unknown"
         Where the pixels saturated at ``frame`` lie, from the saturation
@@ -100,7 +106,7 @@ class RenderRequest:
     view: Region
     step: int
     styles: tuple
-    flag_color: tuple[int, int, int] = (255, 255, 255)
+    flag_color: tuple[int, int, int] | None = None
     subtract_superbias: bool = False
     mean_slope: np.ndarray | None = field(default=None, compare=False)
     superbias: np.ndarray | None = field(default=None, compare=False)
@@ -108,6 +114,7 @@ class RenderRequest:
     histogram_pane: str | None = None
     saturated_box: tuple[int, int, int, int] | None | str = "unknown"
     reads: RegionReads | None = field(default=None, compare=False)
+    level_region: Region | None = None
 
     def style(self, pane: str) -> PaneStyle:
         return dict(self.styles)[pane]
@@ -237,10 +244,10 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
     b = min(max(req.baseline, 0), n - 1)
     ctx = req.context
     src = req.values
-    color = (*req.flag_color, 255)
     rect = (float(vx0), float(vy0), float(_ceil_to(vx1 - vx0, step)), float(_ceil_to(vy1 - vy0, step)))
-    s = _sample_step((y1 - y0, x1 - x0))
-    whole = req.view == req.region and s % step == 0
+    ly0, ly1, lx0, lx1 = levels_box = req.level_region or req.region
+    s = _sample_step((ly1 - ly0, lx1 - lx0))
+    whole = req.view == levels_box and s % step == 0
 
     def check():
         if token is not None and token.cancelled:
@@ -250,17 +257,17 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
         return view_read(req, name, source, kk)
 
     def sample_of(name, source, kk, view_arr):
-        # Levels over the whole region, not the view: zooming keeps the stretch.
+        # Levels over the whole region, not the view: zooming keeps the stretch
+        # (unless the user asked for the visible area's).
         if whole:
             return view_arr[:: s // step, :: s // step]
-        return region_read(req, name, source, kk, req.region, s)
+        return region_read(req, name, source, kk, levels_box, s)
 
     bad = None if ctx is None else ctx.bad
     bad_view = bad_sample = None
     if bad is not None:
-        bad_view = _memo(req, ("bad", req.view, step), lambda: figures.block_reduce(
-            np.asarray(bad[vy0:vy1, vx0:vx1]), step, "any"))
-        bad_sample = bad[y0:y1:s, x0:x1:s]
+        bad_view = _memo(req, ("bad-blocks", req.view, step), lambda: flag_blocks(np.asarray(bad[vy0:vy1, vx0:vx1]), step))
+        bad_sample = bad[ly0:ly1:s, lx0:lx1:s]
 
     frame_v = view_of(req.kind, src, k)
     frame_s = sample_of(req.kind, src, k, frame_v)
@@ -276,14 +283,14 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
         hist = None
         if req.histogram_pane in (None, kind):
             hist = figures.histogram(sample, bad_sample, levels, max_samples=sample.size + 1)
-        bv = None if bad_view is None else bad_view[: values_view.shape[0], : values_view.shape[1]]
-        rgba = figures.colorize(values_view, levels, lut(style.cmap, style.scale), bv, color)
+        flag, nan = pane_colours.screen_colours(style.cmap, req.flag_color)
+        rgba = pane_colours.colour_pane(values_view, levels, lut(style.cmap, style.scale), bad_view, flag, nan)
         panes[kind] = PaneImage(rgba, rect, levels, hist, message)
 
     if "raw" in req.panes:
         sb = req.superbias if req.subtract_superbias else None
         sb_v = None if sb is None else sb[vy0:vy1:step, vx0:vx1:step]
-        sb_s = None if sb is None else (sb[y0:y1:s, x0:x1:s])
+        sb_s = None if sb is None else (sb[ly0:ly1:s, lx0:lx1:s])
         if sb is not None:
             probe["superbias"] = sb_v
         finish("raw", compose("raw", PaneInputs(frame_s, superbias=sb_s)), compose("raw", PaneInputs(frame_v, superbias=sb_v)))
@@ -314,7 +321,7 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             mean_v = mean[vy0 - y0 : vy1 - y0 : step, vx0 - x0 : vx1 - x0 : step]
             probe["mean_slope"] = mean_v
             prev_s = sample_of(req.kind, src, k - 1, prev_v)
-            mean_s = mean[::s, ::s] if not whole else mean_v[:: s // step, :: s // step]
+            mean_s = mean[ly0 - y0 : ly1 - y0 : s, lx0 - x0 : lx1 - x0 : s] if not whole else mean_v[:: s // step, :: s // step]
             finish("ratio", compose("ratio", PaneInputs(frame_s, previous=prev_s, mean_slope=mean_s)),
                    compose("ratio", PaneInputs(frame_v, previous=prev_v, mean_slope=mean_v)))
         check()
@@ -327,10 +334,10 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
         else:
             codes_view = _mask_view(req, ctx, k, frame_v)
             probe["mask_codes"] = codes_view
-            levels = (style.vmin, style.vmax) if style.mode == "manual" else (0.0, 3.0)
+            # Four categories, the colours of the figure files' legend (no levels, no stretch).
             counts = np.bincount(codes_view.astype(np.int64).ravel(), minlength=4)[:4]
-            rgba = figures.colorize(codes_view, levels, lut(style.cmap, style.scale), None, color)
-            panes["mask"] = PaneImage(rgba, rect, levels, (counts, np.arange(5) - 0.5))
+            rgba = pane_colours.colour_mask(codes_view, style.cmap)
+            panes["mask"] = PaneImage(rgba, rect, (0.0, 3.0), (counts, np.arange(5) - 0.5))
     if ctx is not None and ctx.pixeldq is not None:
         probe["pixeldq"] = ctx.pixeldq
     return RenderResult(req, panes, probe, time.perf_counter() - t0)

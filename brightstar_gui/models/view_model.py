@@ -87,6 +87,12 @@ class PaneDisplay:
         return replace(self, low=low, high=high, vmin=vmin, vmax=vmax)
 
 
+def default_levels(pane: str) -> dict[str, Any]:
+    """The default stretch of ``pane`` (mode, percentiles, levels), without its colour map and scale."""
+    d = default_displays()[pane]
+    return {"mode": d.mode, "low": d.low, "high": d.high, "vmin": d.vmin, "vmax": d.vmax}
+
+
 def default_displays() -> dict[str, PaneDisplay]:
     """The tutorial's look: 2-98 % stretch; ratio fixed at 0.75-1.25; mask 0-3."""
     out = {kind: PaneDisplay(cmap=DEFAULT_CMAPS[kind]) for kind in PANES}
@@ -112,9 +118,19 @@ class ViewModel:
         Frame subtracted in the difference pane (the tutorial's 1).
     cutout : Cutout
     displays : dict of pane -> PaneDisplay
-    flag_color : (r, g, b)
-        Colour of flagged (pixel DQ != 0) and non-finite pixels; white as in
-        the tutorial.
+    flag_color : (r, g, b) or None
+        Colour of flagged (pixel DQ != 0) pixels; None: chosen per colour
+        map, distinct from the colour of undefined (NaN) pixels
+        (:func:`processing.pane_colours.screen_colours`).
+    levels_locked : bool
+        Keep the levels (stretch) when another exposure opens and between
+        sessions; otherwise every exposure starts from the default stretch.
+    stretch_visible : bool
+        Percentile levels over the visible area (when zoomed) instead of the
+        whole cutout / frame.
+    flag_overlay : bool
+        Mark every DQ-flagged pixel in view (findable at full frame, where a
+        screen pixel is many data pixels).
     selected_pixel : (row, col) or None
     data_kind : {"raw", "calibrated"}
         "calibrated" only while ``calibrated_available``.
@@ -135,7 +151,10 @@ class ViewModel:
     baseline: int = 1
     cutout: Cutout = field(default_factory=Cutout)
     displays: dict[str, PaneDisplay] = field(default_factory=default_displays)
-    flag_color: tuple[int, int, int] = (255, 255, 255)
+    flag_color: tuple[int, int, int] | None = None
+    levels_locked: bool = False
+    stretch_visible: bool = False
+    flag_overlay: bool = False
     selected_pixel: tuple[int, int] | None = None
     data_kind: str = "raw"
     calibrated_available: bool = False
@@ -187,7 +206,9 @@ class ViewModel:
     def _check_displays(self, displays: dict[str, PaneDisplay]) -> dict[str, PaneDisplay]:
         return {kind: displays[kind].validated() for kind in PANES}
 
-    def _check_flag_color(self, color) -> tuple[int, int, int]:
+    def _check_flag_color(self, color) -> tuple[int, int, int] | None:
+        if color is None:
+            return None
         r, g, b = (min(max(int(c), 0), 255) for c in tuple(color)[:3])
         return (r, g, b)
 
@@ -241,6 +262,18 @@ class ViewModel:
         displays[pane] = replace(displays[pane], **changes)
         self.displays = displays
 
+    def reset_display(self, pane: str | None = None) -> None:
+        """The default stretch, colour map and scale of ``pane`` (None: every pane)."""
+        defaults = default_displays()
+        displays = dict(self.displays)
+        for kind in PANES if pane is None else (pane,):
+            displays[kind] = defaults[kind]
+        self.displays = displays
+
+    def reset_levels(self) -> None:
+        """Every pane back to its default stretch, keeping its colour map and scale."""
+        self.displays = {k: replace(d, **default_levels(k)) for k, d in self.displays.items()}
+
     def region(self) -> Region:
         """Data region shown by the panes: the cutout, or the whole frame."""
         h, w = self.frame_shape
@@ -263,5 +296,7 @@ class ViewModel:
             self.baseline = 1 if n_frames > 1 else 0
             self.cutout = Cutout(row, col, half, True)
             self.selected_pixel = (row, col)
+            if not self.levels_locked:
+                self.reset_levels()
             # Pins stay (the same pixels of a dark, say), less any outside the new frame.
             self.pinned_pixels = self.pinned_pixels

@@ -4,6 +4,12 @@ data (raw/calibrated, baseline, superbias) and the cutout's numbers.
 Every control writes to :class:`~brightstar_gui.models.ViewModel` and follows
 its events; updates coming from the state are applied with the control's
 signals blocked, so there is no feedback loop.
+
+Manual levels start from the levels in force: typing a min keeps the max
+the pane shows (and the other way round), switching to "manual" keeps both.
+"Reset pane" / "Reset all" restore the default stretch; "lock levels" keeps
+the levels for the next exposure and session (otherwise each exposure starts
+from the default stretch).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import COLORMAPS, PANE_TITLES, PANES, SCALES
+from processing.pane_colours import flag_colour
 
 from ..models import Cutout, ViewModel as ViewState
 
@@ -136,12 +143,30 @@ class DisplayControls(QtWidgets.QWidget):
             sb.setRange(-1e9, 1e9)
             sb.setDecimals(3)
             sb.setKeyboardTracking(False)
+            sb.setMinimumWidth(100)  # the +-1e9 range's width hint would widen the dock past a 1280 screen
         self.scale = QtWidgets.QComboBox()
         self.scale.addItems(list(SCALES))
         self.cmap = QtWidgets.QComboBox()
         self.cmap.addItems(list(COLORMAPS))
         self.flag_button = QtWidgets.QPushButton("flagged pixels")
-        self.flag_button.setToolTip("Colour of flagged (pixel DQ != 0) and undefined pixels")
+        self.flag_button.setToolTip("Colour of DQ-flagged pixels (pixel DQ != 0); undefined (NaN) pixels "
+                                    "have their own colour, listed under each colour bar")
+        self.flag_auto = QtWidgets.QToolButton()
+        self.flag_auto.setText("auto")
+        self.flag_auto.setToolTip("Flag colour chosen per colour map (as in exported figures)")
+        self.flag_marks = QtWidgets.QCheckBox("ring flagged pixels")
+        self.flag_marks.setToolTip("Mark every DQ-flagged pixel in view; zoomed out, a block is drawn "
+                                   "flagged only when most of its pixels are")
+        self.reset_pane = QtWidgets.QPushButton("Reset pane")
+        self.reset_pane.setToolTip("Default stretch, scale and colour map of this pane")
+        self.reset_all = QtWidgets.QPushButton("Reset all")
+        self.reset_all.setToolTip("Default stretch, scale and colour map of every pane")
+        self.lock = QtWidgets.QCheckBox("lock levels")
+        self.lock.setToolTip("Keep these levels for the next exposure and the next session "
+                             "(otherwise each exposure starts from the default stretch)")
+        self.visible_stretch = QtWidgets.QCheckBox("levels of visible area")
+        self.visible_stretch.setToolTip("Percentile levels over what is visible when zoomed, "
+                                        "not over the whole cutout / frame")
         self.histogram = HistogramPlot()
         dform = QtWidgets.QFormLayout(disp_box)
         dform.addRow("pane", self.pane)
@@ -156,7 +181,19 @@ class DisplayControls(QtWidgets.QWidget):
         dform.addRow("min / max", mr)
         dform.addRow("scale", self.scale)
         dform.addRow("colour map", self.cmap)
-        dform.addRow("flag colour", self.flag_button)
+        fr = QtWidgets.QHBoxLayout()
+        fr.addWidget(self.flag_button, 1)
+        fr.addWidget(self.flag_auto)
+        dform.addRow("flag colour", fr)
+        dform.addRow(self.flag_marks)
+        lr = QtWidgets.QHBoxLayout()
+        lr.addWidget(self.lock)
+        lr.addWidget(self.visible_stretch)
+        dform.addRow(lr)
+        rr = QtWidgets.QHBoxLayout()
+        rr.addWidget(self.reset_pane)
+        rr.addWidget(self.reset_all)
+        dform.addRow(rr)
         dform.addRow(self.histogram)
 
         layout = QtWidgets.QVBoxLayout(self)
@@ -176,11 +213,18 @@ class DisplayControls(QtWidgets.QWidget):
             sb.valueChanged.connect(self._on_cutout_widgets)
         self.star_button.clicked.connect(self.center_on_star_requested)
         self.pane.currentIndexChanged.connect(lambda _: self._show_pane())
-        self.mode.currentTextChanged.connect(lambda v: self._set(mode=v))
+        self.mode.currentTextChanged.connect(self._on_mode)
         self.low.valueChanged.connect(lambda v: self._set(low=v))
         self.high.valueChanged.connect(lambda v: self._set(high=v))
-        self.vmin.valueChanged.connect(lambda v: self._set(vmin=v, mode="manual"))
-        self.vmax.valueChanged.connect(lambda v: self._set(vmax=v, mode="manual"))
+        # A typed min keeps the max in force (not the stored default), and the other way round.
+        self.vmin.valueChanged.connect(lambda v: self._set(vmin=v, vmax=self._in_force()[1], mode="manual"))
+        self.vmax.valueChanged.connect(lambda v: self._set(vmin=self._in_force()[0], vmax=v, mode="manual"))
+        self.reset_pane.clicked.connect(lambda: self.state.reset_display(self.current_pane))
+        self.reset_all.clicked.connect(lambda: self.state.reset_display())
+        self.lock.toggled.connect(lambda on: setattr(self.state, "levels_locked", on))
+        self.visible_stretch.toggled.connect(lambda on: setattr(self.state, "stretch_visible", on))
+        self.flag_marks.toggled.connect(lambda on: setattr(self.state, "flag_overlay", on))
+        self.flag_auto.clicked.connect(lambda: setattr(self.state, "flag_color", None))
         self.scale.currentTextChanged.connect(lambda v: self._set(scale=v))
         self.cmap.currentTextChanged.connect(lambda v: self._set(cmap=v))
         self.flag_button.clicked.connect(self._pick_flag_color)
@@ -198,6 +242,10 @@ class DisplayControls(QtWidgets.QWidget):
         ev.superbias_available.connect(lambda v: self.superbias.setEnabled(bool(v)))
         ev.subtract_superbias.connect(lambda v: _blocked(self.superbias, self.superbias.setChecked, v))
         ev.flag_color.connect(self._on_flag_color)
+        ev.levels_locked.connect(lambda v: _blocked(self.lock, self.lock.setChecked, v))
+        ev.stretch_visible.connect(lambda v: _blocked(self.visible_stretch, self.visible_stretch.setChecked, v))
+        ev.flag_overlay.connect(lambda v: _blocked(self.flag_marks, self.flag_marks.setChecked, v))
+        self.lock.setChecked(state.levels_locked)
         self._on_calibrated_available(False)
         self._on_flag_color(state.flag_color)
         self._show_pane()
@@ -209,8 +257,26 @@ class DisplayControls(QtWidgets.QWidget):
     def _set(self, **changes) -> None:
         self.state.set_display(self.current_pane, **changes)
 
+    def _in_force(self) -> tuple[float, float]:
+        """Levels the current pane is drawn with: the manual ones, or the last render's percentile levels."""
+        d = self.state.displays[self.current_pane]
+        if d.mode == "manual":
+            return d.vmin, d.vmax
+        return self._levels.get(self.current_pane, (self.vmin.value(), self.vmax.value()))
+
+    def _on_mode(self, mode: str) -> None:
+        if mode == "manual":
+            lo, hi = self._in_force()
+            self._set(mode=mode, vmin=lo, vmax=hi)
+        else:
+            self._set(mode=mode)
+
     def _show_pane(self) -> None:
         d = self.state.displays[self.current_pane]
+        # The mask is four categories: no levels, stretch or percentiles to set.
+        continuous = self.current_pane != "mask"
+        for w in (self.mode, self.vmin, self.vmax, self.scale):
+            w.setEnabled(continuous)
         _blocked(self.mode, self.mode.setCurrentText, d.mode)
         _blocked(self.low, self.low.setValue, d.low)
         _blocked(self.high, self.high.setValue, d.high)
@@ -219,14 +285,15 @@ class DisplayControls(QtWidgets.QWidget):
         _blocked(self.vmax, self.vmax.setValue, hi)
         _blocked(self.scale, self.scale.setCurrentText, d.scale)
         _blocked(self.cmap, self.cmap.setCurrentText, d.cmap)
-        self.low.setEnabled(d.mode == "percentile")
-        self.high.setEnabled(d.mode == "percentile")
+        self.low.setEnabled(continuous and d.mode == "percentile")
+        self.high.setEnabled(continuous and d.mode == "percentile")
         self._show_histogram()
 
     def set_pane_levels(self, pane: str, levels, histogram) -> None:
         """Levels and histogram the renderer used (shown for the current pane, at most 5 times a second)."""
         self._levels[pane] = (float(levels[0]), float(levels[1]))
-        self._histograms[pane] = histogram
+        if histogram is not None:
+            self._histograms[pane] = histogram
         if pane == self.current_pane and not self._hist_timer.isActive():
             self._hist_timer.start()
 
@@ -279,11 +346,17 @@ class DisplayControls(QtWidgets.QWidget):
                                    self.cutout_enabled.isChecked())
 
     def _pick_flag_color(self) -> None:
-        color = QtWidgets.QColorDialog.getColor(QtGui.QColor(*self.state.flag_color), self, "Colour of flagged pixels")
+        current = self.state.flag_color or flag_colour(self.state.displays[self.current_pane].cmap)[:3]
+        color = QtWidgets.QColorDialog.getColor(QtGui.QColor(*current), self, "Colour of flagged pixels")
         if color.isValid():
             self.state.flag_color = (color.red(), color.green(), color.blue())
 
     def _on_flag_color(self, rgb) -> None:
         pix = QtGui.QPixmap(14, 14)
-        pix.fill(QtGui.QColor(*rgb))
+        if rgb is None:
+            pix.fill(QtGui.QColor(*flag_colour(self.state.displays[self.current_pane].cmap)[:3]))
+            self.flag_button.setText("auto (per colour map)")
+        else:
+            pix.fill(QtGui.QColor(*rgb))
+            self.flag_button.setText("flagged pixels")
         self.flag_button.setIcon(QtGui.QIcon(pix))

@@ -97,10 +97,15 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.tabifyDockWidget(self.controls_dock, self.metadata_dock)
         self.controls_dock.raise_()
         self.ramp_dock = self._dock("Pixel ramp", self.ramp, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.controls_dock.setMinimumWidth(420)  # the controls fit without a horizontal scroll bar
-        self.browser_dock.setMinimumWidth(300)
+        # Side docks + the panes' minimum fit a 1280-px screen (docks: 200 + 360,
+        # panes and slider: ~690); wider screens give the panes the rest.
+        self.controls_dock.setMinimumWidth(360)  # the controls fit without a horizontal scroll bar
+        self.browser_dock.setMinimumWidth(200)
 
         self.status_area = StatusArea(self.statusBar(), self.controller.cancel_task)
+        # A long hover readout or reference path is clipped, never widens the window.
+        for label in self.statusBar().findChildren(QtWidgets.QLabel):
+            label.setMinimumWidth(1)
         self.hover_label = self.status_area.hover_label
         self.fetch_label = self.status_area.fetch_label
         self._fetch_timer = QtCore.QTimer(self, interval=500)
@@ -140,6 +145,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         install_compare(self)
         settings_mod.load_state(self.settings, self.model)
         self.model.fps = settings_mod.value(self.settings, "view/fps", 5.0, float)
+        from .window_fit import fit_docks
+
+        fit_docks(self)  # the window fits 1280 x 800 whatever docks were added above
         self._restore_layout()
         folder = settings_mod.value(self.settings, "browser/folder", "")
         if folder and Path(folder).is_dir():
@@ -223,7 +231,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         layout = self.settings.value("window/state")
         if layout is None or not self.restoreState(layout):
             self.resizeDocks([self.ramp_dock], [240], QtCore.Qt.Orientation.Vertical)
-            self.resizeDocks([self.browser_dock, self.controls_dock], [270, 320], QtCore.Qt.Orientation.Horizontal)
+            self.resizeDocks([self.browser_dock, self.controls_dock], [250, 370], QtCore.Qt.Orientation.Horizontal)
 
     def _build_menus(self) -> None:
         c = self.controller

@@ -1,9 +1,11 @@
 """Four linked image panes: raw, difference, slope ratio, mask.
 
-One :class:`pyqtgraph.GraphicsLayoutWidget` holds four plots whose view
-boxes are linked to the first one (pyqtgraph blocks the link while it
-propagates, so linked zoom does not bounce), each with a colour bar, a
-crosshair that follows the mouse in every pane, a marker on the selected
+One :class:`pyqtgraph.GraphicsLayoutWidget` holds four plots of equal size
+(identical axes; titles that never widen a column; colour-bar columns of
+fixed width) whose view boxes show exactly the first one's range
+(:class:`.view_sync.RangeSync`), each with a colour bar
+(:class:`.colour_bar.PaneColourBar`: the stretch as drawn, the mask's
+categories, the flag and NaN colours), a crosshair that follows the mouse in every pane, a marker on the selected
 pixel and a line of text for messages ("computing the mean slope...").  The
 raw pane carries the cutout rectangle.
 
@@ -21,6 +23,12 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import PANE_TITLES, PANES
+
+from . import colour_bar
+from .view_sync import RangeSync
+
+#: Height of the two-line pane titles, pixels.
+TITLE_HEIGHT = 34
 
 
 class PaneImageItem(pg.ImageItem):
@@ -93,6 +101,20 @@ def cache_axes(plot: pg.PlotItem) -> None:
         axis["item"].setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+def _narrow_min(label: pg.LabelItem) -> None:
+    """``LabelItem.updateMin`` asking for the text's height only: a title never widens its pane."""
+    height = label.itemRect().height()
+    label.setMinimumWidth(0)
+    label.setMinimumHeight(height)
+    label._sizeHint = {
+        QtCore.Qt.SizeHint.MinimumSize: (0, height),
+        QtCore.Qt.SizeHint.PreferredSize: (0, height),
+        QtCore.Qt.SizeHint.MaximumSize: (-1, -1),
+        QtCore.Qt.SizeHint.MinimumDescent: (0, 0),
+    }
+    label.updateGeometry()
+
+
 class PaneGroup(QtWidgets.QWidget):
     """The four panes.
 
@@ -121,34 +143,33 @@ class PaneGroup(QtWidgets.QWidget):
         layout.addWidget(self.graphics)
         self.plots: dict[str, pg.PlotItem] = {}
         self.images: dict[str, pg.ImageItem] = {}
-        self.colorbars: dict[str, pg.ColorBarItem] = {}
+        self.colorbars: dict[str, colour_bar.PaneColourBar] = {}
         self.messages: dict[str, pg.TextItem] = {}
         self.crosshairs: dict[str, tuple[pg.InfiniteLine, pg.InfiniteLine]] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         self._titles: dict[str, str] = dict(PANE_TITLES)
-        self._cbar_luts: dict[str, np.ndarray] = {}
-        self._cbar_levels: dict[str, tuple[float, float]] = {}
         self._rects: dict[str, tuple] = {}
         pen = pg.mkPen((255, 255, 255, 110), width=1, style=QtCore.Qt.PenStyle.DashLine)
         for i, kind in enumerate(PANES):
             row, col = divmod(i, 2)
-            plot = self.graphics.addPlot(row=row, col=2 * col, title=self._titles[kind])
-            plot.setAspectLocked(True)
+            plot = self.graphics.addPlot(row=row, col=2 * col)
+            self._show_title(plot, self._titles[kind])
+            # The title spans the y axis too (the view box alone is narrow on a laptop).
+            plot.layout.removeItem(plot.titleLabel)
+            plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)
             # Identical decorations of fixed size on every pane, so the four
-            # view boxes are the same size and linked X and Y ranges give the
-            # same zoom everywhere (aspect-locked boxes of different sizes
-            # would each show a different range).
-            plot.setLabel("bottom", "x [pix]")
-            plot.setLabel("left", "y [pix]")
-            plot.getAxis("left").setWidth(62)
+            # view boxes are the same size (the range itself is synced exactly).
+            # Axis labels as in the figure files.
+            plot.setLabel("bottom", "x [pixel]")
+            plot.setLabel("left", "y [pixel]")
+            plot.getAxis("left").setWidth(56)
             plot.getAxis("bottom").setHeight(36)
             plot.showGrid(False, False)
             plot.setMenuEnabled(False)
             plot.hideButtons()
             image = PaneImageItem(axisOrder="row-major")
             plot.addItem(image)
-            cbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False, width=14)
-            cbar.axis.setWidth(48)  # "65000" and "1.2" take the same room
+            cbar = colour_bar.PaneColourBar()
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
             text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
             text.setZValue(20)
@@ -166,21 +187,29 @@ class PaneGroup(QtWidgets.QWidget):
             self.plots[kind], self.images[kind], self.colorbars[kind] = plot, image, cbar
             self.messages[kind], self.crosshairs[kind], self.markers[kind] = text, (vline, hline), marker
         # Colour-bar columns keep their width when the window narrows (the
-        # plots shrink instead), so tick labels are never clipped.
+        # plots shrink instead), so tick labels are never clipped; the two
+        # plot columns and the two rows share the rest equally.
+        grid = self.graphics.ci.layout
         for column in (1, 3):
-            self.graphics.ci.layout.setColumnFixedWidth(column, 72)
+            grid.setColumnFixedWidth(column, colour_bar.WIDTH)
+        for column in (0, 2):
+            grid.setColumnStretchFactor(column, 1)
+            grid.setColumnMinimumWidth(column, 120)
+        for r in (0, 1):
+            grid.setRowStretchFactor(r, 1)
         first = self.plots[PANES[0]].getViewBox()
-        for kind in PANES[1:]:
-            vb = self.plots[kind].getViewBox()
-            vb.setXLink(first)
-            vb.setYLink(first)
+        self.range_sync = RangeSync(first, [self.plots[k].getViewBox() for k in PANES[1:]])
         self.viewbox = first
         # Axes are painted once into a pixmap and blitted afterwards: replaying
         # their tick labels on every frame was most of a playback frame's paint.
         for plot in self.plots.values():
             cache_axes(plot)
-        for cbar in self.colorbars.values():
-            cbar.axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.flag_marks: dict[str, pg.ScatterPlotItem] = {}
+        for kind, plot in self.plots.items():
+            marks = pg.ScatterPlotItem(size=8, symbol="o", brush=None, pxMode=True)
+            marks.setZValue(14)
+            plot.addItem(marks, ignoreBounds=True)
+            self.flag_marks[kind] = marks
 
         self.roi = pg.RectROI([0, 0], [10, 10], pen=pg.mkPen((0, 255, 120), width=2), movable=True, resizable=True,
                               rotatable=False, removable=False)
@@ -222,20 +251,23 @@ class PaneGroup(QtWidgets.QWidget):
             self._rects[kind] = (rect, pixels.shape[:2])
             image.setRect(QtCore.QRectF(*rect))
 
-    def set_colorbar(self, kind: str, lut: np.ndarray, levels: tuple[float, float]) -> None:
-        """Show ``lut`` between ``levels``; only what changed is redone (a colour map costs ~ms per stop)."""
-        cbar = self.colorbars[kind]
-        if self._cbar_luts.get(kind) is not lut:
-            self._cbar_luts[kind] = lut
-            stops = lut[np.linspace(0, lut.shape[0] - 1, 64).round().astype(int)]
-            cbar.setColorMap(pg.ColorMap(np.linspace(0.0, 1.0, 64), stops))
-        levels = (float(levels[0]), float(levels[1]))
-        old = self._cbar_levels.get(kind)
-        # Percentile levels move a little every frame; a colour bar redrawn for
-        # a change nobody can see costs an axis layout.
-        if old is None or max(abs(levels[0] - old[0]), abs(levels[1] - old[1])) > 0.005 * max(old[1] - old[0], 1e-12):
-            self._cbar_levels[kind] = levels
-            cbar.setLevels(values=levels)
+    def set_colorbar(self, kind: str, lut: np.ndarray, levels: tuple[float, float], scale: str = "linear",
+                     legend: tuple = ()) -> None:
+        """Show ``lut`` between ``levels`` drawn as ``scale``, with ``legend`` swatches ((label, rgba), ...)."""
+        self.colorbars[kind].set_scale(lut, levels, scale, legend)
+
+    def set_categories(self, kind: str, colours: np.ndarray, labels: tuple[str, ...]) -> None:
+        """A categorical colour bar (the mask pane's)."""
+        self.colorbars[kind].set_categories(colours, labels)
+
+    def set_flag_marks(self, positions: np.ndarray | None, colours: dict[str, tuple] | None = None) -> None:
+        """Ring every DQ-flagged pixel at ``positions`` ((n, 2) row, col); None hides the rings."""
+        for kind, marks in self.flag_marks.items():
+            if positions is None or len(positions) == 0:
+                marks.clear()
+                continue
+            rgba = (colours or {}).get(kind, (255, 0, 0, 255))
+            marks.setData(positions[:, 1] + 0.5, positions[:, 0] + 0.5, pen=pg.mkPen(rgba, width=1.5), brush=None)
 
     def set_message(self, kind: str, text: str) -> None:
         item = self.messages[kind]
@@ -251,9 +283,29 @@ class PaneGroup(QtWidgets.QWidget):
             item.setPos(max(vx0, x0), min(vy1, y1))
 
     def set_title(self, kind: str, title: str) -> None:
+        """``title``: one or two lines ("\\n"): what the pane is, then what its values are."""
         if title != self._titles.get(kind):
             self._titles[kind] = title
-            self.plots[kind].setTitle(title)
+            self._show_title(self.plots[kind], title)
+
+    @staticmethod
+    def _show_title(plot: pg.PlotItem, title: str) -> None:
+        """Set a title that never widens its column (a long title used to push the colour bars out)."""
+        lines = title.split("\n")
+        html = lines[0] + "".join(f"<br><span style='font-size:8pt; color:#b0b0b0'>{t}</span>" for t in lines[1:])
+        plot.setTitle(html, size="9pt")
+        plot.layout.setRowFixedHeight(0, TITLE_HEIGHT)
+        label = plot.titleLabel
+        label.setMaximumHeight(TITLE_HEIGHT)
+        if getattr(label, "updateMin", None) is not _narrow_min.__get__(label):
+            # LabelItem asks for its text's width on every text change and resize.
+            label.updateMin = _narrow_min.__get__(label)
+        label.updateMin()
+
+    def title_fits(self, kind: str) -> bool:
+        """The whole title text lies inside its pane (for tests)."""
+        label = self.plots[kind].titleLabel
+        return label.item.boundingRect().width() <= self.plots[kind].width() + 0.5
 
     def set_selected(self, pixel: tuple[int, int] | None) -> None:
         for marker in self.markers.values():
