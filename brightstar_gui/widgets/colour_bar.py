@@ -97,6 +97,10 @@ class PaneColourBar(pg.PlotItem):
         else:
             self._set_legend(tuple(legend))
 
+    def levels(self) -> tuple[float, float] | None:
+        """The (low, high) data values the bar's ticks show, or None for a categorical bar."""
+        return self._shown_levels
+
     def set_categories(self, colours: np.ndarray, labels: tuple[str, ...]) -> None:
         """A categorical bar: one block of ``colours[i]`` per ``labels[i]``, bottom to top."""
         key = ("categories", colours.tobytes(), tuple(labels))
