@@ -184,6 +184,11 @@ def test_demo_shows_the_exposure_while_its_references_are_written(qtbot, window,
     # The render that follows the references fills the mask pane.
     qtbot.waitUntil(lambda: window.panes.messages["mask"].toPlainText() == ""
                     and window.panes.images["mask"].image is not None, timeout=20_000)
+    # The mask's category labels are drawn: its bar's axis has its width (it was hidden
+    # through the window's first layout, while no exposure was open).
+    bar = window.panes.colorbars["mask"]
+    assert bar.tick_labels[:4] == ["none", "diagonal", "4-neighbour", "saturated"]
+    qtbot.waitUntil(lambda: bar.getAxis("right").size().width() > 40, timeout=5000)
     assert "demo" not in window._tasks
     assert shown == sorted(shown) and shown[-1] == 1.0 and len(shown) > 3
     qtbot.waitUntil(lambda: "darks" in window._tasks or (synth.read_manifest(folder) or {}).get("complete"),

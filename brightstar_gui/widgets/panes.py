@@ -433,4 +433,11 @@ class PaneGroup(QtWidgets.QWidget):
                 axis.setStyle(showValues=on)
                 axis.showLabel(on)
                 axis.setPen() if on else axis.setPen(None)  # setPen(): the default foreground
-            self.colorbars[kind].setVisible(on)
+            bar = self.colorbars[kind]
+            bar.setVisible(on)
+            if on:
+                # A bar hidden through the window's first layout keeps a zero-width axis
+                # until something re-lays it out; the mask's categories never change, so
+                # its labels would stay undrawn.  Lay it out now.
+                bar.layout.invalidate()
+                bar.layout.activate()
