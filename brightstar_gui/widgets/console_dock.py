@@ -18,6 +18,8 @@ from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from .close_watch import on_close
+
 BANNER = ("brightstar-gui console: window, controller, model, dataset, exposure, regions, np, RegionShape.\n"
           "e.g.  model.frame = 10   |   exposure.frame(3)[100:110, 100:110]   |   controller.regions\n")
 
@@ -81,17 +83,10 @@ class ConsoleDock(QtWidgets.QDockWidget):
         self.kernel_manager = self.kernel_client = None
 
 
-class _CloseWatcher(QtCore.QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt name
-        if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
-            dock = getattr(self.window, "console_dock", None)
-            if dock is not None:
-                dock.shutdown()
-        return False
+def _shut_down_console(window) -> None:
+    dock = getattr(window, "console_dock", None)
+    if dock is not None:
+        dock.shutdown()
 
 
 def show_console(window) -> ConsoleDock | None:
@@ -123,5 +118,4 @@ def install_console(window) -> None:
     action.setShortcut(QtGui.QKeySequence("Ctrl+Shift+P"))
     view.addAction(action)
     window.console_action = action
-    window._console_watcher = _CloseWatcher(window)
-    window.installEventFilter(window._console_watcher)
+    window._console_watcher = on_close(window, lambda: _shut_down_console(window))

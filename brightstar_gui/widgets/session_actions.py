@@ -15,25 +15,14 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing import paths
 
+from .close_watch import on_close
+
 REOPEN_KEY = "session/reopen_last"
 SESSION_FILTER = "brightstar-gui sessions (*.json);;All files (*)"
 
 
 def last_session_path() -> Path:
     return paths.config_dir() / "last_session.json"
-
-
-class _CloseWatcher(QtCore.QObject):
-    """Saves the last session when the window is about to close (before the controller shuts down)."""
-
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt name
-        if obj is self.window and event.type() == QtCore.QEvent.Type.Close:
-            save_last_session(self.window)
-        return False
 
 
 def save_last_session(window) -> None:
@@ -90,8 +79,8 @@ def install_session(window) -> None:
     file_menu.insertSeparator(before)
     window.session_actions = {"open": open_action, "save": save_action, "reopen": reopen}
     window.frame_rendered.connect(lambda *_: apply_pending_view(window))
-    window._close_watcher = _CloseWatcher(window)
-    window.installEventFilter(window._close_watcher)
+    # The last session is saved before the controller shuts down.
+    window._close_watcher = on_close(window, lambda: save_last_session(window))
     if reopen.isChecked() and last_session_path().exists():
         # A child timer: a window closed before the event loop runs takes it along.
         timer = QtCore.QTimer(window, singleShot=True, interval=0)
