@@ -202,17 +202,20 @@ def histogram(values: np.ndarray, bad: np.ndarray | None, levels: tuple[float, f
 # -- colour ---------------------------------------------------------------------------
 
 
+#: The stretches' constants (DS9's): log is log(1 + a x) / log(1 + a), asinh is asinh(x / a) / asinh(1 / a).
+LOG_A = 1000.0
+ASINH_A = 0.1
+
+
 def stretch(x: np.ndarray, scale: str) -> np.ndarray:
     """Map ``x`` in [0, 1] through a display stretch (linear, log, asinh)."""
     x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
     if scale == "linear":
         return x
     if scale == "log":
-        a = 1000.0
-        return np.log1p(a * x) / np.log1p(a)
+        return np.log1p(LOG_A * x) / np.log1p(LOG_A)
     if scale == "asinh":
-        a = 0.1
-        return np.arcsinh(x / a) / np.arcsinh(1.0 / a)
+        return np.arcsinh(x / ASINH_A) / np.arcsinh(1.0 / ASINH_A)
     raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
 
 

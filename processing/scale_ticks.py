@@ -25,12 +25,12 @@ def inverse_stretch(s: np.ndarray, scale: str) -> np.ndarray:
     s = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0)
     if scale == "linear":
         return s
+    from .figures import ASINH_A, LOG_A
+
     if scale == "log":
-        a = 1000.0
-        return np.expm1(s * np.log1p(a)) / a
+        return np.expm1(s * np.log1p(LOG_A)) / LOG_A
     if scale == "asinh":
-        a = 0.1
-        return a * np.sinh(s * np.arcsinh(1.0 / a))
+        return ASINH_A * np.sinh(s * np.arcsinh(1.0 / ASINH_A))
     raise ValueError(f"unknown scale {scale!r}; expected linear, log or asinh")
 
 
