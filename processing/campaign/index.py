@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..diagnostics.centroid import SATURATED_DN_GUESS
 from ..errors import ExposureError
 from ..progress import Job, Progress
 
@@ -37,7 +38,6 @@ EPOCH = datetime(2000, 1, 1)
 _ACTIVITY = re.compile(r"(Activity_\d+)")
 PATTERN = "_uncal.asdf"
 #: Raw DN above which a pixel is taken as saturated for locating the star (H4RG full well is ~60-65 kDN raw).
-SATURATED_DN_GUESS = 55000
 #: Width of the wing annulus the centre is measured on, pixels: narrow, so a big
 #: saturated core near a detector edge keeps its annulus on the detector.
 WING_WIDTH = 8.0
