@@ -81,7 +81,7 @@ class DiagnosticsMixin(PinsMixin):
         """What the growth plot counts: None (full frame), the cutout's box, or ``("region", id, shape)``.
 
         A drawn region (the controller's ``regions``, id -> shape with
-        ``to_region()``, when the regions feature is present) that no longer
+        ``to_region()``) that no longer
         exists falls back to the cutout.
         """
         scope = self.diagnostics.growth_scope
@@ -89,7 +89,7 @@ class DiagnosticsMixin(PinsMixin):
             return None
         if scope.startswith("region:"):
             rid = int(scope.split(":", 1)[1])
-            shape = (getattr(self, "regions", None) or {}).get(rid)
+            shape = self.regions.get(rid)
             if shape is not None:
                 return ("region", rid, shape)
         return self.model.cutout.region(self.model.frame_shape)
@@ -97,8 +97,8 @@ class DiagnosticsMixin(PinsMixin):
     def growth_scopes(self) -> list[tuple[str, str]]:
         """(label, scope) choices for the growth plot: cutout, full frame, then each drawn region."""
         out = [("cutout", "cutout"), ("full frame", "full")]
-        for rid, shape in sorted((getattr(self, "regions", None) or {}).items()):
-            out.append((f"region {rid} ({getattr(shape, 'kind', 'shape')})", f"region:{rid}"))
+        for rid, shape in sorted(self.regions.items()):
+            out.append((f"region {rid} ({shape.kind})", f"region:{rid}"))
         return out
 
     def request_growth(self) -> None:

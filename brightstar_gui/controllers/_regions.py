@@ -192,6 +192,5 @@ class RegionsMixin:
         if view is not None:
             view.set_regions(dict(self.regions))
         # A growth plot counting a region follows it when it moves, resizes or goes.
-        diagnostics = getattr(self, "diagnostics", None)
-        if diagnostics is not None and diagnostics.growth_scope.startswith("region:"):
+        if self.diagnostics.growth_scope.startswith("region:"):
             self.request_growth()
