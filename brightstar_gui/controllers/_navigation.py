@@ -184,15 +184,13 @@ class NavigationMixin:
 
         def read(table: PixelTable) -> None:
             value = table.value_at(row, col)
-            done(f"{where}: {_kind_label(table)} {_fmt(value)} DN")
+            done(f"{where}: {_kind_label(table.kind, table.superbias_subtracted)} {_fmt(value)} DN")
 
         self.submit("copyvalue", lambda token: pixel_table_job(req), read, tag=req.dataset_id)
 
 
-def _kind_label(t) -> str:
-    name = getattr(t, "kind", "raw")
-    return name + (" - superbias" if getattr(t, "superbias_subtracted", False) or getattr(t, "subtract_superbias", False)
-                   else "")
+def _kind_label(kind: str, superbias_subtracted: bool) -> str:
+    return kind + (" - superbias" if superbias_subtracted else "")
 
 
 def _fmt(value: float | None) -> str:
@@ -211,4 +209,4 @@ def _pane_value(pane: str, v: dict, req) -> str:
         return f"frame slope / mean slope {v['ratio']:.4f} ({req.kind})"
     if pane == "mask" and "mask" in v:
         return f"mask {v['mask']} ({MASK_NAMES.get(v['mask'], '?')})"
-    return f"{_kind_label(req)} {_fmt(v['value'])} DN"
+    return f"{_kind_label(req.kind, req.subtract_superbias)} {_fmt(v['value'])} DN"
