@@ -50,6 +50,8 @@ SKIPPED_STEPS = {
 
 #: Rows per tile of stcal's read-level linearity (its default is 64).
 _LINEARITY_TILE_ROWS = 32
+#: LinearityStep.process clips |DN| above this to it and flags DO_NOT_USE.
+LINEARITY_CLIP = 1e6
 #: Input arrays replaced by one-frame stand-ins (never loaded whole).
 _BIG_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -201,21 +203,26 @@ def linearity_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, l
     from roman_datamodels.dqflags import group, pixel
     from stcal.linearity.linearity import linearity_correction_int, prepare_coefficients
 
-    # stcal's linearity_correction, unrolled for our single integration so
-    # that its row tiles can be smaller (32 rows of float64 temporaries stay
-    # in the CPU cache: ~20 % faster; the arithmetic per pixel is unchanged).
+    # stcal's linearity_correction, unrolled for our single integration (for
+    # averaged resultants with smaller row tiles: 32 rows of float64
+    # temporaries stay in the CPU cache; the arithmetic per pixel is unchanged).
     lin_coeffs, new_pdq = prepare_coefficients(lin_coeffs, lin_dq, pixeldq, pixel)
     ilin_coeffs, new_pdq = prepare_coefficients(ilin_coeffs, lin_dq, new_pdq, pixel)
     from . import fused
 
-    if fused.single_reads(read_pattern):  # same arithmetic, fewer passes over memory (see .fused)
-        data = fused.linearity_correction(data, groupdq, lin_coeffs, ilin_coeffs, pixel, read_pattern)
-    else:
-        data = linearity_correction_int(data, groupdq, lin_coeffs, pixel, ilin_coeffs=ilin_coeffs, additional_correction=None,
-                                        read_pattern=read_pattern, tile_rows=_LINEARITY_TILE_ROWS)
+    if fused.single_reads(read_pattern) and data.dtype == lin_coeffs.dtype == ilin_coeffs.dtype == np.float32:
+        # Compiled, same arithmetic (see .linearity_kernel), with
+        # LinearityStep.process's clip of implausible values folded in.
+        from .linearity_kernel import correct
+
+        data = correct(data, groupdq, lin_coeffs, ilin_coeffs, read_pattern, pixel.SATURATED, group.DO_NOT_USE,
+                       LINEARITY_CLIP)
+        return data, groupdq, new_pdq
+    data = linearity_correction_int(data, groupdq, lin_coeffs, pixel, ilin_coeffs=ilin_coeffs, additional_correction=None,
+                                    read_pattern=read_pattern, tile_rows=_LINEARITY_TILE_ROWS)
     # LinearityStep.process: clip implausible values and flag them.
-    bad = np.abs(data) > 1e6
+    bad = np.abs(data) > LINEARITY_CLIP
     if bad.any():
-        data[bad] = np.clip(data[bad], -1e6, 1e6)
+        data[bad] = np.clip(data[bad], -LINEARITY_CLIP, LINEARITY_CLIP)
         groupdq[bad] |= group.DO_NOT_USE
     return data, groupdq, new_pdq
