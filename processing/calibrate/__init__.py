@@ -272,11 +272,16 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
 
                     info = yield from scaled(romancal_job(exposure.uri, refset, target, anon=anon, endpoint_url=endpoint_url),
                                              0.04, 0.99, "romancal: ")
+                streamed = info.pop("stream_sums", None)
                 record = {**info, "engine": engine, "uri": str(uri), "references_source": refset.source}
                 from ..frame_sums import seal
 
                 yield Progress(0.995, "checksums")
-                sums = seal(target)  # MD5 in the block headers; band checksums for every later read
+                try:  # MD5 in the block headers; band checksums for every later read
+                    sums = seal(target, streamed)
+                finally:
+                    for sink in (streamed or {}).values():
+                        sink.cancel()
                 if use_cache or out is None:
                     entry = store.commit(key, target, record, sums)
                     path = _copy_atomically(entry.path, Path(out)) if out is not None else entry.path

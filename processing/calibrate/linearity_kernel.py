@@ -30,7 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["correct"]
+__all__ = ["correct", "correct_reads", "last_valid", "rates", "read_times"]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -63,41 +63,61 @@ def _horner64_row(coeffs, r, x, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _correct(data, gdq, lin, ilin, mean_read, since_first, sat_flag, dnu_flag, clip):
-    ngroups, nrows, ncols = data.shape
+def _last_valid(gdq, sat_flag, last, first_sat, last_sat):
+    """Per pixel: stcal's last valid resultant and whether it and the first are SATURATED."""
+    ngroups, nrows, ncols = gdq.shape
     sat = np.uint8(sat_flag)
-    dnu = np.uint8(dnu_flag)
-    clip32 = np.float32(clip)
-    n_unsat = np.empty(ncols, np.int32)
-    first = np.empty(ncols, np.float64)
-    rate = np.empty(ncols, np.float64)
-    x = np.empty(ncols, np.float64)
-    unlin = np.empty(ncols, np.float64)
-    corr = np.empty(ncols, np.float64)
+    count = np.empty(ncols, np.int32)
     for r in range(nrows):
-        # Unsaturated resultants per pixel, minus one, at least two.
-        n_unsat[:] = 0
+        count[:] = 0
         for g in range(ngroups):
             row = gdq[g, r]
             for c in range(ncols):
                 if (row[c] & sat) == 0:
-                    n_unsat[c] += 1
+                    count[c] += 1
         for c in range(ncols):
-            n = n_unsat[c] - 1
+            # Unsaturated resultants, minus one (the last may be partly
+            # saturated), at least two; the last valid one is the one before.
+            n = count[c] - 1
             if n < 2:
                 n = 2
-            last = n - 1
-            d0 = data[0, r, c]
-            f = d0 if (gdq[0, r, c] & sat) != 0 else _horner32(lin, r, c, d0)
-            dl = data[last, r, c]
-            lt = dl if (gdq[last, r, c] & sat) != 0 else _horner32(lin, r, c, dl)
-            d_reads = mean_read[last] - mean_read[0]
-            rate[c] = np.float64(lt - f) / d_reads
-            first[c] = np.float64(f)
+            last[r, c] = n - 1
+            first_sat[r, c] = (gdq[0, r, c] & sat) != 0
+            last_sat[r, c] = (gdq[n - 1, r, c] & sat) != 0
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _rates(first_read, last_read, first_sat, last_sat, last, lin, mean_read, first, rate):
+    """firstread_lin (float32, widened) and countrate (float64) per pixel, as stcal computes them."""
+    nrows, ncols = first_read.shape
+    for r in range(nrows):
+        for c in range(ncols):
+            d0 = first_read[r, c]
+            f = d0 if first_sat[r, c] else _horner32(lin, r, c, d0)
+            dl = last_read[r, c]
+            lt = dl if last_sat[r, c] else _horner32(lin, r, c, dl)
+            d_reads = mean_read[last[r, c]] - mean_read[0]
+            rate[r, c] = np.float64(lt - f) / d_reads
+            first[r, c] = np.float64(f)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _correct_reads(data, gdq, lin, ilin, first, rate, since_first, sat_flag, dnu_flag, clip):
+    """Correct reads ``data[i]`` (each ``since_first[i]`` reads after the first) in place."""
+    ngroups, nrows, ncols = data.shape
+    sat = np.uint8(sat_flag)
+    dnu = np.uint8(dnu_flag)
+    clip32 = np.float32(clip)
+    x = np.empty(ncols, np.float64)
+    unlin = np.empty(ncols, np.float64)
+    corr = np.empty(ncols, np.float64)
+    for r in range(nrows):
+        first_r = first[r]
+        rate_r = rate[r]
         for i in range(ngroups):
             step = since_first[i]
             for c in range(ncols):
-                x[c] = first[c] + rate[c] * step
+                x[c] = first_r[c] + rate_r[c] * step
             _horner64_row(ilin, r, x, unlin)
             drow = data[i, r]
             for c in range(ncols):
@@ -115,9 +135,88 @@ def _correct(data, gdq, lin, ilin, mean_read, since_first, sat_flag, dnu_flag, c
                     grow[c] |= dnu
 
 
+def _check(data, lin_coeffs, ilin_coeffs) -> None:
+    if lin_coeffs.dtype != np.float32 or ilin_coeffs.dtype != np.float32 or data.dtype != np.float32:
+        raise TypeError("the compiled linearity takes float32 data and coefficients")
+
+
+def read_times(read_pattern) -> tuple[np.ndarray, np.ndarray]:
+    """``mean_read_resultant`` and each resultant's ``reads_since_first`` (float64), as stcal computes them."""
+    mean_read = np.array([float(np.mean(reads)) for reads in read_pattern], dtype=np.float64)
+    since_first = np.array([np.float64(reads[0]) - mean_read[0] for reads in read_pattern], dtype=np.float64)
+    return mean_read, since_first
+
+
+def last_valid(gdq: np.ndarray, sat_flag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which read stcal linearises as each pixel's last, from the group DQ of all reads.
+
+    Parameters
+    ----------
+    gdq : (N, h, W) uint8
+    sat_flag : int
+        SATURATED.
+
+    Returns
+    -------
+    last : (h, W) int16
+        Index of the last valid resultant (at least 1).
+    first_sat, last_sat : (h, W) bool
+        Whether read 0 and read ``last`` are SATURATED (they are then not
+        linearised).
+    """
+    shape = gdq.shape[1:]
+    last, first_sat, last_sat = np.empty(shape, np.int16), np.empty(shape, np.bool_), np.empty(shape, np.bool_)
+    _last_valid(gdq, int(sat_flag) & 0xFF, last, first_sat, last_sat)
+    return last, first_sat, last_sat
+
+
+def rates(first_read: np.ndarray, last_read: np.ndarray, first_sat: np.ndarray, last_sat: np.ndarray, last: np.ndarray,
+          lin_coeffs: np.ndarray, read_pattern) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's linearised first read and count rate (DN per read), from its first and last valid reads.
+
+    Parameters
+    ----------
+    first_read, last_read : (h, W) float32, DN
+        Read 0 and read ``last`` of each pixel.
+    first_sat, last_sat, last : (h, W)
+        From :func:`last_valid`.
+    lin_coeffs : (n, h, W) float32
+        After ``prepare_coefficients``.
+
+    Returns
+    -------
+    first, rate : (h, W) float64
+    """
+    mean_read, _ = read_times(read_pattern)
+    first, rate = np.empty(first_read.shape), np.empty(first_read.shape)
+    _rates(first_read, last_read, first_sat, last_sat, last, lin_coeffs, mean_read, first, rate)
+    return first, rate
+
+
+def correct_reads(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, ilin_coeffs: np.ndarray, first: np.ndarray,
+                  rate: np.ndarray, since_first: np.ndarray, sat_flag: int, dnu_flag: int = 0,
+                  clip: float = np.inf) -> np.ndarray:
+    """Correct some reads of all rows, in place, given each pixel's ``first`` and ``rate`` (see :func:`rates`).
+
+    Parameters
+    ----------
+    data : (G, h, W) float32, DN
+    gdq : (G, h, W) uint8
+    since_first : (G,) float64
+        ``reads_since_first`` of each of these reads (:func:`read_times`).
+    """
+    _check(data, lin_coeffs, ilin_coeffs)
+    _correct_reads(data, gdq, lin_coeffs, ilin_coeffs, first, rate, np.ascontiguousarray(since_first, np.float64),
+                   int(sat_flag) & 0xFF, int(dnu_flag) & 0xFF, float(clip))
+    return data
+
+
 def correct(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, ilin_coeffs: np.ndarray, read_pattern,
             sat_flag: int, dnu_flag: int = 0, clip: float = np.inf) -> np.ndarray:
     """Correct ``data`` in place as stcal's read-level linearity does (one read per resultant).
+
+    :func:`last_valid`, :func:`rates` and :func:`correct_reads` on the
+    same rows (the streaming engine calls them on different pieces).
 
     Parameters
     ----------
@@ -140,10 +239,9 @@ def correct(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, ilin_coef
     (N, h, W) float32
         ``data``.
     """
-    if lin_coeffs.dtype != np.float32 or ilin_coeffs.dtype != np.float32 or data.dtype != np.float32:
-        raise TypeError("the compiled linearity takes float32 data and coefficients")
-    mean_read = np.array([float(np.mean(reads)) for reads in read_pattern], dtype=np.float64)
-    since_first = np.array([np.float64(reads[0]) - mean_read[0] for reads in read_pattern], dtype=np.float64)
-    _correct(data, gdq, lin_coeffs, ilin_coeffs, mean_read, since_first, int(sat_flag) & 0xFF, int(dnu_flag) & 0xFF,
-             float(clip))
-    return data
+    _check(data, lin_coeffs, ilin_coeffs)
+    last, first_sat, last_sat = last_valid(gdq, sat_flag)
+    last_read = np.take_along_axis(data, last[np.newaxis].astype(np.intp), axis=0)[0]
+    first, rate = rates(data[0], last_read, first_sat, last_sat, last, lin_coeffs, read_pattern)
+    return correct_reads(data, gdq, lin_coeffs, ilin_coeffs, first, rate, read_times(read_pattern)[1], sat_flag,
+                         dnu_flag, clip)

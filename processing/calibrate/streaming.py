@@ -40,8 +40,9 @@ import numpy as np
 from ..errors import ExposureError
 from ..io import Exposure
 from ..progress import Job, Progress, scaled
-from . import steps
+from . import fused, steps
 from .input_cube import InputCube
+from .linearity_pass import LinearityPlan, OrderedPlanes, correct_piece, pieces
 from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
 from .references import ReferenceSet
@@ -172,6 +173,40 @@ def _single_plane(arr, shape: tuple[int, int], uri: str) -> np.ndarray | None:
     return plane
 
 
+def _load_linearity(refs: ReferenceSet, pixeldq: np.ndarray):
+    """Whole LINEARITY and INVERSELINEARITY coefficients after romancal's ``prepare_coefficients``, and the pixel DQ."""
+    from roman_datamodels.dqflags import pixel
+    from stcal.linearity.linearity import prepare_coefficients
+
+    height = pixeldq.shape[0]
+    arrays = []
+    for path, name in ((refs.paths["linearity"], "coeffs"), (refs.paths["linearity"], "dq"),
+                       (refs.paths["inverselinearity"], "coeffs")):
+        ref = RefArray(path, name)
+        try:
+            arrays.append(ref.rows(0, height))
+        finally:
+            ref.close()
+    lin, lin_dq, ilin = arrays
+    lin, pdq = prepare_coefficients(lin, lin_dq, pixeldq, pixel)
+    ilin, pdq = prepare_coefficients(ilin, lin_dq, pdq, pixel)
+    return lin, ilin, pdq
+
+
+def _compiled_linearity(refs: ReferenceSet, read_pattern) -> bool:
+    """True when pass 3 can be the compiled read-by-read one (one read per resultant, float32 coefficients)."""
+    if not fused.single_reads(read_pattern):
+        return False
+    for reftype in ("linearity", "inverselinearity"):
+        ref = RefArray(refs.paths[reftype], "coeffs")
+        try:
+            if ref.dtype != np.float32:
+                return False
+        finally:
+            ref.close()
+    return True
+
+
 def _load_refpix(path):
     from romancal.refpix._data import Coefficients
 
@@ -179,6 +214,81 @@ def _load_refpix(path):
 
     coeffs = Coefficients(*_load_arrays(path, "RefpixRefModel", ("gamma", "zeta", "alpha")))
     return ChannelPlan.of(coeffs).compact(coeffs)
+
+
+def _pass3_by_bands(pool, writer, refs: ReferenceSet, opened: _Opened, pixeldq: np.ndarray, read_pattern, left, right,
+                    workers: int, bands) -> Job[None]:
+    """Pass 3 for any read pattern: romancal's linearity by row bands of the output, in place."""
+    lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
+    lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
+    ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
+
+    def pass3(band):
+        y0, y1 = band
+        data = writer.read_band("data", y0, y1)
+        gdq = writer.read_band("groupdq", y0, y1)
+        data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
+                                              lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
+        writer.write_band("data", y0, data)
+        writer.write_band("groupdq", y0, gdq)
+        return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
+
+    def keep3(result):
+        y0, y1, pdq, lft, rgt = result
+        pixeldq[y0:y1] = pdq
+        left[:, y0:y1] = lft
+        right[:, y0:y1] = rgt
+
+    yield from _run_pieces(pool, bands, pass3, keep3, _SPANS["pass3"], "linearity", workers)
+    opened.close_all()
+
+
+def _pass3_by_reads(pool, writer, plan: LinearityPlan, linearity, pixeldq: np.ndarray, read_pattern, left, right,
+                    workers: int, stream_sums: dict) -> Job[None]:
+    """Pass 3 for one read per resultant: the compiled linearity by groups of reads (see :mod:`.linearity_pass`).
+
+    Fills ``stream_sums`` with the data and group DQ hashers, fed the planes in
+    file order as they are finished.
+    """
+    from roman_datamodels.dqflags import group
+
+    from ..frame_sums import StreamSums
+    from .linearity_kernel import read_times
+
+    lin, ilin, pdq = linearity
+    pixeldq[...] = pdq
+    n_reads, height, width = writer.arrays["data"].shape
+    work = pieces(n_reads, height, width, workers)
+    parts = sorted({(y0, y1) for _, _, y0, y1 in work})
+    # Each row part's linearised first read and count rate, on the pool.
+    futures = {part: pool.submit(plan.rates, lin, read_pattern, *part) for part in parts}
+    rates = {part: future.result() for part, future in futures.items()}
+    plan.first_read = plan.last_read = None
+    since_first = read_times(read_pattern)[1]
+    for name in ("data", "groupdq"):
+        slot = writer.arrays[name]
+        if slot.file_dtype.isnative:  # fed bytes are then the file's bytes
+            stream_sums[name] = StreamSums(slot.shape, slot.file_dtype, max_pending=2 * len(parts) * max(1, work[0][1]))
+    ordered = OrderedPlanes(len(parts), stream_sums)
+
+    def pass3(piece):
+        k0, k1, y0, y1 = piece
+        data = writer.read_band("data", y0, y1, k0, k1)
+        gdq = writer.read_band("groupdq", y0, y1, k0, k1)
+        first, rate = rates[(y0, y1)]
+        correct_piece(data, gdq, lin[:, y0:y1], ilin[:, y0:y1], first, rate, since_first[k0:k1], group.SATURATED,
+                      group.DO_NOT_USE, steps.LINEARITY_CLIP)
+        writer.write_band("data", y0, data, k0)
+        writer.write_band("groupdq", y0, gdq, k0)
+        return k0, k1, y0, y1, data, gdq
+
+    def keep3(result):
+        k0, k1, y0, y1, data, gdq = result
+        left[k0:k1, y0:y1] = data[:, :, :4]
+        right[k0:k1, y0:y1] = data[:, :, -4:]
+        ordered.add(k0, k1, {"data": data, "groupdq": gdq})
+
+    yield from _run_pieces(pool, work, pass3, keep3, _SPANS["pass3"], "linearity", workers)
 
 
 def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path, scratch: Path,
@@ -204,7 +314,9 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     Returns
     -------
     dict
-        ``cal_step`` and ``ref_file`` of the result.
+        ``cal_step`` and ``ref_file`` of the result, and ``stream_sums``: the
+        :class:`~processing.frame_sums.StreamSums` of the arrays hashed as they
+        were written (for :func:`~processing.frame_sums.seal`), or None.
     """
     from roman_datamodels.dqflags import group, pixel
 
@@ -221,6 +333,8 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     # seconds of lz4 decompression at its start.
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibrate-refs")
     opened = _Opened()
+    stream_sums: dict = {}
+    done = False
     try:
         # Saturation and linearity references are read by row bands as the
         # passes need them; the refpix one (needed whole) is loaded ahead.
@@ -228,6 +342,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         threshold_dq = opened.add(RefArray(refs.paths["saturation"], "dq"))
         refpix_future = loader.submit(_load_refpix, refs.paths["refpix"])
         read_pattern = _read_pattern(model, n_reads, exposure.uri)
+        plan = LinearityPlan(n_reads, height, width, group.SATURATED) if _compiled_linearity(refs, read_pattern) else None
         is_tvac = type(model).__name__ in ("TvacModel", "FpsModel")
         encoding_offset = getattr(model.meta.instrument, "data_encoding_offset", 0) or 0
         # Flight L1 data had the reference read subtracted on board; dq_init
@@ -296,6 +411,8 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
                                        None if reference_amp33 is None else reference_amp33[y0:y1])
             off = offset_band(data, amp)
             writer.write_band("groupdq", y0, gdq)
+            if plan is not None:
+                plan.band(y0, gdq)
             sat_g = bool(np.all(gdq & group.SATURATED))
             sat_p = bool(np.all(pdq & pixel.SATURATED))
             return y0, y1, pdq, off, borders, (sat_g, sat_p)
@@ -318,10 +435,14 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         if all_saturated[0] or all_saturated[1]:
             raise ExposureError(exposure.uri, "every pixel is saturated: romancal returns a zeroed image instead of a ramp, so there is nothing to calibrate")
 
+        if plan is not None:
+            plan.index()
+            linearity_future = loader.submit(_load_linearity, refs, pixeldq.copy())
+
         # -- pass 2: refpix, one read at a time.
-        coeffs, plan = refpix_future.result()
+        coeffs, channels = refpix_future.result()
         del refpix_future
-        corrector = FrameCorrector(coeffs, offset, plan=plan)
+        corrector = FrameCorrector(coeffs, offset, plan=channels)
         bad_ref = steps.bad_ref_pixel_mask(pixeldq)
         def pass2(k):
             det = steps.raw_to_float(cube.arrays["data"].frame(k), encoding_offset, reference_read)
@@ -330,41 +451,25 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             amp = steps.amp33_to_float(cube.arrays["amp33"].frame(k), encoding_offset, reference_amp33)
             out, amp_out = corrector.correct(det, amp)
             writer.write_frame("data", k, out)
+            if plan is not None:
+                plan.gather(k, out)
             # RefPixStep's update(): amp33 back to uint16 through abs().
             writer.write_frame("amp33", k, np.abs(amp_out).astype(np.uint16))
             return k
 
         yield from _run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
-        corrector = coeffs = plan = offset = None  # frees ~0.5 GB before pass 3
-
-        # -- pass 3: linearity, by row bands of the output, in place.
-        lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
-        lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
-        ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
+        corrector = coeffs = channels = offset = None  # frees ~0.5 GB before pass 3
         # romancal's border_ref_pix_left/right are views of the refpix output
         # that linearity then corrects in place: they end up as the final
         # data's outer four columns.
         left = np.empty((n_reads, height, 4), np.float32)
         right = np.empty((n_reads, height, 4), np.float32)
-
-        def pass3(band):
-            y0, y1 = band
-            data = writer.read_band("data", y0, y1)
-            gdq = writer.read_band("groupdq", y0, y1)
-            data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
-                                                  lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
-            writer.write_band("data", y0, data)
-            writer.write_band("groupdq", y0, gdq)
-            return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
-
-        def keep3(result):
-            y0, y1, pdq, lft, rgt = result
-            pixeldq[y0:y1] = pdq
-            left[:, y0:y1] = lft
-            right[:, y0:y1] = rgt
-
-        yield from _run_pieces(pool, _bands(height, rows), pass3, keep3, _SPANS["pass3"], "linearity", workers)
-        opened.close_all()
+        if plan is not None:
+            yield from _pass3_by_reads(pool, writer, plan, linearity_future.result(), pixeldq, read_pattern,
+                                              left, right, workers, stream_sums)
+        else:
+            yield from _pass3_by_bands(pool, writer, refs, opened, pixeldq, read_pattern, left, right, workers,
+                                       _bands(height, rows))
 
         # -- the small arrays and anything passed through unchanged.
         writer.write_array("pixeldq", pixeldq)
@@ -376,8 +481,12 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             for k in range(cube.arrays[name].shape[0]):
                 writer.write_frame(name, k, cube.arrays[name].frame(k))
         yield Progress(1.0, "calibrated")
-        return {"cal_step": cal_step, "ref_file": ref_file}
+        done = True
+        return {"cal_step": cal_step, "ref_file": ref_file, "stream_sums": stream_sums or None}
     finally:
+        if not done:
+            for sink in stream_sums.values():
+                sink.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         loader.shutdown(wait=True, cancel_futures=True)
         opened.close_all()
