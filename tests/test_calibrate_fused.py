@@ -158,3 +158,28 @@ def test_refpix_offsets_are_romancals_bit_for_bit(rows):
     got = offset_band(det, amp)
     assert got.dtype == want.dtype == np.float32 and got.shape == (rows, 4224)
     np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("repair", ["none", "flag", "nan", "zero", "all"])
+def test_prepare_coefficients_is_stcals(repair):
+    """steps.prepare_coefficients skips only repairs that would change nothing: same coefficients, same pixel DQ."""
+    from stcal.linearity.linearity import prepare_coefficients
+
+    rng = np.random.default_rng(3)
+    coeffs = rng.normal(0, 1, (4, 9, 11)).astype(np.float32)
+    coeffs[1] += 3
+    lin_dq = rng.choice(np.array([0, 0, pixel.DEAD], np.uint32), (9, 11))
+    pdq = rng.choice(np.array([0, pixel.SATURATED], np.uint32), (9, 11))
+    if repair in ("flag", "all"):
+        lin_dq[2, 3] |= pixel.NO_LIN_CORR
+    if repair in ("nan", "all"):
+        coeffs[2, 4, 5] = np.nan
+    if repair in ("zero", "all"):
+        coeffs[1, 6, 7] = 0
+    want_c, want_p = prepare_coefficients(coeffs.copy(), lin_dq, pdq.copy(), pixel)
+    got_c, got_p = steps.prepare_coefficients(coeffs.copy(), lin_dq, pdq.copy())
+    np.testing.assert_array_equal(_bits(got_c), _bits(want_c))
+    np.testing.assert_array_equal(got_p, want_p)
+    assert got_p.dtype == want_p.dtype
+    if repair != "none":
+        assert not np.array_equal(_bits(want_c), _bits(coeffs))  # the case did need a repair

@@ -135,6 +135,19 @@ def _correct_reads(data, gdq, lin, ilin, first, rate, since_first, sat_flag, dnu
                     grow[c] |= dnu
 
 
+@numba.njit(nogil=True, cache=True)
+def _any_nan(flat):
+    for v in flat:
+        if v != v:
+            return True
+    return False
+
+
+def any_nan(arr: np.ndarray) -> bool:
+    """Whether a float array holds a NaN (one pass, no temporary; stops at the first)."""
+    return bool(_any_nan(arr.reshape(-1))) if arr.dtype.kind == "f" else False
+
+
 def _check(data, lin_coeffs, ilin_coeffs) -> None:
     if lin_coeffs.dtype != np.float32 or ilin_coeffs.dtype != np.float32 or data.dtype != np.float32:
         raise TypeError("the compiled linearity takes float32 data and coefficients")

@@ -176,6 +176,44 @@ def bad_ref_pixel_mask(pixeldq: np.ndarray) -> np.ndarray:
     return (pixeldq & pixel.BAD_REF_PIXEL) != 0
 
 
+def prepare_coefficients(coeffs: np.ndarray, lin_dq: np.ndarray, pixeldq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """stcal's ``prepare_coefficients`` (romancal's linearity step), without its scans that would change nothing.
+
+    stcal always runs three repairs (NO_LIN_CORR pixels, NaN coefficients,
+    zero linear terms), each through ``np.where`` over the whole
+    coefficient cube (about 1.5 s for a 4096 x 4096 detector, where there is
+    usually nothing to repair).  Each repair is a no-op exactly when its
+    condition holds nowhere, which one cheap scan tells; otherwise stcal's
+    own function does the repair.
+
+    Parameters
+    ----------
+    coeffs : (n, h, W) float32
+        Modified in place where repaired, as stcal does.
+    lin_dq : (h, W) uint32
+    pixeldq : (h, W) uint32
+
+    Returns
+    -------
+    coeffs : (n, h, W)
+    pixeldq : (h, W) uint32
+        A new array: ``pixeldq | lin_dq`` plus NO_LIN_CORR where repaired.
+    """
+    from roman_datamodels.dqflags import pixel
+    from stcal.linearity.linearity import correct_for_flag, correct_for_NaN, correct_for_zero
+
+    from .linearity_kernel import any_nan
+
+    new_pdq = np.bitwise_or(pixeldq, lin_dq)
+    if np.any(np.bitwise_and(lin_dq, pixel.NO_LIN_CORR)):
+        coeffs = correct_for_flag(coeffs, lin_dq, pixel)
+    if any_nan(coeffs):
+        coeffs, new_pdq = correct_for_NaN(coeffs, new_pdq, pixel)
+    if np.any(coeffs[1] == 0):
+        coeffs, new_pdq = correct_for_zero(coeffs, new_pdq, pixel)
+    return coeffs, new_pdq
+
+
 def linearity_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, lin_coeffs: np.ndarray,
                    lin_dq: np.ndarray, ilin_coeffs: np.ndarray, read_pattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """romancal's linearity step (stcal's read-level correction) on a band of rows.
@@ -201,13 +239,13 @@ def linearity_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, l
     pixeldq : (h, W) uint32
     """
     from roman_datamodels.dqflags import group, pixel
-    from stcal.linearity.linearity import linearity_correction_int, prepare_coefficients
+    from stcal.linearity.linearity import linearity_correction_int
 
     # stcal's linearity_correction, unrolled for our single integration (for
     # averaged resultants with smaller row tiles: 32 rows of float64
     # temporaries stay in the CPU cache; the arithmetic per pixel is unchanged).
-    lin_coeffs, new_pdq = prepare_coefficients(lin_coeffs, lin_dq, pixeldq, pixel)
-    ilin_coeffs, new_pdq = prepare_coefficients(ilin_coeffs, lin_dq, new_pdq, pixel)
+    lin_coeffs, new_pdq = prepare_coefficients(lin_coeffs, lin_dq, pixeldq)
+    ilin_coeffs, new_pdq = prepare_coefficients(ilin_coeffs, lin_dq, new_pdq)
     from . import fused
 
     if fused.single_reads(read_pattern) and data.dtype == lin_coeffs.dtype == ilin_coeffs.dtype == np.float32:

@@ -175,9 +175,6 @@ def _single_plane(arr, shape: tuple[int, int], uri: str) -> np.ndarray | None:
 
 def _load_linearity(refs: ReferenceSet, pixeldq: np.ndarray):
     """Whole LINEARITY and INVERSELINEARITY coefficients after romancal's ``prepare_coefficients``, and the pixel DQ."""
-    from roman_datamodels.dqflags import pixel
-    from stcal.linearity.linearity import prepare_coefficients
-
     height = pixeldq.shape[0]
     arrays = []
     for path, name in ((refs.paths["linearity"], "coeffs"), (refs.paths["linearity"], "dq"),
@@ -188,8 +185,8 @@ def _load_linearity(refs: ReferenceSet, pixeldq: np.ndarray):
         finally:
             ref.close()
     lin, lin_dq, ilin = arrays
-    lin, pdq = prepare_coefficients(lin, lin_dq, pixeldq, pixel)
-    ilin, pdq = prepare_coefficients(ilin, lin_dq, pdq, pixel)
+    lin, pdq = steps.prepare_coefficients(lin, lin_dq, pixeldq)
+    ilin, pdq = steps.prepare_coefficients(ilin, lin_dq, pdq)
     return lin, ilin, pdq
 
 
@@ -413,7 +410,9 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             writer.write_band("groupdq", y0, gdq)
             if plan is not None:
                 plan.band(y0, gdq)
-            sat_g = bool(np.all(gdq & group.SATURATED))
+            # Read 0 first: it is almost never all saturated, and then the
+            # whole band is not (no pass over the band's N reads).
+            sat_g = bool(np.all(gdq[0] & group.SATURATED)) and bool(np.all(gdq & group.SATURATED))
             sat_p = bool(np.all(pdq & pixel.SATURATED))
             return y0, y1, pdq, off, borders, (sat_g, sat_p)
 
