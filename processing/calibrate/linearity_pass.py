@@ -23,12 +23,19 @@ from __future__ import annotations
 
 import logging
 
+import threading
+
 import numpy as np
 
-from . import linearity_kernel
+from ..progress import Job
+from . import fused, linearity_kernel, steps
+from .pool_pieces import run_pieces
+from .ref_arrays import RefArray
 
 log = logging.getLogger(__name__)
 
+#: Rows of the linearity references decompressed between checks for a cancel.
+_LOAD_ROWS = 256
 #: Bytes of output (float32 data + uint8 group DQ) per pass-3 piece.
 PIECE_BYTES = 128 * 1024 * 1024
 
@@ -133,3 +140,119 @@ class OrderedPlanes:
             for part in held:
                 for name, sink in self.sinks.items():
                     sink.feed(part[name][g])
+
+
+def load_linearity(refs, pixeldq: np.ndarray, stop: threading.Event):
+    """Whole LINEARITY and INVERSELINEARITY coefficients after romancal's ``prepare_coefficients``, and the pixel DQ.
+
+    Read in row chunks, checking ``stop`` between them, so that a cancelled
+    calibration does not wait for the whole decompression (~1 s); returns
+    None when stopped.
+    """
+    height = pixeldq.shape[0]
+    arrays = []
+    for path, name in ((refs.paths["linearity"], "coeffs"), (refs.paths["linearity"], "dq"),
+                       (refs.paths["inverselinearity"], "coeffs")):
+        ref = RefArray(path, name)
+        try:
+            out = np.empty(ref.shape, ref.dtype)
+            for y0 in range(0, height, _LOAD_ROWS):
+                if stop.is_set():
+                    return None
+                out[..., y0 : y0 + _LOAD_ROWS, :] = ref.rows(y0, min(y0 + _LOAD_ROWS, height))
+            arrays.append(out)
+        finally:
+            ref.close()
+    lin, lin_dq, ilin = arrays
+    lin, pdq = steps.prepare_coefficients(lin, lin_dq, pixeldq)
+    ilin, pdq = steps.prepare_coefficients(ilin, lin_dq, pdq)
+    return lin, ilin, pdq
+
+
+def compiled_linearity(refs, read_pattern) -> bool:
+    """True when pass 3 can be the compiled read-by-read one (one read per resultant, float32 coefficients)."""
+    if not fused.single_reads(read_pattern):
+        return False
+    for reftype in ("linearity", "inverselinearity"):
+        ref = RefArray(refs.paths[reftype], "coeffs")
+        try:
+            if ref.dtype != np.float32:
+                return False
+        finally:
+            ref.close()
+    return True
+
+
+def pass3_by_bands(pool, writer, refs, opened, pixeldq: np.ndarray, read_pattern, left, right,
+                   workers: int, bands, span: tuple[float, float]) -> Job[None]:
+    """Pass 3 for any read pattern: romancal's linearity by row bands of the output, in place."""
+    lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
+    lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
+    ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
+
+    def pass3(band):
+        y0, y1 = band
+        data = writer.read_band("data", y0, y1)
+        gdq = writer.read_band("groupdq", y0, y1)
+        data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
+                                              lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
+        writer.write_band("data", y0, data)
+        writer.write_band("groupdq", y0, gdq)
+        return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
+
+    def keep3(result):
+        y0, y1, pdq, lft, rgt = result
+        pixeldq[y0:y1] = pdq
+        left[:, y0:y1] = lft
+        right[:, y0:y1] = rgt
+
+    yield from run_pieces(pool, bands, pass3, keep3, span, "linearity", workers)
+    opened.close_all()
+
+
+def pass3_by_reads(pool, writer, plan: LinearityPlan, linearity, pixeldq: np.ndarray, read_pattern, left, right,
+                   workers: int, stream_sums: dict, span: tuple[float, float]) -> Job[None]:
+    """Pass 3 for one read per resultant: the compiled linearity by groups of reads (see :mod:`.linearity_pass`).
+
+    Fills ``stream_sums`` with the data and group DQ hashers, fed the planes in
+    file order as they are finished.
+    """
+    from roman_datamodels.dqflags import group
+
+    from ..frame_sums import StreamSums
+    from .linearity_kernel import read_times
+
+    lin, ilin, pdq = linearity
+    pixeldq[...] = pdq
+    n_reads, height, width = writer.arrays["data"].shape
+    work = pieces(n_reads, height, width, workers)
+    parts = sorted({(y0, y1) for _, _, y0, y1 in work})
+    # Each row part's linearised first read and count rate, on the pool.
+    futures = {part: pool.submit(plan.rates, lin, read_pattern, *part) for part in parts}
+    rates = {part: future.result() for part, future in futures.items()}
+    plan.first_read = plan.last_read = None
+    since_first = read_times(read_pattern)[1]
+    for name in ("data", "groupdq"):
+        slot = writer.arrays[name]
+        if slot.file_dtype.isnative:  # fed bytes are then the file's bytes
+            stream_sums[name] = StreamSums(slot.shape, slot.file_dtype, max_pending=2 * len(parts) * max(1, work[0][1]))
+    ordered = OrderedPlanes(len(parts), stream_sums)
+
+    def pass3(piece):
+        k0, k1, y0, y1 = piece
+        data = writer.read_band("data", y0, y1, k0, k1)
+        gdq = writer.read_band("groupdq", y0, y1, k0, k1)
+        first, rate = rates[(y0, y1)]
+        correct_piece(data, gdq, lin[:, y0:y1], ilin[:, y0:y1], first, rate, since_first[k0:k1], group.SATURATED,
+                      group.DO_NOT_USE, steps.LINEARITY_CLIP)
+        writer.write_band("data", y0, data, k0)
+        writer.write_band("groupdq", y0, gdq, k0)
+        return k0, k1, y0, y1, data, gdq
+
+    def keep3(result):
+        k0, k1, y0, y1, data, gdq = result
+        left[k0:k1, y0:y1] = data[:, :, :4]
+        right[k0:k1, y0:y1] = data[:, :, -4:]
+        ordered.add(k0, k1, {"data": data, "groupdq": gdq})
+
+    yield from run_pieces(pool, work, pass3, keep3, span, "linearity", workers)

@@ -31,8 +31,8 @@ import logging
 
 import importlib.metadata
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +40,10 @@ import numpy as np
 from ..errors import ExposureError
 from ..io import Exposure
 from ..progress import Job, Progress, scaled
-from . import fused, steps
+from . import steps
 from .input_cube import InputCube
-from .linearity_pass import LinearityPlan, OrderedPlanes, correct_piece, pieces
+from .linearity_pass import LinearityPlan, compiled_linearity, load_linearity, pass3_by_bands, pass3_by_reads
+from .pool_pieces import run_pieces
 from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
 from .references import ReferenceSet
@@ -66,41 +67,6 @@ def band_rows(n_reads: int, height: int, width: int) -> int:
 
 def _bands(height: int, rows: int) -> list[tuple[int, int]]:
     return [(y0, min(y0 + rows, height)) for y0 in range(0, height, rows)]
-
-
-def _run_pieces(pool: ThreadPoolExecutor, pieces: list, work, on_done, span: tuple[float, float], label: str,
-                in_flight: int) -> Job[None]:
-    """Run ``work(piece)`` on the pool, ``on_done(result)`` in order, yielding progress.
-
-    At most ``in_flight`` pieces are queued, so memory is bounded and a
-    cancel (the generator being closed) waits for at most that many pieces.
-    """
-    queue: deque[Future] = deque()
-    todo = iter(pieces)
-    done = 0
-    start, stop = span
-    try:
-        for piece in todo:
-            queue.append(pool.submit(work, piece))
-            if len(queue) >= in_flight:
-                break
-        while queue:
-            result = queue.popleft().result()
-            on_done(result)
-            done += 1
-            nxt = next(todo, None)
-            if nxt is not None:
-                queue.append(pool.submit(work, nxt))
-            yield Progress(start + (stop - start) * done / len(pieces), f"{label} {done}/{len(pieces)}")
-    finally:
-        for future in queue:
-            future.cancel()
-        for future in queue:
-            if not future.cancelled():
-                try:
-                    future.result()
-                except Exception:
-                    pass
 
 
 def _read_pattern(model, n_reads: int, uri: str) -> list[list[int]]:
@@ -173,37 +139,6 @@ def _single_plane(arr, shape: tuple[int, int], uri: str) -> np.ndarray | None:
     return plane
 
 
-def _load_linearity(refs: ReferenceSet, pixeldq: np.ndarray):
-    """Whole LINEARITY and INVERSELINEARITY coefficients after romancal's ``prepare_coefficients``, and the pixel DQ."""
-    height = pixeldq.shape[0]
-    arrays = []
-    for path, name in ((refs.paths["linearity"], "coeffs"), (refs.paths["linearity"], "dq"),
-                       (refs.paths["inverselinearity"], "coeffs")):
-        ref = RefArray(path, name)
-        try:
-            arrays.append(ref.rows(0, height))
-        finally:
-            ref.close()
-    lin, lin_dq, ilin = arrays
-    lin, pdq = steps.prepare_coefficients(lin, lin_dq, pixeldq)
-    ilin, pdq = steps.prepare_coefficients(ilin, lin_dq, pdq)
-    return lin, ilin, pdq
-
-
-def _compiled_linearity(refs: ReferenceSet, read_pattern) -> bool:
-    """True when pass 3 can be the compiled read-by-read one (one read per resultant, float32 coefficients)."""
-    if not fused.single_reads(read_pattern):
-        return False
-    for reftype in ("linearity", "inverselinearity"):
-        ref = RefArray(refs.paths[reftype], "coeffs")
-        try:
-            if ref.dtype != np.float32:
-                return False
-        finally:
-            ref.close()
-    return True
-
-
 def _load_refpix(path):
     from romancal.refpix._data import Coefficients
 
@@ -211,81 +146,6 @@ def _load_refpix(path):
 
     coeffs = Coefficients(*_load_arrays(path, "RefpixRefModel", ("gamma", "zeta", "alpha")))
     return ChannelPlan.of(coeffs).compact(coeffs)
-
-
-def _pass3_by_bands(pool, writer, refs: ReferenceSet, opened: _Opened, pixeldq: np.ndarray, read_pattern, left, right,
-                    workers: int, bands) -> Job[None]:
-    """Pass 3 for any read pattern: romancal's linearity by row bands of the output, in place."""
-    lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
-    lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
-    ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
-
-    def pass3(band):
-        y0, y1 = band
-        data = writer.read_band("data", y0, y1)
-        gdq = writer.read_band("groupdq", y0, y1)
-        data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
-                                              lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
-        writer.write_band("data", y0, data)
-        writer.write_band("groupdq", y0, gdq)
-        return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
-
-    def keep3(result):
-        y0, y1, pdq, lft, rgt = result
-        pixeldq[y0:y1] = pdq
-        left[:, y0:y1] = lft
-        right[:, y0:y1] = rgt
-
-    yield from _run_pieces(pool, bands, pass3, keep3, _SPANS["pass3"], "linearity", workers)
-    opened.close_all()
-
-
-def _pass3_by_reads(pool, writer, plan: LinearityPlan, linearity, pixeldq: np.ndarray, read_pattern, left, right,
-                    workers: int, stream_sums: dict) -> Job[None]:
-    """Pass 3 for one read per resultant: the compiled linearity by groups of reads (see :mod:`.linearity_pass`).
-
-    Fills ``stream_sums`` with the data and group DQ hashers, fed the planes in
-    file order as they are finished.
-    """
-    from roman_datamodels.dqflags import group
-
-    from ..frame_sums import StreamSums
-    from .linearity_kernel import read_times
-
-    lin, ilin, pdq = linearity
-    pixeldq[...] = pdq
-    n_reads, height, width = writer.arrays["data"].shape
-    work = pieces(n_reads, height, width, workers)
-    parts = sorted({(y0, y1) for _, _, y0, y1 in work})
-    # Each row part's linearised first read and count rate, on the pool.
-    futures = {part: pool.submit(plan.rates, lin, read_pattern, *part) for part in parts}
-    rates = {part: future.result() for part, future in futures.items()}
-    plan.first_read = plan.last_read = None
-    since_first = read_times(read_pattern)[1]
-    for name in ("data", "groupdq"):
-        slot = writer.arrays[name]
-        if slot.file_dtype.isnative:  # fed bytes are then the file's bytes
-            stream_sums[name] = StreamSums(slot.shape, slot.file_dtype, max_pending=2 * len(parts) * max(1, work[0][1]))
-    ordered = OrderedPlanes(len(parts), stream_sums)
-
-    def pass3(piece):
-        k0, k1, y0, y1 = piece
-        data = writer.read_band("data", y0, y1, k0, k1)
-        gdq = writer.read_band("groupdq", y0, y1, k0, k1)
-        first, rate = rates[(y0, y1)]
-        correct_piece(data, gdq, lin[:, y0:y1], ilin[:, y0:y1], first, rate, since_first[k0:k1], group.SATURATED,
-                      group.DO_NOT_USE, steps.LINEARITY_CLIP)
-        writer.write_band("data", y0, data, k0)
-        writer.write_band("groupdq", y0, gdq, k0)
-        return k0, k1, y0, y1, data, gdq
-
-    def keep3(result):
-        k0, k1, y0, y1, data, gdq = result
-        left[k0:k1, y0:y1] = data[:, :, :4]
-        right[k0:k1, y0:y1] = data[:, :, -4:]
-        ordered.add(k0, k1, {"data": data, "groupdq": gdq})
-
-    yield from _run_pieces(pool, work, pass3, keep3, _SPANS["pass3"], "linearity", workers)
 
 
 def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path, scratch: Path,
@@ -331,6 +191,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibrate-refs")
     opened = _Opened()
     stream_sums: dict = {}
+    stop_loading = threading.Event()
     done = False
     try:
         # Saturation and linearity references are read by row bands as the
@@ -339,7 +200,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         threshold_dq = opened.add(RefArray(refs.paths["saturation"], "dq"))
         refpix_future = loader.submit(_load_refpix, refs.paths["refpix"])
         read_pattern = _read_pattern(model, n_reads, exposure.uri)
-        plan = LinearityPlan(n_reads, height, width, group.SATURATED) if _compiled_linearity(refs, read_pattern) else None
+        plan = LinearityPlan(n_reads, height, width, group.SATURATED) if compiled_linearity(refs, read_pattern) else None
         is_tvac = type(model).__name__ in ("TvacModel", "FpsModel")
         encoding_offset = getattr(model.meta.instrument, "data_encoding_offset", 0) or 0
         # Flight L1 data had the reference read subtracted on board; dq_init
@@ -429,14 +290,14 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             all_saturated[1] &= sat_p
 
         rows = band_rows(n_reads, height, width)
-        yield from _run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
+        yield from run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
         opened.close_all()
         if all_saturated[0] or all_saturated[1]:
             raise ExposureError(exposure.uri, "every pixel is saturated: romancal returns a zeroed image instead of a ramp, so there is nothing to calibrate")
 
         if plan is not None:
             plan.index()
-            linearity_future = loader.submit(_load_linearity, refs, pixeldq.copy())
+            linearity_future = loader.submit(load_linearity, refs, pixeldq.copy(), stop_loading)
 
         # -- pass 2: refpix, one read at a time.
         coeffs, channels = refpix_future.result()
@@ -456,7 +317,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             writer.write_frame("amp33", k, np.abs(amp_out).astype(np.uint16))
             return k
 
-        yield from _run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
+        yield from run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
         corrector = coeffs = channels = offset = None  # frees ~0.5 GB before pass 3
         # romancal's border_ref_pix_left/right are views of the refpix output
         # that linearity then corrects in place: they end up as the final
@@ -464,11 +325,11 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         left = np.empty((n_reads, height, 4), np.float32)
         right = np.empty((n_reads, height, 4), np.float32)
         if plan is not None:
-            yield from _pass3_by_reads(pool, writer, plan, linearity_future.result(), pixeldq, read_pattern,
-                                              left, right, workers, stream_sums)
+            yield from pass3_by_reads(pool, writer, plan, linearity_future.result(), pixeldq, read_pattern,
+                                      left, right, workers, stream_sums, _SPANS["pass3"])
         else:
-            yield from _pass3_by_bands(pool, writer, refs, opened, pixeldq, read_pattern, left, right, workers,
-                                       _bands(height, rows))
+            yield from pass3_by_bands(pool, writer, refs, opened, pixeldq, read_pattern, left, right, workers,
+                                      _bands(height, rows), _SPANS["pass3"])
 
         # -- the small arrays and anything passed through unchanged.
         writer.write_array("pixeldq", pixeldq)
@@ -487,6 +348,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             for sink in stream_sums.values():
                 sink.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        stop_loading.set()
         loader.shutdown(wait=True, cancel_futures=True)
         opened.close_all()
         if writer is not None:
