@@ -293,8 +293,8 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
                 record = {**info, "engine": engine, "uri": str(uri), "references_source": refset.source}
                 from ..frame_sums import seal
 
-                yield Progress(0.995, "checksums")
                 try:  # MD5 in the block headers; band checksums for every later read
+                    yield Progress(0.995, "checksums")
                     sums = seal(target, streamed)
                 finally:
                     for sink in (streamed or {}).values():
