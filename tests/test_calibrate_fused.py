@@ -123,6 +123,27 @@ def test_linearity_is_stcals_bit_for_bit(seed, shape):
     np.testing.assert_array_equal(_bits(wide[:, :, 2:-3]), _bits(want))
 
 
+@pytest.mark.parametrize("n_lin, n_ilin", [(2, 2), (4, 5), (7, 4), (8, 3), (5, 7)])
+def test_linearity_of_every_polynomial_degree_is_stcals(n_lin, n_ilin):
+    """The kernel's per-degree loops (3-7 terms) and its general one (others) give stcal's bits."""
+    from stcal.linearity.linearity import linearity_correction_int
+
+    from processing.calibrate import linearity_kernel
+
+    rng = np.random.default_rng(n_lin * 10 + n_ilin)
+    data = _ramp(rng, 9, 17, 45)
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[5:, 5:9] |= pixel.SATURATED
+    scale = np.array([1, 1, 1e-7, 1e-12, 1e-17, 1e-22, 1e-27, 1e-32])
+    lin = np.stack([rng.normal(0, scale[j], (17, 45)) + (j == 1) for j in range(n_lin)]).astype(np.float32)
+    ilin = np.stack([rng.normal(0, scale[j], (17, 45)) + (j == 1) for j in range(n_ilin)]).astype(np.float32)
+    pattern = [[i + 1] for i in range(data.shape[0])]
+    want = linearity_correction_int(data.copy(), gdq, lin, pixel, ilin_coeffs=ilin, read_pattern=pattern, tile_rows=64)
+    got = linearity_kernel.correct(data.copy(), gdq.copy(), lin, ilin, pattern, pixel.SATURATED)
+    np.testing.assert_array_equal(_bits(got), _bits(want))
+    assert not np.array_equal(want, data)
+
+
 def test_linearity_band_is_romancals_step_with_its_clip():
     """steps.linearity_band (compiled, clip folded in) == stcal + LinearityStep's clip and DO_NOT_USE."""
     from roman_datamodels.dqflags import group
