@@ -67,6 +67,27 @@ def test_follower_stops_when_disconnected():
     assert calls == []
 
 
+def test_follower_lets_its_view_go():
+    import gc
+
+    class View:
+        def __init__(self):
+            self.frames = []
+
+        def set_frame(self, k):
+            self.frames.append(k)
+
+    m, view = model_of(), View()
+    follower = FrameFollower(m, view.set_frame)
+    m.frame = 1
+    assert view.frames == [1]
+    del view
+    gc.collect()
+    m.frame = 2  # the view is gone: nothing is called, the follower lets go of the model
+    assert follower.shown == 1
+    assert len(m.events.frame) == 0
+
+
 # -- the real window ---------------------------------------------------------------------------
 pytest.importorskip("pytestqt")
 

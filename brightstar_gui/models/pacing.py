@@ -14,8 +14,10 @@ Qt-free: only the model's psygnal events and a clock.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +34,8 @@ class FrameFollower:
         Anything with ``frame`` and ``playing`` fields and their
         ``events.frame`` / ``events.playing`` signals.
     fn : callable
-        ``fn(k: int)``: show frame ``k`` (a dock's marker, readout or table).
+        ``fn(k: int)``: show frame ``k`` (a dock's marker, readout or table).  A bound
+        method is held weakly: once its object is gone the follower disconnects.
     interval : float
         Seconds, at least, between two calls while playing.
     clock : callable
@@ -49,7 +52,9 @@ class FrameFollower:
     def __init__(self, model: Any, fn: Callable[[int], None], interval: float = DOCK_PLAYBACK_INTERVAL,
                  clock: Callable[[], float] = time.monotonic):
         self._model = model
-        self._fn = fn
+        # A view's bound method is held weakly (as psygnal holds it): the follower does not
+        # keep a closed view alive, and stops following once the view is gone.
+        self._fn = weakref.WeakMethod(fn) if inspect.ismethod(fn) else (lambda: fn)
         self.interval = float(interval)
         self._clock = clock
         self._called_at = -math.inf
@@ -72,8 +77,12 @@ class FrameFollower:
             self._call(int(self._model.frame))
 
     def _call(self, k: int) -> None:
+        fn = self._fn()
+        if fn is None:
+            self.disconnect()
+            return
         self.shown = k
-        self._fn(k)
+        fn(k)
 
     def disconnect(self) -> None:
         """Stop following the model (a view closing before the model)."""
