@@ -3,7 +3,8 @@
 A thin view of :class:`~brightstar_gui.controllers._campaign.CampaignController`:
 "Load results..." tabulates a folder of ``brightstar campaign run``;
 "Index + run..." indexes a folder of exposures and analyses it on an
-embedded dask cluster, with progress in the status bar and here; a click on
+embedded dask cluster, or on the existing scheduler typed in the scheduler
+field (``tcp://HOST:PORT``), with progress in the status bar and here; a click on
 a row opens that exposure at its star.  The plots are the report's
 (:func:`processing.campaign.report.report_data`): equivalent radius and
 saturated area against time coloured by magnitude, onset radius against
@@ -56,10 +57,13 @@ class CampaignDock(QtWidgets.QWidget):
         self.load_button = QtWidgets.QPushButton("Load results...")
         self.run_button = QtWidgets.QPushButton("Index + run...")
         self.calibrate_box = QtWidgets.QCheckBox("calibrate")
+        self.scheduler_edit = QtWidgets.QLineEdit(placeholderText="embedded cluster, or tcp://HOST:PORT")
+        self.scheduler_edit.setToolTip("Run on this existing dask scheduler (its workers open the files themselves); "
+                                       "empty: an embedded cluster on this machine")
         self.filter_edit = QtWidgets.QLineEdit(placeholderText="filter rows (any column)")
         self.progress_label = QtWidgets.QLabel("No campaign loaded.")
         bar = QtWidgets.QHBoxLayout()
-        for w in (self.load_button, self.run_button, self.calibrate_box, self.filter_edit):
+        for w in (self.load_button, self.run_button, self.calibrate_box, self.scheduler_edit, self.filter_edit):
             bar.addWidget(w)
         bar.addWidget(self.progress_label, 1)
 
@@ -125,7 +129,8 @@ class CampaignDock(QtWidgets.QWidget):
             return
         out = QtWidgets.QFileDialog.getExistingDirectory(self, "Results folder (finished results are kept)")
         if out and self.controller is not None:
-            self.controller.index_and_run(prefix, out, calibrate=self.calibrate_box.isChecked())
+            self.controller.index_and_run(prefix, out, calibrate=self.calibrate_box.isChecked(),
+                                          scheduler=self.scheduler_edit.text())
 
     # -- controller -> view ----------------------------------------------------------------------
     def show_progress(self, fraction: float, message: str) -> None:
