@@ -62,6 +62,11 @@ class CampaignDock(QtWidgets.QWidget):
                                        "empty: an embedded cluster on this machine")
         self.filter_edit = QtWidgets.QLineEdit(placeholderText="filter rows (any column)")
         self.progress_label = QtWidgets.QLabel("No campaign loaded.")
+        # The dock shares the bottom with the Saturation dock (~650 px at 1280 x 800): the fields keep a
+        # usable width and the status text gives way (its full text is in the tooltip).
+        self.scheduler_edit.setMinimumWidth(200)
+        self.filter_edit.setMinimumWidth(120)
+        self.progress_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         bar = QtWidgets.QHBoxLayout()
         for w in (self.load_button, self.run_button, self.calibrate_box, self.scheduler_edit, self.filter_edit):
             bar.addWidget(w)
@@ -135,6 +140,7 @@ class CampaignDock(QtWidgets.QWidget):
     # -- controller -> view ----------------------------------------------------------------------
     def show_progress(self, fraction: float, message: str) -> None:
         self.progress_label.setText(f"{100 * fraction:.0f} %  {message}")
+        self.progress_label.setToolTip(self.progress_label.text())
 
     def show_campaign(self, table) -> None:
         self.source.clear()
@@ -149,6 +155,7 @@ class CampaignDock(QtWidgets.QWidget):
         self.proxy.sort(-1)
         self._plot(table.plots)
         self.progress_label.setText(f"{len(table.rows)} exposures from {table.folder}")
+        self.progress_label.setToolTip(self.progress_label.text())
         self.table_shown.emit(len(table.rows))
 
     def _plot(self, data: dict) -> None:
