@@ -26,7 +26,7 @@ from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 from s3_server import TcpProxy, free_port, make_public_bucket, s3_server, upload  # noqa: F401  (pytest fixtures)
 
 from processing.campaign.analysis import fit_persistence
-from processing.campaign.index import build_index_job, write_index
+from processing.campaign.index import build_index_job, read_index, write_index
 from processing.campaign.run import load_results, run_serial
 from processing.cli import main
 from processing.progress import run
@@ -101,9 +101,9 @@ def _records(external, since: int = 0) -> list[dict]:
     return [r for r in external["client"].run_on_scheduler(probe_records)[since:] if r["func"] == "run_one"]
 
 
-def _run_cli(args: list[str], timeout: float = 180) -> subprocess.CompletedProcess:
+def _run_cli(args: list[str], timeout: float = 180, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "processing.cli", "campaign", "run", *args],
-                          env=_env(), capture_output=True, text=True, timeout=timeout)
+                          env=_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def _check_truth(results: list[dict], campaign) -> None:
@@ -135,14 +135,21 @@ def _check_payloads(records: list[dict], rows: list[dict]) -> None:
         assert r["dependency_nbytes"] and max(r["dependency_nbytes"]) < 64 * 1024, r  # the index, scattered once
 
 
-def test_cli_on_an_external_cluster_equals_serial_and_sends_no_pixels(campaign, external, serial, tmp_path, capsys):
+def test_cli_on_an_external_cluster_equals_serial_and_sends_no_pixels(campaign, external, serial, tmp_path, capsys,
+                                                                     monkeypatch):
     rows, reference = serial
-    index = write_index(rows, tmp_path / "index.parquet")
-    out = tmp_path / "results"
+    # Relative paths, as a user types them: the workers run in another working folder, so the index's
+    # URIs and the results folder must reach them absolute.
+    monkeypatch.chdir(tmp_path)
+    prefix = os.path.relpath(campaign["root"], tmp_path)
+    assert main(["campaign", "index", prefix, "--out", "index.parquet", "--quiet"]) == 0
+    index, out = tmp_path / "index.parquet", tmp_path / "results"
+    assert [r["uri"] for r in read_index(index)] == [r["uri"] for r in rows]  # absolute, as the serial run's
     proxy = TcpProxy(external["port"])  # the CLI's only way to the cluster
     before = len(external["client"].run_on_scheduler(__import__("campaign_scheduler_probe").probe_records))
     try:
-        done = _run_cli([str(index), "--scheduler", f"tcp://127.0.0.1:{proxy.port}", "--out", str(out)])
+        done = _run_cli(["index.parquet", "--scheduler", f"tcp://127.0.0.1:{proxy.port}", "--out", "results"],
+                        cwd=tmp_path)
     finally:
         proxy.stop()
     assert done.returncode == 0, done.stderr

@@ -165,11 +165,17 @@ def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT_S):
         raise ClusterError(f"{scheduler}: not a dask scheduler address ({err}); expected tcp://HOST:PORT") from None
 
 
+def _for_workers(out, references) -> tuple[Path, Path]:
+    # Workers of an external cluster run in their own working folder: relative paths would land there.
+    return Path(os.path.abspath(out)), Path(os.path.abspath(references))
+
+
 def run_on_client(client, index_rows: list[dict], out, references, endpoint_url: str | None = None,
                   progress: bool = False, calibrate: bool = False) -> RunSummary:
     """Submit one task per unfinished exposure to a dask client and wait for them (see :func:`run_job` for progress)."""
     from distributed import progress as progress_bar
 
+    out, references = _for_workers(out, references)
     todo, skipped = _todo(index_rows, out, calibrate)
     # The index travels once to the cluster, not once per task.
     [index_future] = client.scatter([index_rows], broadcast=True)
@@ -239,6 +245,7 @@ def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = 
 
     from ..progress import Progress
 
+    out, references = _for_workers(out, references)
     todo, skipped = _todo(index_rows, out, calibrate)
     yield Progress(0.0, f"{len(todo)} exposures to analyse, {len(skipped)} already done")
     if not todo:
