@@ -201,7 +201,8 @@ def main() -> None:
     lines = []
     try:
         if not args.skip_small:
-                lines += measure_campaign(small, scratch)
+            small = _campaign(args.small_campaign, scratch, "small", size=args.size, frames=args.frames)
+            lines += measure_campaign(small, scratch)
         if args.full:
             full = _campaign(args.full_campaign, scratch, "full", size=4096, frames=args.full_frames,
                              stars=DEFAULT_STARS[:args.full_stars], n_darks=args.full_darks)
