@@ -315,12 +315,20 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
 
 
 def _start_check(refset: ReferenceSet, height: int, width: int):
-    """:func:`references.validate` on a helper thread; a Future (its ``result()`` raises what it raised)."""
+    """:func:`references.validate` (then the kernels' warm-up) on a helper thread; a Future (``result()`` raises what it raised)."""
     from concurrent.futures import ThreadPoolExecutor
+
+    def check():
+        references.validate(refset, height, width)
+        # Then numba's start-up (LLVM, cached kernels: ~1.5 s CPU in a fresh
+        # process), off pass 1's critical path too.
+        from .linearity_kernel import warm
+
+        warm()
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference-check")
     try:
-        return pool.submit(references.validate, refset, height, width)
+        return pool.submit(check)
     finally:
         pool.shutdown(wait=False)
 

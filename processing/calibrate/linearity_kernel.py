@@ -312,3 +312,21 @@ def correct(data: np.ndarray, gdq: np.ndarray, lin_coeffs: np.ndarray, ilin_coef
     first, rate = rates(data[0], last_read, first_sat, last_sat, last, lin_coeffs, read_pattern)
     return correct_reads(data, gdq, lin_coeffs, ilin_coeffs, first, rate, read_times(read_pattern)[1], sat_flag,
                          dnu_flag, clip)
+
+
+def warm() -> None:
+    """Load the compiled kernels (from numba's cache, or compile them) with the engine's argument types.
+
+    A fresh process spends about 1.5 s of CPU on the first call (LLVM start-up
+    and loading the cached machine code); the engine calls this on a helper
+    thread while romancal is imported, instead of inside pass 1.  Tiny arrays:
+    no work beyond that.
+    """
+    gdq = np.zeros((2, 2, 4), np.uint8)
+    data = np.zeros((2, 2, 4), np.float32)
+    coeffs = np.zeros((3, 4, 4), np.float32)[:, 1:3]  # a row band of whole coefficient planes: "A" layout
+    coeffs[1] = 1
+    last, first_sat, last_sat = last_valid(gdq, 2)
+    first, rate = rates(data[0], data[1], first_sat, last_sat, last, coeffs, [[1], [2]])
+    correct_reads(data, gdq, coeffs, coeffs, first, rate, np.zeros(2), 2, 1, 1e6)
+    any_nan(coeffs)
