@@ -20,14 +20,29 @@ one float32 "standard view" (N, 4096, 4224) and then:
 
 So :func:`offset_band` computes romancal's ``StandardView.remove_offset``
 intercepts (its expressions, verbatim) on row bands across all frames (the
-sums are per pixel, so bands give the same numbers as the whole cube), and :class:`FrameCorrector` runs steps 3-5 on one
-frame at a time.  For step 3 it calls romancal's own ``ChannelView`` methods
-on a one-frame view.  Steps 4-5 are re-expressed with exactly romancal's
-arithmetic (same operations, same dtypes, same order) but without the
-float64 stack of all 33 corrections and the extra transposed copies that
-make the whole-cube step cost ~0.5 GiB per frame, with the inverse FFTs in
-batches, and with two exact short cuts (:class:`ChannelPlan`).  The tests
-find the result bit-identical to romancal's.
+sums are per pixel, so bands give the same numbers as the whole cube), and
+:class:`FrameCorrector` runs steps 3-5 on one frame at a time, without
+building romancal's channel view of the frame at all:
+
+* step 3's fits (``np.polyfit`` per channel) need only the 8 reference rows
+  of each channel in read order: those rows are gathered and fitted with
+  romancal's loop body;
+* the amp33 channel (the only one the interpolations touch) is built on its
+  own, (H, 140), and interpolated by :class:`.refpix_amp33.Amp33Interpolator`
+  (romancal's expressions; ``fft_interpolate`` through romancal's own
+  generator);
+* the left and right reference arrays are 4 columns each: their offset and
+  trend are computed on those columns alone;
+* step 4's spectra and inverse FFTs are romancal's arithmetic, batched
+  (:class:`ChannelPlan` adds two exact short cuts);
+* every detector pixel's offset, trend, correction and offset back are one
+  compiled pass in the standard layout (:func:`.refpix_kernel.fused_pass`),
+  the same IEEE operations in the same order as romancal's six full-frame
+  numpy passes and two layout copies.
+
+Every step is elementwise or per channel, so none of this changes a bit:
+``tests/test_refpix_frame.py`` compares the output with romancal's
+whole-cube ``run_steps`` bit for bit.
 """
 
 from __future__ import annotations
@@ -39,8 +54,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
-from romancal.refpix._data import ChannelView, Coefficients, Const
+from romancal.refpix._data import ChannelView, Coefficients, Const, ReferenceFFT
 from scipy import fft
+
+from .refpix_amp33 import Amp33Interpolator
+from .refpix_kernel import fused_pass
 
 log = logging.getLogger(__name__)
 
@@ -184,19 +202,14 @@ class FrameCorrector:
         self.normalization = coeffs.gamma.shape[1] * 2
         plan = plan if plan is not None else ChannelPlan.of(coeffs)
         self.representative, self.unique, self.nonzero, self.row = plan.representative, plan.unique, plan.nonzero, plan.row
-
-    def _channels(self, detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
-        """The one-frame channel view (33, 1, H, 140) of romancal's ``StandardView.channels``."""
-        rows = detector.shape[0]
-        chan = np.empty((N_CHANNELS, 1, rows, _PADDED), np.float32)
-        width = Const.CHAN_WIDTH
-        chan[..., width:] = 0  # the pad columns; the rest is written below
-        for c in range(Const.N_DETECT_CHAN):
-            block = detector[:, c * width : (c + 1) * width]
-            # Odd channels are read right to left: put columns in read order.
-            chan[c, 0, :, :width] = block[:, ::-1] if c % 2 else block
-        chan[Const.N_DETECT_CHAN, 0, :, :width] = amp33
-        return chan
+        #: Index of each detector channel's correction among the computed ones.
+        self._which = np.array([self.unique.index(r) for r in self.representative], np.int64)
+        # remove_trends' time index and reference rows, romancal's expressions.
+        t = np.arange(_PADDED * rows, dtype=np.float32).reshape((rows, _PADDED))
+        self._t = t - np.mean(t)
+        self._ref_rows = [*np.arange(Const.REF), *(rows - np.arange(Const.REF) - 1)[::-1]]
+        self._t_ref = self._t[self._ref_rows, :]
+        self._interpolator = Amp33Interpolator(rows)
 
     def _corrections(self, ref, channels: list[int]) -> np.ndarray:
         """ReferenceFFT.channel_correction for some channels, same arithmetic.
@@ -223,7 +236,67 @@ class FrameCorrector:
             acc *= self.normalization
         return fft.irfft(spectra).astype(np.float32)
 
-    def correct(self, detector: np.ndarray, amp33: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fits(self, detector: np.ndarray, amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``remove_trends``'s fits of the 33 channels, from their reference rows only.
+
+        Parameters
+        ----------
+        detector : (H, 4096) float32
+            The frame, offset not yet subtracted.
+        amp : (H, 140) float32
+            The amp33 channel in read order with its pad, offset subtracted.
+
+        Returns
+        -------
+        slope, intercept : (33,) float64
+        fitted : (33,) bool
+            False where romancal's loop skips the channel (``continue``).
+        """
+        n_det, width = Const.N_COLUMNS, Const.CHAN_WIDTH
+        rows = self._ref_rows
+        # The reference rows of romancal's channel view (after remove_offset):
+        # odd channels reversed into read order, pad columns zero.
+        ref = np.subtract(detector[rows], self.offset[rows, :n_det]).reshape(len(rows), Const.N_DETECT_CHAN, width)
+        chan = np.zeros((N_CHANNELS, len(rows), _PADDED), np.float32)
+        chan[0 : Const.N_DETECT_CHAN : 2, :, :width] = ref[:, 0::2].transpose(1, 0, 2)
+        chan[1 : Const.N_DETECT_CHAN : 2, :, :width] = ref[:, 1::2, ::-1].transpose(1, 0, 2)
+        chan[Const.N_DETECT_CHAN] = amp[rows]
+        slope = np.zeros(N_CHANNELS)
+        intercept = np.zeros(N_CHANNELS)
+        fitted = np.zeros(N_CHANNELS, bool)
+        for c in range(N_CHANNELS):
+            # romancal's loop body, on the same values in the same order.
+            mask = chan[c] != 0
+            x_vals = self._t_ref[mask]
+            y_vals = chan[c][mask]
+            if x_vals.size < 1 or y_vals.size < 1:
+                continue
+            slope[c], intercept[c] = np.polyfit(x_vals, y_vals, 1)
+            fitted[c] = True
+        return slope, intercept, fitted
+
+    def _side(self, detector: np.ndarray, columns: slice, c: int, slope, intercept, fitted) -> np.ndarray:
+        """A left or right reference array of romancal's ChannelView, (1, H, 140) float32.
+
+        ``columns`` are the 4 detector columns in channel ``c``'s read order;
+        they get romancal's offset and trend arithmetic (the same as
+        :func:`fused_pass` applies to every pixel).
+        """
+        side = np.zeros((1, detector.shape[0], _PADDED), np.float32)
+        x = np.subtract(detector[:, columns], self.offset[:, columns])
+        if fitted[c]:
+            # Numpy float64 scalars: romancal's float64 "(t * m + b) * not_zero".
+            x -= (self._t[:, : Const.REF] * slope[c] + intercept[c]) * (x != 0)
+        side[0, :, : Const.REF] = x
+        return side
+
+    def _amp33(self, amp33: np.ndarray) -> np.ndarray:
+        """The amp33 channel in read order with its pad, offset subtracted, (H, 140) float32."""
+        amp = np.zeros((amp33.shape[0], _PADDED), np.float32)
+        np.subtract(amp33, self.offset[:, Const.N_COLUMNS :], out=amp[:, : Const.CHAN_WIDTH])
+        return amp
+
+    def correct(self, detector: np.ndarray, amp33: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Correct one frame.
 
         Parameters
@@ -231,6 +304,10 @@ class FrameCorrector:
         detector : (H, 4096) float32, DN
             The frame after dq_init and BAD_REF_PIXEL zeroing.
         amp33 : (H, 128) float32, DN
+        out : (H, 4096) float32 array, optional
+            Where to write the corrected frame; may be ``detector`` itself
+            (each pixel is read before it is written), which saves a fresh
+            64 MiB array per read.  Default a new array.
 
         Returns
         -------
@@ -239,17 +316,24 @@ class FrameCorrector:
             The corrected frame, before romancal's ``abs().astype(uint16)``
             of amp33.
         """
+        amp = self._amp33(amp33)
+        slope, intercept, fitted = self._fits(detector, amp)
+        a33 = Const.N_DETECT_CHAN
+        if fitted[a33]:
+            # remove_trends on the amp33 channel: romancal's line.
+            amp -= (self._t * slope[a33] + intercept[a33]) * (amp != 0)
+        self._interpolator.cosine(amp)
+        self._interpolator.fft(amp)
+        # ChannelView.reference_fft on the three reference arrays.  Channel 0
+        # is read left to right, channel 31 right to left (its read-order
+        # first columns are the detector's last, reversed).
         n_det = Const.N_COLUMNS
-        # remove_offset's "data -= offset", on this frame.
-        det = detector - self.offset[:, :n_det]
-        amp = amp33 - self.offset[:, n_det:]
-        chan = self._channels(det, amp)
-        del det, amp
-        view = ChannelView(chan)
-        view.remove_trends()
-        view.cosine_interpolate()
-        view.fft_interpolate()
-        ref = view.reference_fft
+        ref = ReferenceFFT(
+            ChannelView.forward_fft(self._side(detector, slice(0, Const.REF), 0, slope, intercept, fitted), True),
+            ChannelView.forward_fft(self._side(detector, slice(n_det - 1, n_det - 1 - Const.REF, -1), a33 - 1,
+                                               slope, intercept, fitted), True),
+            ChannelView.forward_fft(amp[None], False),
+        )
         # np.multiply(complex64, complex128) casts to complex128 first; doing
         # it once here gives the same numbers without 96 casts per frame.
         ref.left = ref.left.astype(np.complex128)
@@ -260,17 +344,16 @@ class FrameCorrector:
             results = [self._corrections(ref, g) for g in groups]
         else:
             results = [f.result() for f in [self.pool.submit(self._corrections, ref, g) for g in groups]]
-        correction = {c: corr[i] for g, corr in zip(groups, results) for i, c in enumerate(g)}
-        for c in range(Const.N_DETECT_CHAN):
-            chan[c] -= correction[self.representative[c]].reshape(chan.shape[1:])
-        del correction, results
-        # The amp33 channel's correction is zero ("-= 0" leaves it as is).
-        # Back to the standard view, then apply_offset's "data += offset".
-        width = Const.CHAN_WIDTH
-        out = np.empty_like(detector)
-        for c in range(Const.N_DETECT_CHAN):
-            block = chan[c, 0, :, :width]
-            out[:, c * width : (c + 1) * width] = block[:, ::-1] if c % 2 else block
-        out += self.offset[:, :n_det]
-        amp_out = chan[Const.N_DETECT_CHAN, 0, :, :width] + self.offset[:, n_det:]
+        del ref
+        correction = results[0] if len(results) == 1 else np.concatenate(results)
+        del results
+        if out is None:
+            out = np.empty_like(detector)
+        elif out.shape != detector.shape or out.dtype != np.float32:
+            raise ValueError(f"out must be float32 of shape {detector.shape}; got {out.dtype} {out.shape}")
+        fused_pass(detector, self.offset, self._t, slope, intercept, fitted,
+                   correction.reshape(len(self.unique), *amp.shape), self._which, out)
+        # The amp33 channel's correction is zero ("-= 0" leaves it as is);
+        # then apply_offset's "data += offset".
+        amp_out = amp[:, : Const.CHAN_WIDTH] + self.offset[:, n_det:]
         return out, amp_out

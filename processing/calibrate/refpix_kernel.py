@@ -1,0 +1,92 @@
+"""The per-pixel part of romancal's refpix correction, in one compiled pass.
+
+romancal's ``run_steps`` touches every detector pixel of a frame six times
+(``remove_offset``'s subtraction, the copy into the channel view,
+``remove_trends``, ``apply_correction``'s subtraction, the copy back to the
+standard view, ``apply_offset``), each a full-frame numpy pass with its own
+temporaries.  Per pixel those are, in romancal's dtypes::
+
+    x1 = data - offset                                   # float32
+    x2 = float32(float64(x1) - (float64(t) * m + b) * (x1 != 0))  # remove_trends
+    x3 = x2 - correction                                 # float32
+    out = x3 + offset                                    # float32
+
+where ``t`` is the pixel's time index in read order (romancal's ``t``),
+``m, b`` the channel's fitted trend (numpy float64 scalars from
+``np.polyfit``, which makes romancal's ``t * m + b`` a float64 expression)
+and ``correction`` the channel's float32 correction at the pixel's read-order
+position.  :func:`fused_pass` evaluates exactly these IEEE operations in this
+order for each pixel, in the standard (detector) layout: no channel-view
+copies.  numba compiles without fast-math, so LLVM neither reorders nor fuses
+(no FMA contraction) the operations; the tests compare the bits with
+romancal's.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: Columns of a channel (amplifier).
+CHAN_WIDTH = 128
+#: Detector channels.
+N_DETECT_CHAN = 32
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def fused_pass(detector, offset, t, slope, intercept, fitted, correction, which, out):
+    """Offset, trend and correction of every detector pixel, then the offset back.
+
+    Parameters
+    ----------
+    detector : (H, 4096) float32, DN
+        The frame after dq_init and BAD_REF_PIXEL zeroing.
+    offset : (H, >= 4096) float32, DN
+        ``remove_offset``'s intercepts (the first 4096 columns are used).
+    t : (H, 140) float32
+        romancal's ``remove_trends`` time index, in read order.
+    slope, intercept : (32,) float64
+        Each channel's fitted trend.
+    fitted : (32,) bool
+        False where romancal skipped the fit (no non-zero reference pixel):
+        then no trend is subtracted at all.
+    correction : (U, H, 140) float32, DN
+        The computed channels' corrections, in read order.
+    which : (32,) int64
+        Index into ``correction`` of each channel's correction.
+    out : (H, 4096) float32, DN
+        Written: the corrected frame.
+    """
+    rows = detector.shape[0]
+    for r in range(rows):
+        for c in range(N_DETECT_CHAN):
+            base = c * CHAN_WIDTH
+            k = which[c]
+            m = slope[c]
+            b = intercept[c]
+            # Odd channels are read right to left: the pixel at column j of
+            # the block is read at position 127 - j of the channel's row.
+            if c % 2 == 0:
+                if fitted[c]:
+                    for j in range(CHAN_WIDTH):
+                        x = detector[r, base + j] - offset[r, base + j]
+                        nz = 1.0 if x != 0 else 0.0
+                        x = np.float32(np.float64(x) - (np.float64(t[r, j]) * m + b) * nz)
+                        out[r, base + j] = (x - correction[k, r, j]) + offset[r, base + j]
+                else:
+                    for j in range(CHAN_WIDTH):
+                        x = detector[r, base + j] - offset[r, base + j]
+                        out[r, base + j] = (x - correction[k, r, j]) + offset[r, base + j]
+            else:
+                if fitted[c]:
+                    for j in range(CHAN_WIDTH):
+                        p = CHAN_WIDTH - 1 - j
+                        x = detector[r, base + j] - offset[r, base + j]
+                        nz = 1.0 if x != 0 else 0.0
+                        x = np.float32(np.float64(x) - (np.float64(t[r, p]) * m + b) * nz)
+                        out[r, base + j] = (x - correction[k, r, p]) + offset[r, base + j]
+                else:
+                    for j in range(CHAN_WIDTH):
+                        p = CHAN_WIDTH - 1 - j
+                        x = detector[r, base + j] - offset[r, base + j]
+                        out[r, base + j] = (x - correction[k, r, p]) + offset[r, base + j]
