@@ -147,3 +147,23 @@ def test_amp33_interpolations_equal_romancal_as_the_mask_changes():
         interp.cosine(got)
         interp.fft(got)
         np.testing.assert_array_equal(_bits(got), _bits(want[-1, 0]))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_a_nan_reference_column_poisons_every_channel_as_in_romancal(generated):
+    """gamma = 0 lets the left FFT be skipped only while it is finite: NaN * 0 is NaN in romancal."""
+    data, amp33, pixeldq = generated
+    data = data.copy()
+    data[1, 100, 2] = np.nan  # a left reference column, outside the reference rows (the fits stay finite)
+    coeffs = _generator_refpix(ROWS)
+    model = SimpleNamespace(data=data.copy(), amp33=amp33.copy(), pixeldq=pixeldq)
+    run_steps(model, SimpleNamespace(gamma=coeffs.gamma, zeta=coeffs.zeta, alpha=coeffs.alpha))
+    assert np.isnan(model.data).all()  # what romancal does with it
+    ours = data.copy()
+    ours[:, (pixeldq & pixel.BAD_REF_PIXEL) != 0] = 0
+    amp = amp33.astype(np.float32)
+    corrector = FrameCorrector(coeffs, offset_band(ours, amp))
+    for k in (0, 3):
+        det, amp_out = corrector.correct(ours[k], amp[k])
+        np.testing.assert_array_equal(_bits(det), _bits(model.data[k]))
+        np.testing.assert_array_equal(np.abs(amp_out).astype(np.uint16), model.amp33[k])

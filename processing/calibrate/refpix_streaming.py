@@ -70,6 +70,8 @@ _PADDED = Const.CHAN_WIDTH + Const.PAD
 #: Channels whose inverse FFTs run as one batch: 8 spectra of 286721 complex128
 #: (37 MB) and their 8 float64 signals in flight.
 _FFT_BATCH = 8
+#: Bound on |x| * L below which no float32 FFT sum of L values |x| overflows.
+_SAFE_MAGNITUDE = 1e37
 
 
 def check_geometry(height: int, width: int) -> str | None:
@@ -210,22 +212,27 @@ class FrameCorrector:
         self._ref_rows = [*np.arange(Const.REF), *(rows - np.arange(Const.REF) - 1)[::-1]]
         self._t_ref = self._t[self._ref_rows, :]
         self._interpolator = Amp33Interpolator(rows)
+        #: Whether any computed channel uses gamma, zeta, alpha (left, right, amp33).
+        self._term_used = tuple(any(self.nonzero[c][i] for c in self.unique) for i in range(3))
 
-    def _corrections(self, ref, channels: list[int]) -> np.ndarray:
+    def _corrections(self, ref, channels: list[int], force: tuple[bool, bool, bool], out: np.ndarray) -> None:
         """ReferenceFFT.channel_correction for some channels, same arithmetic.
 
-        Returns (len(channels), 1, L) float32.  The inverse FFTs run as one
-        batch, which lets pocketfft vectorise across channels (faster, and
-        bit-identical to one call per channel).
+        Writes the (len(channels), L) float32 corrections into ``out``.  The
+        inverse FFTs run as one batch, which lets pocketfft vectorise across
+        channels (faster, and bit-identical to one call per channel).
+        ``force`` makes a term count for every channel even where its
+        coefficients are zero (a non-finite spectrum times 0 is NaN).
         """
         spectra = np.zeros((len(channels), 1, self.coeffs.gamma.shape[1]), np.complex128)
         for i, c in enumerate(channels):
             acc = spectra[i]
             started = False
             # (left * gamma + right * zeta) + amp33 * alpha, in romancal's order.
-            for spectrum, coeffs, used in zip((ref.left, ref.right, ref.amp33),
-                                              (self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha), self.nonzero[c]):
-                if not used:
+            for spectrum, coeffs, used, forced in zip((ref.left, ref.right, ref.amp33),
+                                                      (self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha),
+                                                      self.nonzero[c], force):
+                if not (used or forced):
                     continue
                 row = coeffs[self.row[c]]
                 if started:
@@ -234,7 +241,26 @@ class FrameCorrector:
                     np.multiply(spectrum, row, out=acc)
                     started = True
             acc *= self.normalization
-        return fft.irfft(spectra).astype(np.float32)
+        # romancal's irfft(...) (float64), then its astype(float32).
+        np.copyto(out, fft.irfft(spectra)[:, 0])
+
+    def _spectrum(self, side: np.ndarray, term: int) -> tuple[np.ndarray | None, bool]:
+        """ChannelView.forward_fft of a left or right array, or None where no channel needs it.
+
+        A term whose coefficients are zero for every computed channel adds
+        exactly zero (ChannelPlan), provided its spectrum is finite: that is
+        sure when the 4 reference columns are finite and too small for the
+        FFT's sums of L values to overflow.  Otherwise the spectrum is
+        computed and the term forced for every channel (romancal's
+        ``inf * 0`` is NaN).  Returns (spectrum, forced).
+        """
+        if self._term_used[term]:
+            return ChannelView.forward_fft(side, True).astype(np.complex128), False
+        with np.errstate(invalid="ignore"):
+            safe = bool(np.all(np.abs(side) < _SAFE_MAGNITUDE / side.size))
+        if safe:
+            return None, False
+        return ChannelView.forward_fft(side, True).astype(np.complex128), True
 
     def _fits(self, detector: np.ndarray, amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``remove_trends``'s fits of the 33 channels, from their reference rows only.
@@ -326,27 +352,25 @@ class FrameCorrector:
         self._interpolator.fft(amp)
         # ChannelView.reference_fft on the three reference arrays.  Channel 0
         # is read left to right, channel 31 right to left (its read-order
-        # first columns are the detector's last, reversed).
+        # first columns are the detector's last, reversed).  np.multiply(
+        # complex64, complex128) casts to complex128 first; doing it once
+        # here gives the same numbers without 96 casts per frame.
         n_det = Const.N_COLUMNS
-        ref = ReferenceFFT(
-            ChannelView.forward_fft(self._side(detector, slice(0, Const.REF), 0, slope, intercept, fitted), True),
-            ChannelView.forward_fft(self._side(detector, slice(n_det - 1, n_det - 1 - Const.REF, -1), a33 - 1,
-                                               slope, intercept, fitted), True),
-            ChannelView.forward_fft(amp[None], False),
-        )
-        # np.multiply(complex64, complex128) casts to complex128 first; doing
-        # it once here gives the same numbers without 96 casts per frame.
-        ref.left = ref.left.astype(np.complex128)
-        ref.right = ref.right.astype(np.complex128)
-        ref.amp33 = ref.amp33.astype(np.complex128)
-        groups = [self.unique[i : i + _FFT_BATCH] for i in range(0, len(self.unique), _FFT_BATCH)]
+        left, left_forced = self._spectrum(self._side(detector, slice(0, Const.REF), 0, slope, intercept, fitted), 0)
+        right, right_forced = self._spectrum(self._side(detector, slice(n_det - 1, n_det - 1 - Const.REF, -1), a33 - 1,
+                                                        slope, intercept, fitted), 1)
+        ref = ReferenceFFT(left, right, ChannelView.forward_fft(amp[None], False).astype(np.complex128))
+        force = (left_forced, right_forced, False)
+        correction = np.empty((len(self.unique), amp.size), np.float32)
+        groups = range(0, len(self.unique), _FFT_BATCH)
+        tasks = [(ref, self.unique[i : i + _FFT_BATCH], force, correction[i : i + _FFT_BATCH]) for i in groups]
         if self.pool is None:
-            results = [self._corrections(ref, g) for g in groups]
+            for task in tasks:
+                self._corrections(*task)
         else:
-            results = [f.result() for f in [self.pool.submit(self._corrections, ref, g) for g in groups]]
-        del ref
-        correction = results[0] if len(results) == 1 else np.concatenate(results)
-        del results
+            for future in [self.pool.submit(self._corrections, *task) for task in tasks]:
+                future.result()
+        del ref, tasks
         if out is None:
             out = np.empty_like(detector)
         elif out.shape != detector.shape or out.dtype != np.float32:
