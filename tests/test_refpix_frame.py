@@ -135,7 +135,8 @@ def test_amp33_interpolations_equal_romancal_as_the_mask_changes():
     frames[..., 128:] = 0  # the pad columns
     frames[1, 10, 20:25] = 0  # read 1 has more zeros (a different mask) ...
     frames[3] = frames[0]  # ... and read 3 the mask of read 0 again
-    frames[2, 5, 7] = np.inf  # cov / mask_conv and nan_to_num on a non-finite value
+    frames[2, 5, 7] = np.inf  # cov / mask_conv and nan_to_num on non-finite values
+    frames[2, 30, 3] = -np.inf
     interp = Amp33Interpolator(rows)
     for k in (0, 1, 2, 3, 0):
         want = np.zeros((33, 1, rows, 140), np.float32)

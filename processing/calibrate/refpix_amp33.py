@@ -12,7 +12,9 @@ the frame computed once instead of per frame:
 * ``cosine_interpolate``'s convolution of the non-zero mask with its kernel,
   which depends only on the mask: the mask of the last frame and its
   convolution are kept and reused while the next frame's mask is the same
-  (it almost always is: the pad columns, and no zero pixel elsewhere).
+  (it almost always is: the pad columns, and no zero pixel elsewhere);
+  the rest of its arithmetic (fill and ``nan_to_num``) is one compiled loop
+  (:func:`.refpix_kernel.cosine_fill`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from itertools import islice
 
 import numpy as np
 from romancal.refpix._data import ChannelView, Const
+
+from .refpix_kernel import cosine_fill
 
 
 class Amp33Interpolator:
@@ -56,30 +60,33 @@ class Amp33Interpolator:
         self.interp = np.sin(np.arange(1, channels + 1, dtype=np.float32) * np.pi / channels)
         self._mask_conv: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _convolved_mask(self, mask: np.ndarray) -> np.ndarray:
+    def _convolved_mask(self, nonzero: np.ndarray) -> np.ndarray:
         cached = self._mask_conv
-        if cached is not None and np.array_equal(cached[0], mask):
+        if cached is not None and np.array_equal(cached[0], nonzero):
             return cached[1]
-        mask_conv = np.convolve(mask, self.interp, mode="same")
-        mask_conv.flags.writeable = False
-        self._mask_conv = (mask.copy(), mask_conv)
+        mask_conv = np.convolve(nonzero.astype(np.int64), self.interp, mode="same")
+        mask_conv.flags.writeable = nonzero.flags.writeable = False
+        self._mask_conv = (nonzero, mask_conv)
         return mask_conv
 
     def cosine(self, frame: np.ndarray) -> None:
         """``ChannelView.cosine_interpolate`` of one amp33 frame (H, 140) float32, in place."""
-        rows, columns = frame.shape
-        # romancal's loop body for one frame.
-        kern = frame.reshape(rows * columns)
-        mask = (kern != 0).astype(np.int64)
+        # romancal's loop body for one frame: the mask (as int64 for its
+        # convolution) and the two convolutions, then the fill and
+        # nan_to_num in one compiled loop (cosine_fill).
+        kern = _flat_view(frame)
+        nonzero = kern != 0
         cov = np.convolve(kern, self.interp, mode="same")
-        mask_conv = self._convolved_mask(mask)
-        kern = (cov / mask_conv).reshape(rows, columns)
-        frame += kern * (1 - mask.reshape(rows, columns))
-        np.nan_to_num(frame, copy=False)
+        cosine_fill(kern, cov, self._convolved_mask(nonzero), nonzero)
 
     def fft(self, frame: np.ndarray) -> None:
         """``ChannelView.fft_interpolate`` of one amp33 frame (H, 140) float32, in place."""
-        flat = frame.reshape(-1)
-        if not np.shares_memory(flat, frame):  # pragma: no cover - a C-contiguous frame always gives a view
-            raise ValueError("the amp33 frame must be C-contiguous")
+        flat = _flat_view(frame)
         next(islice(ChannelView.fft_interp_generator(flat, self.pad, self.apodize), self.iterations - 1, None))
+
+
+def _flat_view(frame: np.ndarray) -> np.ndarray:
+    """``frame`` flattened, as a view (the interpolations work in place)."""
+    if not frame.flags.c_contiguous:
+        raise ValueError("the amp33 frame must be C-contiguous")
+    return frame.reshape(-1)

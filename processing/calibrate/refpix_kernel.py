@@ -90,3 +90,38 @@ def fused_pass(detector, offset, t, slope, intercept, fitted, correction, which,
                         p = CHAN_WIDTH - 1 - j
                         x = detector[r, base + j] - offset[r, base + j]
                         out[r, base + j] = (x - correction[k, r, p]) + offset[r, base + j]
+
+
+_FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def cosine_fill(frame, cov, mask_conv, nonzero):
+    """The end of romancal's ``cosine_interpolate`` on one flattened amp33 frame, in place.
+
+    romancal's, per pixel::
+
+        kern = cov / mask_conv                 # float32 / float64 -> float64
+        frame += kern * (1 - mask)             # float64, then cast to float32
+        np.nan_to_num(frame, copy=False)       # NaN -> 0, +-inf -> +-float32 max
+
+    Parameters
+    ----------
+    frame : (L,) float32
+    cov : (L,) float32
+        ``np.convolve(frame, interp, "same")``.
+    mask_conv : (L,) float64
+        ``np.convolve(mask, interp, "same")``.
+    nonzero : (L,) bool
+        ``frame != 0`` (romancal's ``mask``).
+    """
+    for i in range(frame.shape[0]):
+        kern = np.float64(cov[i]) / mask_conv[i]
+        x = np.float32(np.float64(frame[i]) + kern * (0.0 if nonzero[i] else 1.0))
+        if x != x:
+            x = np.float32(0.0)
+        elif x > _FLOAT32_MAX:
+            x = _FLOAT32_MAX
+        elif x < -_FLOAT32_MAX:
+            x = -_FLOAT32_MAX
+        frame[i] = x
