@@ -24,6 +24,8 @@ romancal's.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
@@ -125,3 +127,36 @@ def cosine_fill(frame, cov, mask_conv, nonzero):
         elif x < -_FLOAT32_MAX:
             x = -_FLOAT32_MAX
         frame[i] = x
+
+
+def warm_up() -> None:
+    """Compile the kernels, or load them from numba's cache, by calling them on tiny arrays.
+
+    The first call of a numba function in a process costs ~0.7 s of CPU
+    even with its cache (type inference, LLVM set-up).  The argument types
+    here are the ones FrameCorrector passes (C-contiguous, the cached mask
+    convolution read-only), so no other specialisation is compiled later.
+    """
+    rows = 1
+    fused_pass(np.zeros((rows, N_DETECT_CHAN * CHAN_WIDTH), np.float32),
+               np.zeros((rows, (N_DETECT_CHAN + 1) * CHAN_WIDTH), np.float32),
+               np.zeros((rows, CHAN_WIDTH + 12), np.float32), np.zeros(N_DETECT_CHAN + 1), np.zeros(N_DETECT_CHAN + 1),
+               np.zeros(N_DETECT_CHAN + 1, bool), np.zeros((1, rows, CHAN_WIDTH + 12), np.float32),
+               np.zeros(N_DETECT_CHAN, np.int64), np.zeros((rows, N_DETECT_CHAN * CHAN_WIDTH), np.float32))
+    mask_conv = np.ones(4)
+    nonzero = np.ones(4, bool)
+    mask_conv.flags.writeable = nonzero.flags.writeable = False
+    cosine_fill(np.zeros(4, np.float32), np.zeros(4, np.float32), mask_conv, nonzero)
+
+
+_warming_lock = threading.Lock()
+_warming: threading.Thread | None = None
+
+
+def warm_up_in_background() -> None:
+    """Start :func:`warm_up` on a daemon thread, once per process."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=warm_up, name="refpix-kernels-warm-up", daemon=True)
+            _warming.start()

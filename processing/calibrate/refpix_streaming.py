@@ -58,7 +58,7 @@ from romancal.refpix._data import ChannelView, Coefficients, Const, ReferenceFFT
 from scipy import fft
 
 from .refpix_amp33 import Amp33Interpolator
-from .refpix_kernel import fused_pass
+from .refpix_kernel import fused_pass, warm_up_in_background
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ def offset_band(detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
     (h, 4224) float32, DN
         romancal's ``StandardView.remove_offset`` intercepts for these rows.
     """
+    # Pass 1 computes the offsets for seconds before pass 2 corrects its
+    # first read: meanwhile, get pass 2's compiled kernels ready.
+    warm_up_in_background()
     # StandardView.remove_offset's sums and intercept, verbatim, on the two
     # parts separately: every pixel's intercept uses only its own N values
     # (and the test checks the bits against romancal's), without the copy
