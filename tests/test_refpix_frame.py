@@ -168,3 +168,19 @@ def test_a_nan_reference_column_poisons_every_channel_as_in_romancal(generated):
         det, amp_out = corrector.correct(ours[k], amp[k])
         np.testing.assert_array_equal(_bits(det), _bits(model.data[k]))
         np.testing.assert_array_equal(np.abs(amp_out).astype(np.uint16), model.amp33[k])
+
+
+def test_warm_up_compiles_what_the_corrector_calls(generated):
+    """Every argument type the corrector passes is the one warm_up loaded: no compile in pass 2."""
+    from processing.calibrate import refpix_kernel
+
+    refpix_kernel.warm_up()
+    before = (len(refpix_kernel.fused_pass.signatures), len(refpix_kernel.cosine_fill.signatures))
+    data, amp33, _ = generated
+    ours = np.nan_to_num(data)
+    amp = amp33.astype(np.float32)
+    corrector = FrameCorrector(_generator_refpix(ROWS), offset_band(ours, amp))
+    for k in (0, 1, 1):  # the mask convolution computed, then reused
+        corrector.correct(ours[k], amp[k])
+    corrector.correct(ours[2], amp[2], out=ours[2].copy())
+    assert (len(refpix_kernel.fused_pass.signatures), len(refpix_kernel.cosine_fill.signatures)) == before == (1, 1)

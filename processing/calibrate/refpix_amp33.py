@@ -65,7 +65,8 @@ class Amp33Interpolator:
         if cached is not None and np.array_equal(cached[0], nonzero):
             return cached[1]
         mask_conv = np.convolve(nonzero.astype(np.int64), self.interp, mode="same")
-        mask_conv.flags.writeable = nonzero.flags.writeable = False
+        # Kept writable (never written): a read-only array would be another
+        # numba specialisation of cosine_fill to compile.
         self._mask_conv = (nonzero, mask_conv)
         return mask_conv
 

@@ -134,8 +134,8 @@ def warm_up() -> None:
 
     The first call of a numba function in a process costs ~0.7 s of CPU
     even with its cache (type inference, LLVM set-up).  The argument types
-    here are the ones FrameCorrector passes (C-contiguous, the cached mask
-    convolution read-only), so no other specialisation is compiled later.
+    here are the ones FrameCorrector passes (C-contiguous, writable), so no
+    other specialisation is compiled later.
     """
     rows = 1
     fused_pass(np.zeros((rows, N_DETECT_CHAN * CHAN_WIDTH), np.float32),
@@ -143,10 +143,7 @@ def warm_up() -> None:
                np.zeros((rows, CHAN_WIDTH + 12), np.float32), np.zeros(N_DETECT_CHAN + 1), np.zeros(N_DETECT_CHAN + 1),
                np.zeros(N_DETECT_CHAN + 1, bool), np.zeros((1, rows, CHAN_WIDTH + 12), np.float32),
                np.zeros(N_DETECT_CHAN, np.int64), np.zeros((rows, N_DETECT_CHAN * CHAN_WIDTH), np.float32))
-    mask_conv = np.ones(4)
-    nonzero = np.ones(4, bool)
-    mask_conv.flags.writeable = nonzero.flags.writeable = False
-    cosine_fill(np.zeros(4, np.float32), np.zeros(4, np.float32), mask_conv, nonzero)
+    cosine_fill(np.zeros(4, np.float32), np.zeros(4, np.float32), np.ones(4), np.ones(4, bool))
 
 
 _warming_lock = threading.Lock()
