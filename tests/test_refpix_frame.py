@@ -74,8 +74,16 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, np.float32).view(np.uint32)
 
 
-@pytest.mark.parametrize("make_coeffs", [_generator_refpix, _distinct], ids=["generator-refpix", "distinct-channels"])
-def test_read_by_read_equals_romancal_whole_cube(generated, make_coeffs):
+@pytest.mark.parametrize("make_coeffs,spectra", [(_generator_refpix, "compiled"), (_distinct, "compiled"), (_distinct, "numpy")],
+                         ids=["generator-refpix", "distinct-channels", "distinct-channels-numpy-spectra"])
+def test_read_by_read_equals_romancal_whole_cube(generated, make_coeffs, spectra, monkeypatch):
+    from processing.calibrate import refpix_streaming
+
+    if spectra == "numpy":  # the fallback where the compiled spectra would not give numpy's bits
+        monkeypatch.setattr(refpix_streaming, "spectra_match_numpy", lambda: False)
+        monkeypatch.setattr(refpix_streaming, "fused_spectra", None)
+    else:
+        assert refpix_streaming.spectra_match_numpy(), "this machine's numpy complex multiply is not the FMA one"
     data, amp33, pixeldq = generated
     coeffs = make_coeffs(ROWS)
     model = SimpleNamespace(data=data.copy(), amp33=amp33.copy(), pixeldq=pixeldq)
@@ -175,12 +183,41 @@ def test_warm_up_compiles_what_the_corrector_calls(generated):
     from processing.calibrate import refpix_kernel
 
     refpix_kernel.warm_up()
-    before = (len(refpix_kernel.fused_pass.signatures), len(refpix_kernel.cosine_fill.signatures))
+    kernels = (refpix_kernel.fused_pass, refpix_kernel.cosine_fill, refpix_kernel.spectra)
+    before = tuple(len(k.signatures) for k in kernels)
     data, amp33, _ = generated
     ours = np.nan_to_num(data)
     amp = amp33.astype(np.float32)
-    corrector = FrameCorrector(_generator_refpix(ROWS), offset_band(ours, amp))
-    for k in (0, 1, 1):  # the mask convolution computed, then reused
-        corrector.correct(ours[k], amp[k])
-    corrector.correct(ours[2], amp[2], out=ours[2].copy())
-    assert (len(refpix_kernel.fused_pass.signatures), len(refpix_kernel.cosine_fill.signatures)) == before == (1, 1)
+    offset = offset_band(ours, amp)
+    for coeffs in (_generator_refpix(ROWS), _distinct(ROWS)):
+        corrector = FrameCorrector(coeffs, offset)
+        for k in (0, 1, 1):  # the mask convolution computed, then reused
+            corrector.correct(ours[k], amp[k])
+        corrector.correct(ours[2], amp[2], out=ours[2].copy())
+    assert tuple(len(k.signatures) for k in kernels) == before == (1, 1, 1)
+
+
+@pytest.mark.parametrize("which", ["compiled", "numpy"])
+def test_correction_spectra_have_romancals_float64_bits(which):
+    """The spectra before the inverse FFT, bit for bit (a 1-ulp float64 difference seldom shows in float32 output)."""
+    from processing.calibrate import refpix_kernel
+
+    if which == "compiled" and not refpix_kernel.spectra_match_numpy():
+        pytest.skip("numpy's complex multiply here is not the FMA one: the corrector uses numpy's ufuncs")
+    rng = np.random.default_rng(8)
+    nfreq = 5001
+    left, right, amp33 = (rng.normal(0, 50, (1, 2 * nfreq)).astype(np.float32).view(np.complex64) for _ in range(3))
+    coeffs = _distinct(70)  # 70 rows x 140 columns: 4901 frequencies
+    gamma, zeta, alpha = (np.resize(a, (32, nfreq)) for a in (coeffs.gamma, coeffs.zeta, coeffs.alpha))
+    zeta[7] = 0
+    normalization = nfreq * 2
+    channels = [0, 3, 7, 31]
+    use = np.array([[True, c != 7, True] for c in channels])
+    got = np.empty((len(channels), nfreq), np.complex128)
+    run = refpix_kernel.spectra if which == "compiled" else refpix_kernel.numpy_spectra
+    run(left[0].astype(np.complex128), right[0].astype(np.complex128), amp33[0].astype(np.complex128), gamma, zeta, alpha,
+        np.array(channels, np.int64), use, float(normalization) if which == "compiled" else normalization, got)
+    for i, c in enumerate(channels):
+        # ReferenceFFT.channel_correction's expression, before its irfft.
+        want = (np.multiply(left, gamma[c]) + np.multiply(right, zeta[c]) + np.multiply(amp33, alpha[c])) * normalization
+        np.testing.assert_array_equal(got[i].view(np.uint64), want[0].view(np.uint64))

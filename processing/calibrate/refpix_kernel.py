@@ -28,6 +28,8 @@ import threading
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 #: Columns of a channel (amplifier).
 CHAN_WIDTH = 128
@@ -129,6 +131,141 @@ def cosine_fill(frame, cov, mask_conv, nonzero):
         frame[i] = x
 
 
+@intrinsic
+def _fma(typingctx, x, y, z):
+    """IEEE fused multiply-add x * y + z, one rounding (LLVM's llvm.fma.f64)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@numba.njit(inline="always")
+def _cmul(ar, ai, br, bi):
+    """numpy's complex128 multiply as its AVX2/FMA loops compute it (checked by :func:`spectra_match_numpy`)."""
+    return _fma(ar, br, -(ai * bi)), _fma(ar, bi, ai * br)
+
+
+#: Frequencies per block of :func:`spectra`: the reference spectra's block
+#: stays in cache while every channel's coefficients stream past it.
+_SPECTRA_BLOCK = 2048
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def spectra(left, right, amp33, gamma, zeta, alpha, rows, use, normalization, out):
+    """Each computed channel's correction spectrum, romancal's arithmetic in one pass.
+
+    Per frequency, romancal's ``ReferenceFFT.channel_correction``::
+
+        ((left * gamma + right * zeta) + amp33 * alpha) * normalization
+
+    in complex128 (numpy's complex multiply, componentwise adds), with the
+    terms ``use`` leaves out skipped (ChannelPlan's exact short cut).
+
+    Parameters
+    ----------
+    left, right, amp33 : (F,) complex128
+        Reference spectra (left or right may be empty where no channel uses it).
+    gamma, zeta, alpha : (C, F) complex128
+        Coefficient rows.
+    rows : (U,) int64
+        Row of each computed channel in the coefficient arrays.
+    use : (U, 3) bool
+        Whether channel i's spectrum includes its left, right, amp33 term.
+    normalization : float
+        romancal's ``coeffs.gamma.shape[1] * 2``.
+    out : (U, F) complex128
+        Written.
+    """
+    n_freq = out.shape[1]
+    for j0 in range(0, n_freq, _SPECTRA_BLOCK):
+        j1 = min(n_freq, j0 + _SPECTRA_BLOCK)
+        for i in range(out.shape[0]):
+            r = rows[i]
+            use_left, use_right, use_amp = use[i, 0], use[i, 1], use[i, 2]
+            for j in range(j0, j1):
+                # numpy's acc starts as zeros; the first term is written, the
+                # others added in romancal's order.
+                sr = 0.0
+                si = 0.0
+                started = False
+                if use_left:
+                    sr, si = _cmul(left[j].real, left[j].imag, gamma[r, j].real, gamma[r, j].imag)
+                    started = True
+                if use_right:
+                    pr, pi = _cmul(right[j].real, right[j].imag, zeta[r, j].real, zeta[r, j].imag)
+                    if started:
+                        sr += pr
+                        si += pi
+                    else:
+                        sr, si = pr, pi
+                        started = True
+                if use_amp:
+                    pr, pi = _cmul(amp33[j].real, amp33[j].imag, alpha[r, j].real, alpha[r, j].imag)
+                    if started:
+                        sr += pr
+                        si += pi
+                    else:
+                        sr, si = pr, pi
+                # "acc *= normalization": a Python int, i.e. complex(n, 0).
+                sr, si = _cmul(sr, si, normalization, 0.0)
+                out[i, j] = complex(sr, si)
+
+
+def numpy_spectra(left, right, amp33, gamma, zeta, alpha, rows, use, normalization, out) -> None:
+    """:func:`spectra` with numpy's ufuncs, as romancal calls them (the reference and the fallback)."""
+    out[:] = 0
+    for i in range(out.shape[0]):
+        acc = out[i]
+        started = False
+        for spectrum, coeffs, used in zip((left, right, amp33), (gamma, zeta, alpha), use[i]):
+            if not used:
+                continue
+            if started:
+                acc += np.multiply(spectrum, coeffs[rows[i]])
+            else:
+                np.multiply(spectrum, coeffs[rows[i]], out=acc)
+                started = True
+        acc *= int(normalization)
+
+
+_spectra_checked: bool | None = None
+
+
+def spectra_match_numpy() -> bool:
+    """Whether :func:`spectra` gives numpy's bits on this machine (checked once).
+
+    numpy's complex multiply is a fused multiply-add where its CPU dispatch
+    picks the AVX2/FMA loops; elsewhere it is not, and numpy's own ufuncs
+    are used instead.  The check runs both on values with signed zeros,
+    infinities, NaNs and subnormals, every term combination.
+    """
+    global _spectra_checked
+    if _spectra_checked is None:
+        rng = np.random.default_rng(0)
+        special = np.array([0.0, -0.0, 1.0, -1.5, np.inf, -np.inf, np.nan, 1e-310, 3.3e5])
+        n = special.size**2 + 4000
+        def sample():
+            values = rng.normal(0, 1e3, 2 * n).view(np.complex128)
+            pairs = np.stack(np.meshgrid(special, special), axis=-1).reshape(-1)
+            values[: special.size**2] = pairs.view(np.complex128)
+            return values
+        left, right, amp33 = sample(), sample(), sample()
+        right[: special.size**2] = right[: special.size**2][::-1]
+        coeffs = [np.stack([sample()[rng.permutation(n)] for _ in range(3)]) for _ in range(3)]
+        use = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], bool)
+        rows = np.arange(use.shape[0], dtype=np.int64) % 3
+        want = np.empty((use.shape[0], n), np.complex128)
+        got = np.empty_like(want)
+        with np.errstate(all="ignore"):
+            numpy_spectra(left, right, amp33, *coeffs, rows, use, 573440, want)
+            spectra(left, right, amp33, *coeffs, rows, use, 573440.0, got)
+        _spectra_checked = bool(np.array_equal(got.view(np.uint64), want.view(np.uint64)))
+    return _spectra_checked
+
+
 def warm_up() -> None:
     """Compile the kernels, or load them from numba's cache, by calling them on tiny arrays.
 
@@ -144,6 +281,7 @@ def warm_up() -> None:
                np.zeros(N_DETECT_CHAN + 1, bool), np.zeros((1, rows, CHAN_WIDTH + 12), np.float32),
                np.zeros(N_DETECT_CHAN, np.int64), np.zeros((rows, N_DETECT_CHAN * CHAN_WIDTH), np.float32))
     cosine_fill(np.zeros(4, np.float32), np.zeros(4, np.float32), np.ones(4), np.ones(4, bool))
+    spectra_match_numpy()  # compiles spectra with the arguments FrameCorrector passes
 
 
 _warming_lock = threading.Lock()

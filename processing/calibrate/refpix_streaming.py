@@ -58,7 +58,8 @@ from romancal.refpix._data import ChannelView, Coefficients, Const, ReferenceFFT
 from scipy import fft
 
 from .refpix_amp33 import Amp33Interpolator
-from .refpix_kernel import fused_pass, warm_up_in_background
+from .refpix_kernel import fused_pass, numpy_spectra, spectra_match_numpy, warm_up_in_background
+from .refpix_kernel import spectra as fused_spectra
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ _PADDED = Const.CHAN_WIDTH + Const.PAD
 _FFT_BATCH = 8
 #: Bound on |x| * L below which no float32 FFT sum of L values |x| overflows.
 _SAFE_MAGNITUDE = 1e37
+_EMPTY = np.zeros(0, np.complex128)
 
 
 def check_geometry(height: int, width: int) -> str | None:
@@ -196,7 +198,8 @@ class FrameCorrector:
 
     def __init__(self, coeffs: Coefficients, offset: np.ndarray, pool: Executor | None = None,
                  plan: ChannelPlan | None = None):
-        self.coeffs = coeffs
+        # C-contiguous rows (no copy when they are already) for the compiled spectra.
+        self.coeffs = coeffs = Coefficients(*(np.ascontiguousarray(a, np.complex128) for a in (coeffs.gamma, coeffs.zeta, coeffs.alpha)))
         self.offset = offset
         self.pool = pool
         rows = offset.shape[0]
@@ -227,25 +230,17 @@ class FrameCorrector:
         ``force`` makes a term count for every channel even where its
         coefficients are zero (a non-finite spectrum times 0 is NaN).
         """
-        spectra = np.zeros((len(channels), 1, self.coeffs.gamma.shape[1]), np.complex128)
-        for i, c in enumerate(channels):
-            acc = spectra[i]
-            started = False
-            # (left * gamma + right * zeta) + amp33 * alpha, in romancal's order.
-            for spectrum, coeffs, used, forced in zip((ref.left, ref.right, ref.amp33),
-                                                      (self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha),
-                                                      self.nonzero[c], force):
-                if not (used or forced):
-                    continue
-                row = coeffs[self.row[c]]
-                if started:
-                    acc += np.multiply(spectrum, row)
-                else:
-                    np.multiply(spectrum, row, out=acc)
-                    started = True
-            acc *= self.normalization
+        use = np.array([[u or f for u, f in zip(self.nonzero[c], force)] for c in channels], bool)
+        rows = np.array([self.row[c] for c in channels], np.int64)
+        spectra = np.empty((len(channels), self.coeffs.gamma.shape[1]), np.complex128)
+        args = (_EMPTY if ref.left is None else ref.left[0], _EMPTY if ref.right is None else ref.right[0], ref.amp33[0],
+                self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha, rows, use)
+        if spectra_match_numpy():
+            fused_spectra(*args, float(self.normalization), spectra)
+        else:
+            numpy_spectra(*args, self.normalization, spectra)
         # romancal's irfft(...) (float64), then its astype(float32).
-        np.copyto(out, fft.irfft(spectra)[:, 0])
+        np.copyto(out, fft.irfft(spectra))
 
     def _spectrum(self, side: np.ndarray, term: int) -> tuple[np.ndarray | None, bool]:
         """ChannelView.forward_fft of a left or right array, or None where no channel needs it.
