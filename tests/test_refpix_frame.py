@@ -130,8 +130,12 @@ def test_in_place_and_pooled_give_the_same_bits(generated):
         # Two reads at once on two threads (as the streaming engine runs them).
         both = list(pool.map(lambda k: plain.correct(ours[k], amp[k])[0], (0, 1)))
         np.testing.assert_array_equal(_bits(both[1]), _bits(want))
-    with pytest.raises(ValueError, match="out must be float32"):
+    with pytest.raises(ValueError, match="out must be a C-contiguous float32"):
         plain.correct(ours[1], amp[1], out=np.empty((ROWS, 4096), np.float64))
+    with pytest.raises(ValueError, match="float32 frames of shape"):
+        plain.correct(ours[1].astype(np.float64), amp[1])  # romancal's data are float32 after dq_init
+    with pytest.raises(ValueError, match="amp33 frame of shape"):
+        plain.correct(ours[1], amp[1, :, :64])
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")

@@ -340,6 +340,16 @@ class FrameCorrector:
             The corrected frame, before romancal's ``abs().astype(uint16)``
             of amp33.
         """
+        rows = self.offset.shape[0]
+        if detector.dtype != np.float32 or detector.shape != (rows, Const.N_COLUMNS):
+            raise ValueError(f"refpix corrects float32 frames of shape {(rows, Const.N_COLUMNS)}; got {detector.dtype} {detector.shape}")
+        if amp33.shape != (rows, Const.CHAN_WIDTH):
+            raise ValueError(f"refpix needs an amp33 frame of shape {(rows, Const.CHAN_WIDTH)}; got {amp33.shape}")
+        if out is None:
+            out = np.empty(detector.shape, np.float32)
+        elif out.shape != detector.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape {detector.shape}; got {out.dtype} {out.shape}")
+        detector = np.ascontiguousarray(detector)  # the compiled pass's one specialisation
         amp = self._amp33(amp33)
         slope, intercept, fitted = self._fits(detector, amp)
         a33 = Const.N_DETECT_CHAN
@@ -369,10 +379,6 @@ class FrameCorrector:
             for future in [self.pool.submit(self._corrections, *task) for task in tasks]:
                 future.result()
         del ref, tasks
-        if out is None:
-            out = np.empty_like(detector)
-        elif out.shape != detector.shape or out.dtype != np.float32:
-            raise ValueError(f"out must be float32 of shape {detector.shape}; got {out.dtype} {out.shape}")
         fused_pass(detector, self.offset, self._t, slope, intercept, fitted,
                    correction.reshape(len(self.unique), *amp.shape), self._which, out)
         # The amp33 channel's correction is zero ("-= 0" leaves it as is);
