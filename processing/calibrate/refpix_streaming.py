@@ -49,11 +49,11 @@ from __future__ import annotations
 
 import logging
 
-import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 from romancal.refpix._data import ChannelView, Coefficients, Const, ReferenceFFT
 from scipy import fft
 
@@ -175,7 +175,10 @@ class ChannelPlan:
 
 
 def _digest(row: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()
+    # xxh3 (~10 GB/s): the 96 rows of a REFPIX reference are 440 MB, ~0.7 s
+    # of CPU with blake2b per calibration; a collision is caught by the
+    # array_equal check of ChannelPlan.of.
+    return xxhash.xxh3_128_digest(np.ascontiguousarray(row).view(np.uint8))
 
 
 class FrameCorrector:
