@@ -63,17 +63,12 @@ def silent_endpoint():
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
-def test_closing_the_window_does_not_wait_for_a_listing_that_never_answers(qtbot, silent_endpoint, monkeypatch):
-    from brightstar_gui.widgets.main_window import MainWindow
-
+def test_closing_the_window_does_not_wait_for_a_listing_that_never_answers(qtbot, make_window, silent_endpoint,
+                                                                           monkeypatch):
     monkeypatch.setenv("BRIGHTSTAR_S3_READ_TIMEOUT", str(READ_TIMEOUT_S))
     monkeypatch.setenv("BRIGHTSTAR_S3_CONNECT_TIMEOUT", "2")
     monkeypatch.setenv("BRIGHTSTAR_S3_RETRIES", "1")
-    w = MainWindow(endpoint_url=silent_endpoint["url"])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(endpoint_url=silent_endpoint["url"])
     seen: list = []
     w.s3_browser.listing_finished.connect(lambda uri: seen.append(("finished", uri)))
     w.s3_browser.listing_failed.connect(lambda uri, msg: seen.append(("failed", uri, msg)))
