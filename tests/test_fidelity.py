@@ -1,0 +1,139 @@
+"""What the viewer says is what it is: copied values of downsampled panes, pins in seconds, messages that fit.
+
+Values are checked against the files read independently (roman_datamodels,
+the library's saturation test and mean-slope rule on those arrays); what
+fits is checked on the text items' own widths against their pane's.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PyQt6 import QtWidgets  # noqa: E402
+
+from processing import figures  # noqa: E402
+
+WAIT = 30_000  # ms
+
+pytestmark = pytest.mark.usefixtures("no_qt_leaks")
+
+
+@pytest.fixture
+def window(qtbot):
+    from brightstar_gui.widgets.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def open_and_wait(qtbot, w, uri):
+    with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
+        w.open_uri(str(uri))
+    settle(qtbot, w)
+    return w
+
+
+def settle(qtbot, w, **expect):
+    def ok():
+        last = w.last_render
+        return (last is not None and not w.controller.render_inflight and last.request.context is not None
+                and all(getattr(last.request, k) == v for k, v in expect.items()))
+
+    qtbot.waitUntil(ok, timeout=WAIT)
+
+
+def file_cube(path) -> np.ndarray:
+    import roman_datamodels.datamodels as rdm
+
+    with rdm.open(path) as m:
+        return np.array(m.data, dtype=np.float64)
+
+
+def copied(qtbot, w, pane, row, col) -> str:
+    w.pane_menu.menu_for(pane, row, col)
+    with qtbot.waitSignal(w.pane_menu.value_copied, timeout=WAIT) as blocker:
+        w.pane_menu.action("Copy value").trigger()
+    w.pane_menu.menu.close()
+    assert QtWidgets.QApplication.clipboard().text() == blocker.args[0]
+    return blocker.args[0]
+
+
+def number(text: str, after: str) -> float:
+    return float(re.search(re.escape(after) + r" (-?[0-9.]+|NaN)", text).group(1))
+
+
+def test_copy_value_of_a_downsampled_pane_is_that_panes_quantity_at_full_resolution(qtbot, window, small_set):
+    """Full frame zoomed out: the panes show every n-th pixel; Copy value gives the pixel's own raw,
+    difference, ratio and mask category, each as computed from the file, and says so."""
+    from processing.diagnostics import SaturationTest, mean_slope
+
+    path = small_set["illuminated"]
+    w = open_and_wait(qtbot, window, path)
+    if w.state.cutout.enabled:
+        w.controller.toggle_cutout()
+    for _ in range(3):
+        w.zoom_actions["out"].trigger()
+    qtbot.waitUntil(lambda: w.last_render is not None and w.last_render.request.step > 1
+                    and w.last_render.request.region == (0, 256, 0, 256), timeout=WAIT)
+    w.controller.ensure_summary(full=True)
+    qtbot.waitUntil(lambda: w.controller.summary_for("raw", (0, 256, 0, 256)) is not None, timeout=WAIT)
+    w.state.frame = 6
+    settle(qtbot, w, frame=6)
+    req = w.last_render.request
+    step, (vy0, _, vx0, _) = req.step, req.view
+    k, b = 6, req.baseline
+    cube = file_cube(path)
+    sat_dn = figures.align_to_frame(figures.load_reference_array(small_set["references"]["saturation"], "data"),
+                                    (256, 256))
+    codes = figures.mask_codes(SaturationTest(sat_dn, (256, 256))(cube[k].astype(np.uint16)))
+    slope = mean_slope(cube.astype(np.uint16), cube.astype(np.uint16), sat_dn)
+
+    def off_grid(rows, cols):
+        """The first pixel of the candidates the downsampled render did not read."""
+        for r, c in zip(rows, cols):
+            if (r - vy0) % step and (c - vx0) % step:
+                return int(r), int(c)
+        raise AssertionError("no off-grid pixel")
+
+    sy, sx = small_set["star_center"]
+    bg = off_grid([sy + 61, sy + 62, 41], [sx - 53, sx - 50, 43])
+    sat_px = off_grid(*np.nonzero(codes == 3))
+    near_px = off_grid(*np.nonzero(codes == 2))
+    for pixel in (bg, sat_px, near_px):
+        assert w.controller.last_render.probe["step"] > 1
+        from brightstar_gui.jobs.render import probe_values
+
+        assert probe_values(w.last_render, *pixel) is None  # the render did not read it: a job must
+    where = lambda p: f"row {p[0]}, col {p[1]}, frame {k}: "  # noqa: E731
+    full = f"(this pixel at full resolution; the pane shows every {step}th pixel)"
+
+    text = copied(qtbot, w, "raw", *bg)
+    assert text == f"{where(bg)}raw {cube[k][bg]:.0f} DN {full}"
+    text = copied(qtbot, w, "difference", *bg)
+    diff = np.float32(cube[k][bg]) - np.float32(cube[b][bg])
+    assert text == f"{where(bg)}difference (frame {k} - frame {b}) {diff:.0f} DN (raw) {full}"
+    text = copied(qtbot, w, "ratio", *bg)
+    expected = (np.float32(cube[k][bg]) - np.float32(cube[k - 1][bg])) / slope[bg]
+    assert text.startswith(f"{where(bg)}frame slope / mean slope ") and text.endswith(full)
+    assert number(text, "frame slope / mean slope") == pytest.approx(float(expected), abs=1e-4)
+    assert number(text, "over a mean slope of") == pytest.approx(float(slope[bg]), abs=1e-3)
+    for pixel, code, name in ((sat_px, 3, "saturated"), (near_px, 2, "4-neighbour"), (bg, 0, "none")):
+        text = copied(qtbot, w, "mask", *pixel)
+        assert text == f"{where(pixel)}saturation mask {code} ({name}) {full}"
+        assert codes[pixel] == code
+    # Frame 0 has no previous frame: the ratio says there is no value, and why.
+    w.state.frame = 0
+    settle(qtbot, w, frame=0)
+    assert copied(qtbot, w, "ratio", *bg) == f"row {bg[0]}, col {bg[1]}, frame 0: slope ratio: no value " \
+                                             "(frame 0 has no previous frame)"
