@@ -137,3 +137,36 @@ def test_copy_value_of_a_downsampled_pane_is_that_panes_quantity_at_full_resolut
     settle(qtbot, w, frame=0)
     assert copied(qtbot, w, "ratio", *bg) == f"row {bg[0]}, col {bg[1]}, frame 0: slope ratio: no value " \
                                              "(frame 0 has no previous frame)"
+
+
+def drawn_labels(axis) -> list[str]:
+    """The tick labels pyqtgraph would paint on ``axis`` now (it drops those that do not fit)."""
+    from PyQt6 import QtGui
+
+    image = QtGui.QImage(200, 800, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [] if specs is None else [text for _, _, text in specs[2]]
+
+
+def test_colour_bars_keep_their_layout_through_the_empty_state(qtbot, window, small_set):
+    """The empty state blanks the bars but keeps their axes' width, so the mask's category labels
+    are drawn as soon as an exposure opens (a bar hidden through the first layout kept a
+    zero-width axis under xcb until the window was resized)."""
+    from brightstar_gui.widgets import colour_bar
+
+    w = window
+    assert w.panes.is_empty_state()
+    for kind in w.panes.plots:
+        assert not w.panes.colour_bar_shown(kind)
+        assert w.panes.colorbars[kind].getAxis("right").size().width() == colour_bar.WIDTH - 22
+        assert drawn_labels(w.panes.colorbars[kind].getAxis("right")) == []  # no fake 0..1 ticks
+    open_and_wait(qtbot, w, small_set["illuminated"])
+    bar = w.panes.colorbars["mask"]
+    assert w.panes.colour_bar_shown("mask")
+    assert bar.getAxis("right").size().width() == colour_bar.WIDTH - 22
+    assert drawn_labels(bar.getAxis("right")) == ["none", "diagonal", "4-neighbour", "saturated"]
+    assert drawn_labels(w.panes.colorbars["raw"].getAxis("right"))[-2:] == ["DQ flag", "NaN"]

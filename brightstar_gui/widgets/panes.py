@@ -433,11 +433,17 @@ class PaneGroup(QtWidgets.QWidget):
                 axis.setStyle(showValues=on)
                 axis.showLabel(on)
                 axis.setPen() if on else axis.setPen(None)  # setPen(): the default foreground
+            # The colour bar stays in the layout and only its contents go: a bar hidden
+            # through the window's first layout came back with a zero-width axis under
+            # xcb (the mask's category labels stayed undrawn until the window resized),
+            # whatever re-layout was asked for.
             bar = self.colorbars[kind]
-            bar.setVisible(on)
-            if on:
-                # A bar hidden through the window's first layout keeps a zero-width axis
-                # until something re-lays it out; the mask's categories never change, so
-                # its labels would stay undrawn.  Lay it out now.
-                bar.layout.invalidate()
-                bar.layout.activate()
+            bar.getViewBox().setOpacity(1.0 if on else 0.0)
+            axis = bar.getAxis("right")
+            axis.setStyle(showValues=on)
+            axis.setPen() if on else axis.setPen(None)
+
+    def colour_bar_shown(self, kind: str) -> bool:
+        """The pane's colour bar is drawn (colours and labels), not blank as in the empty state."""
+        bar = self.colorbars[kind]
+        return bar.isVisible() and bar.getViewBox().opacity() > 0 and bar.getAxis("right").style["showValues"]
