@@ -170,3 +170,68 @@ def test_colour_bars_keep_their_layout_through_the_empty_state(qtbot, window, sm
     assert bar.getAxis("right").size().width() == colour_bar.WIDTH - 22
     assert drawn_labels(bar.getAxis("right")) == ["none", "diagonal", "4-neighbour", "saturated"]
     assert drawn_labels(w.panes.colorbars["raw"].getAxis("right"))[-2:] == ["DQ flag", "NaN"]
+
+
+def file_read_times(path) -> np.ndarray:
+    """Seconds since the first read from the file's own metadata (read pattern x frame time)."""
+    import roman_datamodels.datamodels as rdm
+
+    with rdm.open(path) as m:
+        pattern = [list(p) for p in m.meta.exposure.read_pattern]
+        ft = float(m.meta.exposure.frame_time)
+    means = np.array([np.mean(p) for p in pattern])
+    return (means - means[0]) * ft
+
+
+def test_pinned_ramps_follow_the_x_axis_in_seconds_and_export_with_times(qtbot, window, small_set, tmp_path):
+    path = small_set["illuminated"]
+    w = open_and_wait(qtbot, window, path)
+    c = w.controller
+    cube, times = file_cube(path), file_read_times(path)
+    assert times[-1] > len(times)  # seconds and reads differ, so the test can tell them apart
+    sy, sx = small_set["star_center"]
+    pins = [(sy + 20, sx), (40, 50)]
+    for p in pins:
+        c.pin_pixel(*p)
+    overlay = w.pins.overlay
+    qtbot.waitUntil(lambda: c.last_pins is not None and c.last_pins.pixels == tuple(pins)
+                    and len(overlay.curves) == 2, timeout=WAIT)
+    w.panes.click_pixel(sy + 30, sx + 30)
+    qtbot.waitUntil(lambda: w.ramp.data is not None and w.ramp.data["row"] == sy + 30, timeout=WAIT)
+    for curve, (r, col) in zip(overlay.curves, pins):
+        x, y = curve.getData()
+        np.testing.assert_array_equal(x, np.arange(len(times)))
+        np.testing.assert_array_equal(y, cube[:, r, col])
+    # The user picks "x: seconds" in the panel: the pins move with the selected pixel's ramp.
+    w.ramp.x_choice.setCurrentIndex(1)
+    assert w.ramp.x_unit == "s"
+    for curve, label, (r, col) in zip(overlay.curves, overlay.labels, pins):
+        x, y = curve.getData()
+        np.testing.assert_allclose(x, times, rtol=1e-12)
+        np.testing.assert_array_equal(y, cube[:, r, col])
+        assert label.pos().x() == pytest.approx(times[-1])
+    np.testing.assert_allclose(w.ramp.raw_curve.getData()[0], times, rtol=1e-12)
+    (x0, x1), _ = w.ramp.plot.getViewBox().viewRange()
+    assert x0 < 1 and times[-1] <= x1 < times[-1] * 1.1  # the view spans the seconds, not reads
+    # Pins made while in seconds are drawn in seconds too; back to reads, all go back.
+    c.pin_pixel(100, 100)
+    qtbot.waitUntil(lambda: len(overlay.curves) == 3, timeout=WAIT)
+    np.testing.assert_allclose(overlay.curves[2].getData()[0], times, rtol=1e-12)
+    w.ramp.x_choice.setCurrentIndex(0)
+    assert all(np.array_equal(cv.getData()[0], np.arange(len(times))) for cv in overlay.curves)
+    # The export of the pins gives each read's time next to its number, from the file's metadata.
+    out = tmp_path / "pins.csv"
+    done = []
+    w.ramp.x_choice.setCurrentIndex(1)
+    c.export("pins-csv", str(out), on_done=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
+    with open(out, newline="") as f:
+        rows = [r for r in csv.reader(line for line in f if not line.startswith("#"))]
+    header, body = rows[0], rows[1:]
+    col_of = {name: i for i, name in enumerate(header)}
+    for i, (r, col) in enumerate(pins + [(100, 100)]):
+        mine = [b for b in body if b[col_of["role"]] == f"pin {i + 1}"]
+        assert [int(b[col_of["row"]]) for b in mine] == [r] * len(times)
+        np.testing.assert_allclose([float(b[col_of["time_s"]]) for b in mine], times, atol=1e-6)
+        np.testing.assert_array_equal([float(b[col_of["raw_dn"]]) for b in mine], cube[:, r, col])
+

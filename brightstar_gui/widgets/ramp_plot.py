@@ -66,7 +66,14 @@ class RampPanel(QtWidgets.QWidget):
         curves the pixel has (see :meth:`legend_labels`).
     x_unit : {"read", "s"}
         The x axis: read number or seconds since the first read.
+
+    Signals
+    -------
+    x_unit_changed(str unit)
+        The x axis changed unit (curves other code draws, the pinned ramps, follow it).
     """
+
+    x_unit_changed = QtCore.pyqtSignal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -182,12 +189,17 @@ class RampPanel(QtWidgets.QWidget):
         """Reads (``"read"``) or seconds since the first read (``"s"``; needs the frame time)."""
         if unit not in ("read", "s"):
             raise ValueError(f"x unit must be 'read' or 's'; got {unit!r}")
+        changed = unit != self.x_unit
         self.x_unit = unit
         self.x_choice.blockSignals(True)
         self.x_choice.setCurrentIndex(1 if unit == "s" else 0)
         self.x_choice.blockSignals(False)
         if self.data is not None:
             self.set_ramps(self.data, self.frame)
+        else:
+            self.plot.getPlotItem().setLabel("bottom", "time since the first read (s)" if unit == "s" else "read")
+        if changed:
+            self.x_unit_changed.emit(unit)
 
     def legend_labels(self) -> list[str]:
         """The labels the legend shows, top to bottom."""
