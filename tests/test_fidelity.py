@@ -19,6 +19,8 @@ from PyQt6 import QtWidgets  # noqa: E402
 
 from processing import figures  # noqa: E402
 
+from test_gui import fake_ramp  # noqa: E402,F401  (fixture)
+
 WAIT = 30_000  # ms
 
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
@@ -235,3 +237,87 @@ def test_pinned_ramps_follow_the_x_axis_in_seconds_and_export_with_times(qtbot, 
         np.testing.assert_allclose([float(b[col_of["time_s"]]) for b in mine], times, atol=1e-6)
         np.testing.assert_array_equal([float(b[col_of["raw_dn"]]) for b in mine], cube[:, r, col])
 
+
+
+#: What the panes say while they have no image (the render job's, the controller's, the demo's).
+PANE_MESSAGES = (
+    "computing the mean slope... 100%", "loading reference files...", "frame 0 has no previous frame",
+    "no saturation reference: no mean slope", "computing the onset map...",
+)
+
+
+def assert_all_fit(w, where):
+    for kind in w.panes.plots:
+        assert w.panes.title_fits(kind), (where, kind, w.panes._titles[kind])
+        assert w.panes.message_fits(kind), (where, kind, w.panes.messages[kind].toPlainText())
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1200)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_pane_title_and_message_fits_in_every_mode(qtbot, window, small_set, fake_ramp, monkeypatch, size):
+    """Titles and messages lie wholly inside their panes: raw, calibrated, superbias-subtracted,
+    cutout and full frame, the onset map in a pane, and every message a pane shows."""
+    from brightstar_gui.jobs import opening
+
+    from test_gui import FakeResult
+
+    def fake_calibration(uri, refs, endpoint_url=None):
+        return FakeResult(fake_ramp)
+        yield  # a generator, as the real job
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    w = window
+    w.resize(*size)
+    qtbot.wait(50)
+    # The empty window while the demo set is written: its hint, with a long cache path.
+    from processing.synth import ILLUM_STAMP
+
+    from brightstar_gui import demo as demo_mod
+
+    progress = demo_mod.TaskProgress(demo_mod.FIRST_LOOK, stream=None)
+    progress.update(0.09, f"TVAC2_TOHOTQUAL_WFISAT_{ILLUM_STAMP}_WFI11_uncal.asdf: read 5/55")
+    w.panes.show_empty(progress.empty_text("/home/scientist/.cache/brightstar-gui/demo/n55-s4096"))
+    qtbot.wait(10)
+    assert_all_fit(w, "empty, writing the demo")
+    w = open_and_wait(qtbot, w, small_set["illuminated"])
+    assert w.width() <= size[0]
+    c = w.controller
+
+    def check_messages(where):
+        for text in PANE_MESSAGES:
+            for kind in w.panes.plots:
+                w.panes.set_message(kind, text)
+            qtbot.wait(10)
+            assert_all_fit(w, f"{where}: {text!r}")
+        for kind in w.panes.plots:
+            w.panes.set_message(kind, "")
+
+    # The real states first: frame 0's ratio message, as the render gives it.
+    w.state.frame = 0
+    settle(qtbot, w, frame=0)
+    assert w.panes.messages["ratio"].toPlainText() == "frame 0 has no previous frame"
+    assert_all_fit(w, "raw, frame 0")
+    w.state.frame = 5
+    settle(qtbot, w, frame=5)
+    check_messages("raw cutout")
+    c.toggle_cutout()
+    settle(qtbot, w, region=(0, 256, 0, 256))
+    assert_all_fit(w, "raw full frame")
+    check_messages("raw full frame")
+    c.toggle_cutout()
+    with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
+        w.controls.calibrate_button.click()
+    settle(qtbot, w, kind="calibrated")
+    assert_all_fit(w, "calibrated")
+    w.controls.kind.setCurrentText("raw")
+    c.set_superbias(np.full(w.dataset.shape[1:], 100.0, np.float32))
+    w.state.subtract_superbias = True
+    settle(qtbot, w, subtract_superbias=True, kind="raw")
+    assert "superbias-subtracted" in w.panes._titles["raw"]
+    assert_all_fit(w, "superbias-subtracted")
+    # The onset map chosen for a pane: its title and its "computing" message fit too.
+    c.diagnostics.onset_pane = "ratio"
+    qtbot.waitUntil(lambda: w.panes._titles["ratio"].startswith("Onset map"), timeout=WAIT)
+    assert_all_fit(w, "onset pane")
+    qtbot.waitUntil(lambda: getattr(c, "last_onset_image", None) is not None, timeout=WAIT)
+    assert_all_fit(w, "onset pane drawn")
+    c.diagnostics.onset_pane = ""

@@ -28,7 +28,8 @@ from ._pins import PinsMixin
 #: Cutout growth results kept per exposure (a full-frame one is kept besides).
 MAX_GROWTHS = 8
 RESTART_HINT = "Analysis > Saturation diagnostics starts it again"
-ONSET_TITLE = f"Onset: first saturated read ({NEVER_NAME}: never)"
+#: Two lines as the panes' own titles (name, then what the values are); one line was clipped at 1280 px.
+ONSET_TITLE = f"Onset map\nfirst saturated read, {NEVER_NAME}: never"
 
 
 class DiagnosticsMixin(PinsMixin):

@@ -173,6 +173,10 @@ class PaneGroup(QtWidgets.QWidget):
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
             text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
             text.setZValue(20)
+            # Long words (a file's path) wrap too, rather than run out of the pane.
+            option = text.textItem.document().defaultTextOption()
+            option.setWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+            text.textItem.document().setDefaultTextOption(option)
             plot.addItem(text, ignoreBounds=True)
             vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
             hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
@@ -197,6 +201,8 @@ class PaneGroup(QtWidgets.QWidget):
             grid.setColumnMinimumWidth(column, 120)
         for r in (0, 1):
             grid.setRowStretchFactor(r, 1)
+        for kind in PANES:
+            self.plots[kind].getViewBox().sigResized.connect(lambda _vb, k=kind: self._wrap_message(k))
         first = self.plots[PANES[0]].getViewBox()
         self.range_sync = RangeSync(first, [self.plots[k].getViewBox() for k in PANES[1:]])
         self.viewbox = first
@@ -281,6 +287,31 @@ class PaneGroup(QtWidgets.QWidget):
             y0, y1, x0, x1 = self._data_bounds
             (vx0, vx1), (vy0, vy1) = self.viewbox.viewRange()
             item.setPos(max(vx0, x0), min(vy1, y1))
+            self._wrap_message(kind)
+
+    def _wrap_message(self, kind: str) -> None:
+        """Wrap pane ``kind``'s message to the width left right of where it starts (never clipped).
+
+        The text item is drawn in screen pixels inside the view box, which
+        clips it: "computing the mean slope... 40%" lost its end in a pane
+        240 px wide.
+        """
+        item = self.messages[kind]
+        vb = self.plots[kind].getViewBox()
+        (vx0, vx1), _ = vb.viewRange()
+        width = vb.width()
+        if not item.toPlainText() or width <= 0 or vx1 <= vx0:
+            return
+        start = (item.pos().x() - vx0) / (vx1 - vx0) * width
+        item.setTextWidth(max(40.0, width - max(start, 0.0) - 6.0))
+
+    def message_fits(self, kind: str) -> bool:
+        """The pane's whole message lies inside its view box (for tests)."""
+        item = self.messages[kind]
+        if not item.toPlainText():
+            return True
+        box = self.plots[kind].getViewBox().sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+        return box.contains(item.mapRectToScene(item.boundingRect()))
 
     def set_title(self, kind: str, title: str) -> None:
         """``title``: one or two lines ("\\n"): what the pane is, then what its values are."""
@@ -410,6 +441,7 @@ class PaneGroup(QtWidgets.QWidget):
             self.set_message(kind, text if kind == PANES[0] else "")
         (vx0, _), (_, vy1) = self.viewbox.viewRange()
         self.messages[PANES[0]].setPos(vx0, vy1)
+        self._wrap_message(PANES[0])
 
     def clear(self) -> None:
         self._set_decorations(True)
