@@ -100,7 +100,7 @@ def test_neighbour_ramps_on_one_shared_scale_with_labelled_axes(qtbot, panel, op
     for r in range(3):
         for c in range(3):
             _, y = panel.grid.cells[(r, c)]
-            band = (2 - r) * 1.18
+            band = r * 1.18  # row - 1 at the bottom, row + 1 on top: y up, as the image panes
             # Every cell maps DN through the same lo..hi (not its own min..max).
             np.testing.assert_allclose(y - band, (values[:, r, c] - lo) / (hi - lo))
     item = panel.grid.getPlotItem()
@@ -113,6 +113,8 @@ def test_neighbour_ramps_on_one_shared_scale_with_labelled_axes(qtbot, panel, op
     right = [label for level in item.getAxis("right")._tickLevels for _, label in level]
     assert top == [f"{col - 1}", f"{col}", f"{col + 1}"] and item.getAxis("top").labelText == "col"
     assert right == [f"{row - 1}", f"{row}", f"{row + 1}"] and item.getAxis("right").labelText == "row"
+    ticks = dict((label, pos) for level in item.getAxis("right")._tickLevels for pos, label in level)
+    assert ticks[f"{row + 1}"] > ticks[f"{row}"] > ticks[f"{row - 1}"]  # the higher row is drawn higher
 
 
 def test_pixel_saturated_from_read_0_says_so_and_stays_flat(qtbot, panel, opened, truth):

@@ -165,6 +165,9 @@ class RampPanel(QtWidgets.QWidget):
         side = QtWidgets.QScrollArea()
         side.setWidgetResizable(True)
         side.setWidget(inner)
+        # The readout is what a scientist reads (value, threshold, onset, slope): at 1280 px
+        # the splitter gave it 145 px and cut every value; the plot yields instead.
+        side.setMinimumWidth(self.readout.minimumWidth() + 14)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         splitter = QtWidgets.QSplitter()
