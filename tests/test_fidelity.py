@@ -321,3 +321,17 @@ def test_every_pane_title_and_message_fits_in_every_mode(qtbot, window, small_se
     qtbot.waitUntil(lambda: getattr(c, "last_onset_image", None) is not None, timeout=WAIT)
     assert_all_fit(w, "onset pane drawn")
     c.diagnostics.onset_pane = ""
+
+
+def test_growth_plot_has_no_fake_axes_until_it_has_counts(qtbot, window, small_set):
+    """Before the counts (no exposure, or computing) the growth plot shows no 0..1 axis values."""
+    w = window
+    axes = [w.growth.plot.getPlotItem().getAxis(n) for n in ("left", "bottom")]
+    assert not any(a.style["showValues"] for a in axes)
+    w.growth.set_message("computing the saturation growth of the cutout...")
+    assert not any(a.style["showValues"] for a in axes)
+    open_and_wait(qtbot, w, small_set["illuminated"])
+    qtbot.waitUntil(lambda: w.growth.growth is not None, timeout=WAIT)
+    assert all(a.style["showValues"] for a in axes)
+    x, y = w.growth.curves["saturated"].getData()
+    assert len(x) == 8 and np.nanmax(y) > 0
