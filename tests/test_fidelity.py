@@ -335,3 +335,35 @@ def test_growth_plot_has_no_fake_axes_until_it_has_counts(qtbot, window, small_s
     assert all(a.style["showValues"] for a in axes)
     x, y = w.growth.curves["saturated"].getData()
     assert len(x) == 8 and np.nanmax(y) > 0
+
+
+def test_superbias_dialog_names_the_darks_apart_and_has_no_fake_axes(qtbot, small_set):
+    """The dark list elides the folder, not the timestamp that tells darks apart; before a bias is
+    computed the plot has no axis values and no colour bar; after, it has both."""
+    from PyQt6 import QtCore
+
+    from brightstar_gui.widgets.superbias_dialog import SuperbiasDialog
+    from brightstar_gui.workers import WorkerPool
+
+    pool = WorkerPool()
+    darks = [str(p) for p in small_set["darks"]]
+    d = SuperbiasDialog(pool, darks)
+    qtbot.addWidget(d)
+    d.resize(500, 600)
+    d.show()
+    qtbot.waitExposed(d)
+    try:
+        assert d.paths() == darks
+        assert d.darks.textElideMode() == QtCore.Qt.TextElideMode.ElideMiddle
+        assert [d.darks.item(i).toolTip() for i in range(d.darks.count())] == darks
+        assert not d.axes_shown()
+        assert d.plot.getPlotItem().getAxis("left").labelText == "y [pix]"
+        bias = np.full((256, 256), 1000.0, np.float32)
+        bias[:, 128:] = 1010.0
+        d._done(bias)
+        assert d.axes_shown()
+        assert d.plot.getPlotItem().getAxis("left").autoSIPrefix is False
+        assert d.status.text() == f"superbias: median {np.nanmedian(bias):.1f} DN"
+    finally:
+        d.close()
+        pool.shutdown()

@@ -19,6 +19,8 @@ from processing import figures
 from processing.io import open_exposure
 from processing.progress import run
 
+from test_gui import fake_ramp  # noqa: F401  (fixture)
+
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
@@ -245,3 +247,24 @@ def test_curves_other_code_adds_are_kept_in_view(qtbot, panel, opened, truth):
     assert y1 >= 60000
     panel.plot.removeItem(pin)
     assert panel.plot.getViewBox().viewRange()[1][1] < 30000
+
+
+
+def test_good_reads_are_dotted_in_the_colour_of_the_curve_they_lie_on(qtbot, panel, opened, truth, fake_ramp):
+    """Raw only: blue dots on the blue raw curve; with a calibrated ramp the dots are on the calibrated
+    curve, so they are orange like it (blue dots made it read as a second raw ramp)."""
+    from brightstar_gui.widgets import ramp_plot
+
+    def dot_colours():
+        default = panel.points.opts["brush"]
+        return {tuple((b or default).color().getRgb()[:3]) for b in panel.points.data["brush"]}
+
+    bg = background_pixel(truth, opened[0].star)
+    panel.set_ramps(ramps(opened, *bg), 3)
+    assert dot_colours() == {ramp_plot.RAW_PEN.color().getRgb()[:3]}
+    np.testing.assert_array_equal(panel.points.getData()[1], panel.raw_curve.getData()[1])
+    with open_exposure(fake_ramp) as cal:
+        d = ramps(opened, *bg, calibrated=cal)
+    panel.set_ramps(d, 3)
+    assert dot_colours() == {ramp_plot.CAL_PEN.color().getRgb()[:3]}
+    np.testing.assert_array_equal(panel.points.getData()[1], panel.cal_curve.getData()[1])

@@ -23,6 +23,8 @@ CAL_PEN = pg.mkPen((255, 170, 60), width=2)
 SLOPE_PEN = pg.mkPen((200, 200, 200), width=1, style=QtCore.Qt.PenStyle.DashLine)
 ONSET_PEN = pg.mkPen((230, 40, 40), width=1.5)
 GOOD_BRUSH = pg.mkBrush(90, 170, 255)
+#: Good reads of a calibrated ramp: its curve's orange (blue dots made it read as a second raw ramp).
+CAL_GOOD_BRUSH = pg.mkBrush(255, 170, 60)
 SAT_BRUSH = pg.mkBrush(230, 40, 40)
 FLAG_BRUSH = pg.mkBrush(250, 220, 40)
 SAT_COLOUR = "#ff6060"
@@ -234,7 +236,8 @@ class RampPanel(QtWidgets.QWidget):
         is_sat = sat[:, rr, cc] if sat is not None else np.zeros(n, bool)
         is_flag = (gdq[:, rr, cc] != 0) & ~is_sat if gdq is not None else np.zeros(n, bool)
         good = ~is_sat & ~is_flag
-        self.points.setData(x[good], main[good])
+        # The dots are on the curve the readout describes (calibrated when there is one): its colour.
+        self.points.setData(x[good], main[good], brush=CAL_GOOD_BRUSH if cal is not None else GOOD_BRUSH)
         self.sat_points.setData(x[is_sat], main[is_sat])
         self.flag_points.setData(x[is_flag], main[is_flag])
         onset = ro.onset_of(data)
