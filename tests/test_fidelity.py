@@ -367,3 +367,42 @@ def test_superbias_dialog_names_the_darks_apart_and_has_no_fake_axes(qtbot, smal
     finally:
         d.close()
         pool.shutdown()
+
+
+def test_superbias_is_subtracted_from_raw_only(qtbot, window, small_set, fake_ramp, monkeypatch):
+    """Ticked with a calibrated ramp shown, the superbias is not subtracted from calibrated DN (it was,
+    titled "calibrated DN, superbias-subtracted"); back on raw it is, and the panes, the pixel
+    table and the exported figure's data agree."""
+    from brightstar_gui.jobs import opening
+    from brightstar_gui.jobs.render import probe_values
+
+    from test_gui import FakeResult
+
+    def fake_calibration(uri, refs, endpoint_url=None):
+        return FakeResult(fake_ramp)
+        yield  # a generator, as the real job
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    c = w.controller
+    with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
+        w.controls.calibrate_button.click()
+    settle(qtbot, w, kind="calibrated")
+    c.set_superbias(np.full(w.dataset.shape[1:], 100.0, np.float32))
+    w.state.subtract_superbias = True
+    qtbot.wait(200)
+    settle(qtbot, w, kind="calibrated")
+    req = w.last_render.request
+    assert not req.subtract_superbias and w.panes._titles["raw"] == "Frame\ncalibrated DN"
+    assert c.figure_data().superbias is None
+    k = w.state.frame
+    row, col = req.view[0] + 3, req.view[2] + 4
+    calibrated = file_cube(fake_ramp)[k, row, col]
+    assert probe_values(w.last_render, row, col)["value"] == pytest.approx(calibrated)
+    assert c.pixel_table_request(row, col).superbias is None
+    w.controls.kind.setCurrentText("raw")
+    settle(qtbot, w, kind="raw", subtract_superbias=True)
+    assert w.panes._titles["raw"] == "Frame\nraw DN, superbias-subtracted"
+    raw = file_cube(small_set["illuminated"])[k, row, col]
+    assert probe_values(w.last_render, row, col)["value"] == pytest.approx(raw - 100.0)
+    assert c.figure_data().superbias is not None and c.pixel_table_request(row, col).superbias is not None

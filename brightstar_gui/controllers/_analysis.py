@@ -156,7 +156,7 @@ class AnalysisMixin:
             frames=self.values_source(m.data_kind), raw=None if ctx is None else ctx.sat_source, region=region,
             sat_dn=None if ctx is None or ctx.saturation is None else ctx.saturation.sat_dn,
             pixeldq=None if ctx is None else ctx.pixeldq, mean_slope=self.mean_slope(m.data_kind, region), title=title,
-            superbias=self.superbias if m.subtract_superbias else None,
+            superbias=self.superbias if self.superbias_applies() else None,
             data_kind="calibrated" if m.data_kind == "calibrated" and self.calibrated_exposure() is not None else "raw",
             source=str(self.attached.path if self.attached is not None else ds.uri) if m.data_kind == "calibrated" else ds.uri,
             references={k: str(v) for k, v in (ctx.references if ctx is not None else {}).items()},

@@ -129,7 +129,7 @@ class NavigationMixin:
         # What the values are: a calibrated ramp opened on its own is calibrated whatever the kind says.
         kind = "calibrated" if ds.raw is None or (m.data_kind == "calibrated" and self.calibrated_exposure()
                                                    is not None) else "raw"
-        superbias = self.superbias if m.subtract_superbias and kind == "raw" else None
+        superbias = self.superbias if self.superbias_applies() and kind == "raw" else None
         extra = {} if half is None else {"half": int(half)}
         return PixelTableRequest(ds.id, self.values_source(kind), kind, m.frame, int(row), int(col),
                                  tuple(m.frame_shape), None if ctx is None else ctx.pixeldq, superbias, **extra)
