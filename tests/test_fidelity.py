@@ -406,3 +406,42 @@ def test_superbias_is_subtracted_from_raw_only(qtbot, window, small_set, fake_ra
     raw = file_cube(small_set["illuminated"])[k, row, col]
     assert probe_values(w.last_render, row, col)["value"] == pytest.approx(raw - 100.0)
     assert c.figure_data().superbias is not None and c.pixel_table_request(row, col).superbias is not None
+
+
+def test_exported_calibrated_figure_is_named_after_the_exposure(qtbot, window, small_set, fake_ramp, monkeypatch,
+                                                                tmp_path):
+    """A figure of the calibrated ramp says which exposure it is (the calibrated cache file's name is a
+    hash), its panes say calibrated DN, and its sidecar records the calibrated file; read back from
+    the PDF's text and the PNG's pixels."""
+    import json
+
+    import pypdf
+    from PIL import Image
+
+    from brightstar_gui.jobs import opening
+
+    from test_gui import FakeResult
+
+    def fake_calibration(uri, refs, endpoint_url=None):
+        return FakeResult(fake_ramp)
+        yield  # a generator, as the real job
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    c = w.controller
+    with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
+        w.controls.calibrate_button.click()
+    settle(qtbot, w, kind="calibrated")
+    done = []
+    for i, name in enumerate(("four.pdf", "four.png")):
+        c.export("group", str(tmp_path / name), on_done=done.append)
+        qtbot.waitUntil(lambda: len(done) == i + 1, timeout=60_000)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(tmp_path / "four.pdf").pages)
+    text = " ".join(text.split())
+    assert small_set["illuminated"].name in text and fake_ramp.name not in text
+    assert "calibrated DN" in text and "superbias" not in text
+    side = json.loads((tmp_path / "four.png.json").read_text())
+    assert side["source"] == str(small_set["illuminated"]) and side["data_kind"] == "calibrated"
+    assert side["viewer"]["calibrated_file"] == str(fake_ramp)
+    with Image.open(tmp_path / "four.png") as im:
+        assert list(im.size) == side["size_px"]

@@ -158,7 +158,10 @@ class AnalysisMixin:
             pixeldq=None if ctx is None else ctx.pixeldq, mean_slope=self.mean_slope(m.data_kind, region), title=title,
             superbias=self.superbias if self.superbias_applies() else None,
             data_kind="calibrated" if m.data_kind == "calibrated" and self.calibrated_exposure() is not None else "raw",
-            source=str(self.attached.path if self.attached is not None else ds.uri) if m.data_kind == "calibrated" else ds.uri,
+            # The exposure the user opened names the figure (the calibrated ramp's cache file is a
+            # hash: "SCA 11 - frame 27 - 063066b1...asdf"); the titles say calibrated DN, and the
+            # sidecar records the calibrated file (export settings, "calibrated_file").
+            source=ds.uri,
             references={k: str(v) for k, v in (ctx.references if ctx is not None else {}).items()},
         )
 
@@ -197,6 +200,8 @@ class AnalysisMixin:
             pinned=list(m.pinned_pixels),
             meta={"source": ds.uri, "kind": m.data_kind, "read_times": None if times is None else [float(t) for t in times]},
             settings={"uri": ds.uri, "kind": m.data_kind, "frame": m.frame, "baseline": m.baseline, "region": region,
+                      "calibrated_file": (str(self.attached.path) if self.attached is not None and m.data_kind == "calibrated"
+                                          else None),
                       "frames": frames, "displays": {k: _plain(v) for k, v in m.displays.items()},
                       "levels": {k: p.levels for k, p in (last.panes.items() if last else [])},
                       "references": {k: str(v) for k, v in (self.context.references if self.context else {}).items()}},
