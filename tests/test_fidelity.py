@@ -19,6 +19,7 @@ from PyQt6 import QtWidgets  # noqa: E402
 
 from processing import figures  # noqa: E402
 
+from s3_server import s3_bucket, s3_server  # noqa: E402,F401  (fixtures)
 from test_gui import fake_ramp  # noqa: E402,F401  (fixture)
 
 WAIT = 30_000  # ms
@@ -445,3 +446,36 @@ def test_exported_calibrated_figure_is_named_after_the_exposure(qtbot, window, s
     assert side["viewer"]["calibrated_file"] == str(fake_ramp)
     with Image.open(tmp_path / "four.png") as im:
         assert list(im.size) == side["size_px"]
+
+
+def test_s3_tab_can_be_pointed_at_another_endpoint_and_opens_from_it(qtbot, window, s3_bucket, monkeypatch):
+    """Started without --endpoint-url, the user types the mirror's URL in the S3 tab: it lists the bucket
+    there, says so, and a file opened from the listing is read from that endpoint (the file's values)."""
+    from PyQt6 import QtCore
+
+    for key in ("BRIGHTSTAR_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    w = window
+    b = w.s3_browser
+    assert w.controller.endpoint_url is None and b.endpoint_label.text().startswith("endpoint: AWS S3")
+    url = s3_bucket["endpoint_url"]
+    b.endpoint_edit.setText(url)
+    qtbot.keyClick(b.endpoint_edit, QtCore.Qt.Key.Key_Return)
+    assert b.endpoint_label.text() == f"endpoint: {url} (anonymous)" and "S3 tab" in b.endpoint_label.toolTip()
+    assert w.controller.endpoint_url == url
+    uri = s3_bucket["uri"]["zlib"]
+    folder = uri.rsplit("/", 1)[0] + "/"
+    with qtbot.waitSignal(b.listing_finished, timeout=WAIT):
+        b.set_location(folder)
+    names = [b.tree.topLevelItem(i).text(0) for i in range(b.tree.topLevelItemCount())]
+    name = uri.rsplit("/", 1)[1]
+    assert name in names
+    item = b.tree.topLevelItem(names.index(name))
+    with qtbot.waitSignal(w.exposure_opened, timeout=WAIT):
+        b.tree.itemDoubleClicked.emit(item, 0)
+    settle_raw = lambda: w.last_render is not None and not w.controller.render_inflight  # noqa: E731
+    qtbot.waitUntil(settle_raw, timeout=WAIT)
+    assert w.dataset.uri == uri
+    k = w.state.frame
+    np.testing.assert_array_equal(np.asarray(w.dataset.primary.frame(k), np.float64),
+                                  file_cube(s3_bucket["local"]["zlib"])[k])
