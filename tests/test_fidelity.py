@@ -459,10 +459,17 @@ def test_s3_tab_can_be_pointed_at_another_endpoint_and_opens_from_it(qtbot, wind
     b = w.s3_browser
     assert w.controller.endpoint_url is None and b.endpoint_label.text().startswith("endpoint: AWS S3")
     url = s3_bucket["endpoint_url"]
+    # An s3:// location typed into the endpoint field is refused with a message saying where it goes.
+    b.endpoint_edit.setText("s3://brightstar-test/OTP00651_BrightStar_TV2b_R1_MCEB/Activity_22/")
+    qtbot.keyClick(b.endpoint_edit, QtCore.Qt.Key.Key_Return)
+    assert "is not an endpoint" in b.status.text() and "s3:// locations go in the field below" in b.status.text()
+    assert b.endpoint_url is None and w.controller.endpoint_url is None
+    width = w.s3_dock.width()
     b.endpoint_edit.setText(url)
     qtbot.keyClick(b.endpoint_edit, QtCore.Qt.Key.Key_Return)
-    assert b.endpoint_label.text() == f"endpoint: {url} (anonymous)" and "S3 tab" in b.endpoint_label.toolTip()
+    assert b.endpoint_label.text() == f"endpoint: {url} (anonymous)" and "from the S3 tab" in b.endpoint_label.toolTip()
     assert w.controller.endpoint_url == url
+    assert w.s3_dock.width() == width  # the label does not widen the dock
     uri = s3_bucket["uri"]["zlib"]
     folder = uri.rsplit("/", 1)[0] + "/"
     with qtbot.waitSignal(b.listing_finished, timeout=WAIT):

@@ -150,7 +150,7 @@ class RampPanel(QtWidgets.QWidget):
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumWidth(200)
+        self.readout.setMinimumWidth(170)  # values such as "59777 DN" fit; the ramp plot keeps its room
 
         from .panes import cache_axes
 
@@ -168,7 +168,7 @@ class RampPanel(QtWidgets.QWidget):
         side.setWidgetResizable(True)
         side.setWidget(inner)
         # The readout is what a scientist reads (value, threshold, onset, slope): at 1280 px
-        # the splitter gave it 145 px and cut every value; the plot yields instead.
+        # the splitter gave it 145 px and cut every value.
         side.setMinimumWidth(self.readout.minimumWidth() + 14)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

@@ -145,6 +145,8 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self.refresh_button.setToolTip("List the location (refresh)")
         self.endpoint_label = QtWidgets.QLabel()
         self.endpoint_label.setWordWrap(True)
+        # A long URL must not widen the dock (a label wraps at spaces only): it is cut, the tooltip has it.
+        self.endpoint_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.endpoint_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self._endpoint_given_by = "--endpoint-url"
         # A mirror or a local test server can be chosen here, not only on the command line.
@@ -228,6 +230,11 @@ class S3BrowserWidget(QtWidgets.QWidget):
 
     def _endpoint_typed(self) -> None:
         url = self.endpoint_edit.text().strip()
+        if url and not url.lower().startswith(("http://", "https://")):
+            # An s3:// location typed here is the usual slip: say where it goes, keep the endpoint.
+            self._set_status(f"{url!r} is not an endpoint: an endpoint is an http(s):// URL such as "
+                             "http://127.0.0.1:9000 (empty: AWS S3); s3:// locations go in the field below", True)
+            return
         self._endpoint_given_by = "the S3 tab"
         self.set_endpoint(url or None)
         self.endpoint_changed.emit(url)
@@ -235,7 +242,7 @@ class S3BrowserWidget(QtWidgets.QWidget):
     def _show_endpoint(self) -> None:
         text, tip = endpoint_text(self.endpoint_url, self.anon, self._endpoint_given_by)
         self.endpoint_label.setText(text)
-        self.endpoint_label.setToolTip(tip)
+        self.endpoint_label.setToolTip(f"{text}\n{tip}")
 
     def refresh(self) -> None:
         """List the location bar's location afresh (a new generation)."""
