@@ -486,3 +486,24 @@ def test_s3_tab_can_be_pointed_at_another_endpoint_and_opens_from_it(qtbot, wind
     k = w.state.frame
     np.testing.assert_array_equal(np.asarray(w.dataset.primary.frame(k), np.float64),
                                   file_cube(s3_bucket["local"]["zlib"])[k])
+
+
+def test_a_cached_calibration_is_offered_not_switched_to(qtbot, window, small_set, fake_ramp, monkeypatch):
+    """Opening a raw exposure whose calibration is in the cache makes calibrated available and says so;
+    the panes stay on raw DN until the user chooses calibrated (they switched by themselves)."""
+    from brightstar_gui.jobs import opening
+
+    monkeypatch.setattr(opening, "cached_calibration_job", lambda req: (req.dataset_id, fake_ramp))
+    flashes = []
+    w = window
+    real_flash = w.flash
+    monkeypatch.setattr(w, "flash", lambda text, *a, **k: (flashes.append(text), real_flash(text, *a, **k)))
+    open_and_wait(qtbot, w, small_set["illuminated"])
+    qtbot.waitUntil(lambda: w.state.calibrated_available, timeout=WAIT)
+    settle(qtbot, w)
+    assert w.state.data_kind == "raw" and w.last_render.request.kind == "raw"
+    assert w.panes._titles["raw"] == "Frame\nraw DN"
+    assert any("in the cache" in f and "show: calibrated" in f for f in flashes), flashes
+    w.controls.kind.setCurrentText("calibrated")
+    settle(qtbot, w, kind="calibrated")
+    assert w.panes._titles["raw"] == "Frame\ncalibrated DN"

@@ -119,7 +119,13 @@ class AnalysisMixin:
                     task=True, on_cancel=lambda: self.views.status.notify("calibration_finished", False),
                     on_error=lambda err: self.views.status.notify("calibration_finished", False))
 
-    def attach_calibrated(self, path) -> None:
+    def attach_calibrated(self, path, show: bool = True) -> None:
+        """Use the calibrated ramp at ``path`` for this exposure; ``show``: switch the panes to it.
+
+        A ramp found in the cache is only made available (``show=False``): the panes
+        switching to calibrated DN a minute after opening, under a user clicking raw
+        pixels, changed every number on screen unasked.
+        """
         ds = self.dataset
         req = opening.AttachRequest(ds.id, Path(path), ds.shape)
 
@@ -137,7 +143,8 @@ class AnalysisMixin:
                 self.context = replace(self.context, pixeldq=att.pixeldq, bad=opening.readonly(att.pixeldq != 0))
             self.summaries = [s for s in self.summaries if s.kind != "calibrated"]
             self.model.calibrated_available = True
-            self.model.data_kind = "calibrated"
+            if show:
+                self.model.data_kind = "calibrated"
             self.request_pixel()
             self.views.status.notify("calibration_finished", True)
 
