@@ -504,6 +504,7 @@ def test_a_cached_calibration_is_offered_not_switched_to(qtbot, window, small_se
     assert w.state.data_kind == "raw" and w.last_render.request.kind == "raw"
     assert w.panes._titles["raw"] == "Frame\nraw DN"
     assert any("in the cache" in f and "show: calibrated" in f for f in flashes), flashes
+    assert w.controls.calibrate_button.text() == "Show calibrated"
     w.controls.kind.setCurrentText("calibrated")
     settle(qtbot, w, kind="calibrated")
     assert w.panes._titles["raw"] == "Frame\ncalibrated DN"

@@ -323,7 +323,8 @@ class DisplayControls(QtWidgets.QWidget):
     def _on_calibrated_available(self, available: bool) -> None:
         item = self.kind.model().item(1)
         item.setEnabled(bool(available))
-        self.calibrate_button.setText("Calibrated" if available else "Calibrate")
+        # "Calibrated" beside "show: raw" read as a state that contradicts it; the button shows it.
+        self.calibrate_button.setText("Show calibrated" if available else "Calibrate")
 
     def _on_n_frames(self, n: int) -> None:
         _blocked(self.baseline, self.baseline.setRange, 0, max(0, n - 1))
