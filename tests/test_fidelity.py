@@ -508,3 +508,26 @@ def test_a_cached_calibration_is_offered_not_switched_to(qtbot, window, small_se
     w.controls.kind.setCurrentText("calibrated")
     settle(qtbot, w, kind="calibrated")
     assert w.panes._titles["raw"] == "Frame\ncalibrated DN"
+
+
+def test_onset_map_in_the_ratio_pane_carries_no_mean_slope_message(qtbot, window, small_set):
+    """With the onset map in the ratio pane, a render without a mean slope (a new region, its pass
+    still running) does not leave "computing the mean slope..." written over the map, nor does the
+    pass's progress."""
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    c = w.controller
+    c.diagnostics.onset_pane = "ratio"
+    qtbot.waitUntil(lambda: getattr(c, "last_onset_image", None) is not None, timeout=WAIT)
+    settle(qtbot, w)
+    assert "ratio" not in w.last_render.request.panes  # the map covers it: no ratio render
+    seen = []
+    real = w.panes.set_message
+    w.panes.set_message = lambda kind, text: (seen.append((kind, text)), real(kind, text))
+    c.summaries = []  # a new mean-slope pass, as for a new region
+    c.ensure_summary()
+    qtbot.waitUntil(lambda: c.summary_for("raw", w.state.region()) is not None, timeout=WAIT)
+    settle(qtbot, w)
+    w.panes.set_message = real
+    assert w.panes._titles["ratio"].startswith("Onset map")
+    assert w.panes.messages["ratio"].toPlainText() == ""  # it stayed over the map, renders never clear it
+    assert not any(k == "ratio" and "mean slope" in t for k, t in seen), seen

@@ -47,6 +47,8 @@ class AnalysisMixin:
         req = SummaryRequest(ds.id, kind, region, self.values_source(kind), ctx)
 
         def progress(fraction, message):
+            if self.diagnostics.onset_pane == "ratio":
+                return  # the onset map covers the ratio pane: the progress is in the status bar
             self.views.panes.set_message("ratio", f"computing the mean slope... {fraction * 100:.0f}%")
 
         self.submit("summary", lambda token: summary_job(req), self._apply_summary, on_progress=progress,

@@ -225,6 +225,9 @@ class DiagnosticsMixin(PinsMixin):
             view, step = self.render_view(self.model.region())
         key = (serial, view, step, pane)
         if key == self._onset_image_key:
+            # The onset map is on screen: a render's message for the pane it covers
+            # ("computing the mean slope...") is not about it.
+            panes.set_message(pane, "")
             return
         self._onset_image_key = key
         req = OnsetImageRequest(onset.onset, serial, view, step, self.model.n_frames)
