@@ -2,37 +2,60 @@
 
 Usage::
 
-    PYTHONPATH=. python bench/bench_campaign.py [CAMPAIGN_DIR] [--size 256 --frames 8]
-                                                [--calibration FILE_uncal.asdf --refs REFERENCE_DIR]
+    PYTHONPATH=. python bench/bench_campaign.py                 # small: 256 px x 8 reads, 16 exposures
+    PYTHONPATH=. python bench/bench_campaign.py --full          # and full-size: 4096 x 4096, 6 reads, 6 exposures
+        [--scratch DIR] [--keep] [--full-frames N --full-stars K --full-darks D]
+        [--small-campaign DIR] [--full-campaign DIR]         # reuse campaigns written before (manifest.json)
+        [--skip-small]
+        [--calibration FILE_uncal.asdf --refs REFERENCE_DIR]  # also the calibration per 55-read exposure
 
-Writes a synthetic campaign (``brightstar synth --campaign``) into a scratch
-folder unless CAMPAIGN_DIR holds one, indexes it, then times
-``run_serial`` (one process, one exposure after the other: the tutorial's
-way) and ``run_on_client`` on a LocalCluster of 1 and 2 worker processes
-(cluster start-up timed separately).  Prints exposures per minute and the
-peak resident memory of each worker (ru_maxrss).
+For each campaign size it writes a synthetic campaign (``brightstar synth
+--campaign``; full size: the first K stars and D darks per detector, into
+``--scratch``, deleted afterwards unless ``--keep``), indexes it, and runs
+the same tasks three ways, results checked equal:
 
-``--calibration`` also times the calibration a ``campaign run --calibrate``
-task does first, on one full-size exposure (e.g. a 55-read 4096 x 4096
-file): the streaming engine in a fresh interpreter, cache off, with the
-wall and CPU time (user + sys) of each pass (``bench/bench_calibrate.py``'s
-measurement).  A synthetic campaign's own exposures are too narrow for
-refpix (it needs 4096 columns) unless written with ``--size 4096``.
+* **serial** -- the tutorial's way: one exposure after the other in one
+  process (a fresh interpreter, so its peak memory is its own);
+* **dask, 1 worker** and **dask, 2 workers** -- ``run_on_client`` on an
+  embedded LocalCluster of worker processes (the cluster start and imports
+  are timed apart and not counted).
+
+Printed per way: wall time of the tasks, exposures per minute, CPU seconds
+(user + sys) per exposure summed over the processes doing the work, and
+the peak resident memory (ru_maxrss) of each process.  The issue's budget
+is <= 3 GiB per worker: the last line says whether it held.
+
+``--calibration`` also times what a ``campaign run --calibrate`` task does
+first, on one full-size exposure (a 55-read 4096 x 4096 file): the streaming
+engine in a fresh interpreter, cache off, wall and CPU of each pass
+(``bench/bench_calibrate.py``'s measurement).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import shutil
 import tempfile
 import time
 from pathlib import Path
+
+#: The issue's memory budget per worker, MiB.
+BUDGET_MIB = 3 * 1024
 
 
 def _peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _warm() -> None:
@@ -46,18 +69,116 @@ def _warm() -> None:
     import processing.io  # noqa: F401
 
 
-def main() -> None:
+def _serial_in_this_process(rows, out, refs) -> dict:
+    """The tutorial's way, run in a fresh process: returns wall, CPU and peak RSS of the loop."""
+    from processing.campaign.run import run_serial
+
+    _warm()
+    cpu, t = _cpu_s(), time.perf_counter()
+    summary = run_serial(rows, out, refs)
+    return {"wall": time.perf_counter() - t, "cpu": _cpu_s() - cpu, "rss": [_peak_rss_mib()],
+            "failed": summary.failed}
+
+
+def _serial(rows, out, refs) -> dict:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_serial_in_this_process, rows, str(out), str(refs)).result()
+
+
+def _on_dask(rows, out, refs, workers: int) -> dict:
     from distributed import Client
 
+    from processing.campaign.run import local_cluster, run_on_client
+
+    t = time.perf_counter()
+    with local_cluster(workers) as cluster, Client(cluster) as client:
+        client.run(_warm)
+        start = time.perf_counter() - t
+        cpu = client.run(_cpu_s)
+        t = time.perf_counter()
+        summary = run_on_client(client, rows, out, refs)
+        wall = time.perf_counter() - t
+        cpu_after = client.run(_cpu_s)
+        rss = list(client.run(_peak_rss_mib).values())
+    return {"wall": wall, "cpu": sum(cpu_after[w] - cpu[w] for w in cpu_after), "rss": rss, "start": start,
+            "failed": summary.failed}
+
+
+def measure_campaign(root: Path, scratch: Path) -> list[dict]:
+    """Index ``root`` and run its tasks serially and on 1 and 2 workers; results must agree."""
     from processing.campaign.index import build_index_job
-    from processing.campaign.run import local_cluster, run_on_client, run_serial
+    from processing.campaign.run import load_results
+    from processing.progress import run
+
+    t = time.perf_counter()
+    rows = run(build_index_job(str(root)))
+    n = len(rows)
+    shapes = sorted({(r["width"], r["reads"]) for r in rows})
+    label = " + ".join(f"{w} px x {k} reads" for w, k in shapes)
+    print(f"[{label}] index: {n} exposures in {time.perf_counter() - t:.1f} s", flush=True)
+    refs = root / "references"
+    lines = []
+    for way, go in (("serial (tutorial's way)", lambda out: _serial(rows, out, refs)),
+                    ("dask, 1 worker", lambda out: _on_dask(rows, out, refs, 1)),
+                    ("dask, 2 workers", lambda out: _on_dask(rows, out, refs, 2))):
+        out = scratch / f"results-{label}-{len(lines)}"
+        r = go(out)
+        assert not r["failed"], r["failed"]
+        results = load_results(out)
+        if lines:
+            assert results == lines[0]["results"], f"{way}: results differ from the serial run's"
+        r.update(way=way, n=n, results=results, label=label)
+        lines.append(r)
+        extra = f" (cluster start + imports {r['start']:.1f} s, not counted)" if "start" in r else ""
+        print(f"[{label}] {way}: {r['wall']:.1f} s{extra}", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+    return lines
+
+
+def print_table(lines: list[dict]) -> None:
+    head = f"{'campaign':<28} {'way':<24} {'wall s':>8} {'exp/min':>8} {'x serial':>8} {'CPU s/exp':>9}  peak RSS MiB"
+    print("\n" + head + "\n" + "-" * (len(head) + 12))
+    serial = {}
+    for r in lines:
+        rate = 60 * r["n"] / r["wall"]
+        serial.setdefault(r["label"], rate)
+        print(f"{r['label']:<28} {r['way']:<24} {r['wall']:8.1f} {rate:8.1f} {rate / serial[r['label']]:8.2f} "
+              f"{r['cpu'] / r['n']:9.2f}  {', '.join(f'{v:.0f}' for v in r['rss'])}")
+    worst = max(v for r in lines if r["way"].startswith("dask") for v in r["rss"])
+    print(f"\npeak memory per worker: {worst:.0f} MiB (budget {BUDGET_MIB} MiB: "
+          f"{'met' if worst <= BUDGET_MIB else 'NOT met'})")
+
+
+def _campaign(root: Path | None, scratch: Path, name: str, **config) -> Path:
     from processing.campaign.synth import CampaignConfig, write_campaign_job
     from processing.progress import run
 
-    p = argparse.ArgumentParser()
-    p.add_argument("campaign", nargs="?", type=Path, default=None)
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--frames", type=int, default=8)
+    if root is not None and (root / "manifest.json").exists():
+        return root
+    root = scratch / name
+    t = time.perf_counter()
+    run(write_campaign_job(root, CampaignConfig(**config)))
+    print(f"synth --campaign {name} ({config}): {time.perf_counter() - t:.1f} s", flush=True)
+    return root
+
+
+def main() -> None:
+    from processing.campaign.synth import DEFAULT_STARS
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=256, help="small campaign's size (px)")
+    p.add_argument("--frames", type=int, default=8, help="small campaign's reads")
+    p.add_argument("--full", action="store_true", help="also a full-size (4096 x 4096) campaign")
+    p.add_argument("--full-frames", type=int, default=6)
+    p.add_argument("--full-stars", type=int, default=4, help="illuminated exposures (of the default six)")
+    p.add_argument("--full-darks", type=int, default=1, help="darks per detector")
+    p.add_argument("--small-campaign", type=Path, default=None, metavar="DIR")
+    p.add_argument("--full-campaign", type=Path, default=None, metavar="DIR",
+                   help="a folder of exposures with manifest.json and references/ (e.g. the 55-read demo set)")
+    p.add_argument("--skip-small", action="store_true", help="only the full-size campaign")
+    p.add_argument("--scratch", type=Path, default=None, metavar="DIR",
+                   help="where to write campaigns and results (full size: ~1.3 GB; default a temporary folder)")
+    p.add_argument("--keep", action="store_true", help="keep the campaigns written")
     p.add_argument("--calibration", type=Path, default=None, metavar="FILE",
                    help="also time the calibration of this full-size exposure")
     p.add_argument("--refs", type=Path, default=None, metavar="DIR", help="reference folder for --calibration")
@@ -74,39 +195,24 @@ def main() -> None:
         r = bench_calibrate.measure("streaming", args.calibration, refs)
         print("calibration per exposure (what --calibrate adds per task):")
         print(bench_calibrate._row(r), flush=True)
-    scratch = Path(tempfile.mkdtemp(prefix="bench_campaign_"))
+    if args.scratch is not None:
+        args.scratch.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench_campaign_", dir=args.scratch))
+    lines = []
     try:
-        root = args.campaign
-        if root is None or not (root / "manifest.json").exists():
-            root = scratch / "campaign"
-            t = time.perf_counter()
-            run(write_campaign_job(root, CampaignConfig(size=args.size, frames=args.frames)))
-            print(f"synth --campaign ({args.size} px, {args.frames} reads): {time.perf_counter() - t:.1f} s")
-        t = time.perf_counter()
-        rows = run(build_index_job(str(root)))
-        n = len(rows)
-        print(f"index: {n} exposures in {time.perf_counter() - t:.2f} s")
-        refs = root / "references"
-        _warm()
-        t = time.perf_counter()
-        run_serial(rows, scratch / "serial", refs)
-        dt = time.perf_counter() - t
-        print(f"serial, one process:  {dt:6.2f} s  {60 * n / dt:7.1f} exposures/min")
-        for workers in (1, 2):
-            t = time.perf_counter()
-            with local_cluster(workers) as cluster, Client(cluster) as client:
-                client.run(_warm)
-                start = time.perf_counter() - t
-                t = time.perf_counter()
-                summary = run_on_client(client, rows, scratch / f"dask{workers}", refs)
-                dt = time.perf_counter() - t
-                rss = client.run(_peak_rss_mib)
-            assert not summary.failed, summary.failed
-            print(f"dask, {workers} worker(s): {dt:6.2f} s  {60 * n / dt:7.1f} exposures/min "
-                  f"(cluster start + imports {start:.1f} s; peak RSS per worker "
-                  f"{', '.join(f'{v:.0f}' for v in rss.values())} MiB)")
+        if not args.skip_small:
+            small = _campaign(args.small_campaign, scratch, "small", size=args.size, frames=args.frames)
+            lines += measure_campaign(small, scratch)
+        if args.full:
+            full = _campaign(args.full_campaign, scratch, "full", size=4096, frames=args.full_frames,
+                             stars=DEFAULT_STARS[:args.full_stars], n_darks=args.full_darks)
+            lines += measure_campaign(full, scratch)
+        print_table(lines)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if args.keep:
+            print(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,10 @@ class OutputError(Exception):
 
 class UsageError(Exception):
     """A command-line argument that is malformed or does not fit the file (``brightstar: error: ...``, exit 2)."""
+
+
+class ClusterError(UsageError):
+    """A dask scheduler named by the user (``--scheduler tcp://HOST:PORT``) cannot be reached.
+
+    The message starts with the address.
+    """

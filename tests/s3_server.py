@@ -134,13 +134,15 @@ _REQUEST_LINE = re.compile(rb"(?:^|\r\n\r\n)(GET|HEAD|PUT|POST|DELETE) ")
 class _Counts:
     requests: int = 0
     bytes_down: int = 0
+    bytes_up: int = 0
     by_method: dict = field(default_factory=dict)
 
 
 class TcpProxy:
     """A loopback TCP proxy that counts traffic and can cut it.
 
-    Counts the bytes sent to the client (``bytes_down``) and the HTTP requests
+    Counts the bytes sent to the client (``bytes_down``) and from it
+    (``bytes_up``; any protocol, e.g. a dask client's), and the HTTP requests
     sent upstream (bodiless GET/HEAD requests are counted exactly).  With
     ``cut_after`` set, the proxy forwards that many response bytes, then
     closes every connection *and* its listening socket: to the client the
@@ -198,6 +200,7 @@ class TcpProxy:
                     break
                 if upward:
                     with self._lock:
+                        self.counts.bytes_up += len(data)
                         for match in _REQUEST_LINE.finditer(data):
                             self.counts.requests += 1
                             method = match.group(1).decode()

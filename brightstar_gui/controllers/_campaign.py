@@ -28,6 +28,8 @@ class CampaignController:
     """
 
     CHANNEL = "campaign"
+    #: Seconds to wait for an external scheduler before saying it cannot be reached.
+    connect_timeout = 20.0
 
     def __init__(self, viewer, view):
         self.viewer = viewer
@@ -40,9 +42,17 @@ class CampaignController:
         self.viewer.submit(self.CHANNEL, lambda token: campaign_jobs.load_job(req), self._on_table, task=True,
                            on_progress=self.view.show_progress)
 
-    def index_and_run(self, prefix: str, out: str, workers: int | None = None, calibrate: bool = False) -> None:
-        """Index ``prefix``, analyse it into ``out`` on an embedded dask cluster, then show the table."""
-        req = campaign_jobs.RunRequest(str(prefix), str(out), workers, calibrate, endpoint_url=self.viewer.endpoint_url)
+    def index_and_run(self, prefix: str, out: str, workers: int | None = None, calibrate: bool = False,
+                      scheduler: str | None = None) -> None:
+        """Index ``prefix``, analyse it into ``out``, then show the table.
+
+        On the dask scheduler at ``scheduler`` (``tcp://HOST:PORT``; its
+        workers must see ``prefix`` and ``out``) or, when it is empty, on an
+        embedded LocalCluster of ``workers`` processes.
+        """
+        req = campaign_jobs.RunRequest(str(prefix), str(out), workers, calibrate, endpoint_url=self.viewer.endpoint_url,
+                                       scheduler=(scheduler or "").strip() or None,
+                                       connect_timeout=self.connect_timeout)
         self.viewer.submit(self.CHANNEL, lambda token: campaign_jobs.run_job(req), self._on_table, task=True,
                            on_progress=self.view.show_progress)
 

@@ -20,7 +20,7 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Index the exposures under ``prefix``, analyse them into ``out`` on an embedded cluster, tabulate.
+    """Index the exposures under ``prefix``, analyse them into ``out`` on a dask cluster, tabulate.
 
     Attributes
     ----------
@@ -35,6 +35,11 @@ class RunRequest:
     references : str or None
         Reference folder (None: the synthetic campaign's, next to the exposures).
     endpoint_url : str or None
+    scheduler : str or None
+        ``tcp://HOST:PORT`` of an existing dask scheduler whose workers open
+        the files themselves (None: an embedded LocalCluster of ``workers``).
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` before a clear error naming it.
     """
 
     prefix: str
@@ -43,6 +48,8 @@ class RunRequest:
     calibrate: bool = False
     references: str | None = None
     endpoint_url: str | None = None
+    scheduler: str | None = None
+    connect_timeout: float = 20.0
 
 
 def load_job(req: LoadRequest) -> Job:
@@ -64,7 +71,8 @@ def run_job(req: RunRequest) -> Job:
     refs = req.references or default_references(rows)
     if refs is None:
         raise ReferenceFileError(f"{req.prefix}: no reference folder found next to the exposures; choose one")
-    yield from scaled(campaign_run_job(rows, req.out, refs, workers=req.workers, endpoint_url=req.endpoint_url,
-                                       calibrate=req.calibrate), 0.1, 0.98, "")
+    yield from scaled(campaign_run_job(rows, req.out, refs, scheduler=req.scheduler, workers=req.workers,
+                                       endpoint_url=req.endpoint_url, calibrate=req.calibrate,
+                                       connect_timeout=req.connect_timeout), 0.1, 0.98, "")
     yield Progress(0.99, "tabulating")
     return campaign_table(req.out)

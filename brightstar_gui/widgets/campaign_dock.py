@@ -3,7 +3,8 @@
 A thin view of :class:`~brightstar_gui.controllers._campaign.CampaignController`:
 "Load results..." tabulates a folder of ``brightstar campaign run``;
 "Index + run..." indexes a folder of exposures and analyses it on an
-embedded dask cluster, with progress in the status bar and here; a click on
+embedded dask cluster, or on the existing scheduler typed in the scheduler
+field (``tcp://HOST:PORT``), with progress in the status bar and here; a click on
 a row opens that exposure at its star.  The plots are the report's
 (:func:`processing.campaign.report.report_data`): equivalent radius and
 saturated area against time coloured by magnitude, onset radius against
@@ -56,10 +57,18 @@ class CampaignDock(QtWidgets.QWidget):
         self.load_button = QtWidgets.QPushButton("Load results...")
         self.run_button = QtWidgets.QPushButton("Index + run...")
         self.calibrate_box = QtWidgets.QCheckBox("calibrate")
+        self.scheduler_edit = QtWidgets.QLineEdit(placeholderText="embedded cluster, or tcp://HOST:PORT")
+        self.scheduler_edit.setToolTip("Run on this existing dask scheduler (its workers open the files themselves); "
+                                       "empty: an embedded cluster on this machine")
         self.filter_edit = QtWidgets.QLineEdit(placeholderText="filter rows (any column)")
         self.progress_label = QtWidgets.QLabel("No campaign loaded.")
+        # The dock shares the bottom with the Saturation dock (~650 px at 1280 x 800): the fields keep a
+        # usable width and the status text gives way (its full text is in the tooltip).
+        self.scheduler_edit.setMinimumWidth(200)
+        self.filter_edit.setMinimumWidth(120)
+        self.progress_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         bar = QtWidgets.QHBoxLayout()
-        for w in (self.load_button, self.run_button, self.calibrate_box, self.filter_edit):
+        for w in (self.load_button, self.run_button, self.calibrate_box, self.scheduler_edit, self.filter_edit):
             bar.addWidget(w)
         bar.addWidget(self.progress_label, 1)
 
@@ -125,11 +134,13 @@ class CampaignDock(QtWidgets.QWidget):
             return
         out = QtWidgets.QFileDialog.getExistingDirectory(self, "Results folder (finished results are kept)")
         if out and self.controller is not None:
-            self.controller.index_and_run(prefix, out, calibrate=self.calibrate_box.isChecked())
+            self.controller.index_and_run(prefix, out, calibrate=self.calibrate_box.isChecked(),
+                                          scheduler=self.scheduler_edit.text())
 
     # -- controller -> view ----------------------------------------------------------------------
     def show_progress(self, fraction: float, message: str) -> None:
         self.progress_label.setText(f"{100 * fraction:.0f} %  {message}")
+        self.progress_label.setToolTip(self.progress_label.text())
 
     def show_campaign(self, table) -> None:
         self.source.clear()
@@ -144,6 +155,7 @@ class CampaignDock(QtWidgets.QWidget):
         self.proxy.sort(-1)
         self._plot(table.plots)
         self.progress_label.setText(f"{len(table.rows)} exposures from {table.folder}")
+        self.progress_label.setToolTip(self.progress_label.text())
         self.table_shown.emit(len(table.rows))
 
     def _plot(self, data: dict) -> None:

@@ -61,10 +61,13 @@ def list_exposures(prefix: str, *, endpoint_url: str | None = None) -> list[str]
             found += [f.uri for f in files if f.name.endswith(PATTERN)]
             todo += folders
         return sorted(found)
-    root = Path(text)
+    # Absolute: the URIs go to workers whose working folder is not ours (an external cluster).
+    root = Path(os.path.abspath(text))
     if not root.is_dir():
         raise ExposureError(text, "is not a folder (campaign index wants a folder or an s3:// prefix)")
-    return sorted(str(p) for p in root.rglob("*" + PATTERN) if not any(part.startswith(".") for part in p.parts))
+    # Hidden folders below the root (partial writes, caches) are skipped; the root's own path may be anything.
+    return sorted(str(p) for p in root.rglob("*" + PATTERN)
+                  if not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def start_seconds(start_time) -> float:

@@ -132,7 +132,10 @@ def write_report(results: list[dict], out: str | os.PathLike, magnitudes: dict[s
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
-        with PdfPages(tmp) as pdf:
+        # TrueType (Type 42) subsets, not matplotlib's default Type 3 glyph procedures: the text stays
+        # text (searchable, editable) and journals' PDF checks accept the fonts.
+        with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(
+                tmp, metadata={"Title": "Bright-star campaign report", "Creator": "brightstar campaign report"}) as pdf:
             pdf.savefig(fig)
         os.replace(tmp, out)
     finally:

@@ -26,6 +26,8 @@ from .analysis import analyse
 
 #: Times dask reruns a task whose worker was lost.
 RETRIES = 2
+#: Seconds to wait for an external scheduler to answer before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 20.0
 
 
 def result_path(out: str | Path, row: dict) -> Path:
@@ -141,11 +143,39 @@ def local_cluster(n_workers: int | None = None):
                             worker_dashboard_address=None)
 
 
+def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT_S):
+    """A dask Client on an existing scheduler, or a clear error naming the address within ``timeout`` seconds.
+
+    Raises
+    ------
+    ClusterError
+        If nothing answers at ``scheduler`` in time (refused, unroutable or a
+        server that is not a dask scheduler).
+    """
+    from distributed import Client
+
+    from ..errors import ClusterError
+
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise ClusterError(f"{scheduler}: no dask scheduler answered within {timeout:g} s ({err}); "
+                           "is `dask scheduler` running there and reachable from here?") from None
+    except ValueError as err:  # a malformed address
+        raise ClusterError(f"{scheduler}: not a dask scheduler address ({err}); expected tcp://HOST:PORT") from None
+
+
+def _for_workers(out, references) -> tuple[Path, Path]:
+    # Workers of an external cluster run in their own working folder: relative paths would land there.
+    return Path(os.path.abspath(out)), Path(os.path.abspath(references))
+
+
 def run_on_client(client, index_rows: list[dict], out, references, endpoint_url: str | None = None,
                   progress: bool = False, calibrate: bool = False) -> RunSummary:
     """Submit one task per unfinished exposure to a dask client and wait for them (see :func:`run_job` for progress)."""
     from distributed import progress as progress_bar
 
+    out, references = _for_workers(out, references)
     todo, skipped = _todo(index_rows, out, calibrate)
     # The index travels once to the cluster, not once per task.
     [index_future] = client.scatter([index_rows], broadcast=True)
@@ -161,13 +191,19 @@ def run_on_client(client, index_rows: list[dict], out, references, endpoint_url:
 
 def run_campaign(index_rows: list[dict], out, references, *, scheduler: str | None = None,
                  workers: int | None = None, endpoint_url: str | None = None, progress: bool = False,
-                 calibrate: bool = False) -> RunSummary:
-    """Run the campaign on an existing scheduler (``tcp://host:port``) or an embedded LocalCluster."""
+                 calibrate: bool = False, connect_timeout: float = CONNECT_TIMEOUT_S) -> RunSummary:
+    """Run the campaign on an existing scheduler (``tcp://host:port``) or an embedded LocalCluster.
+
+    Raises
+    ------
+    ClusterError
+        If ``scheduler`` does not answer within ``connect_timeout`` seconds.
+    """
     from distributed import Client
 
     kwargs = {"progress": progress, "calibrate": calibrate}
     if scheduler:
-        with Client(scheduler) as client:
+        with connect(scheduler, connect_timeout) as client:
             return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
     with local_cluster(workers) as cluster, Client(cluster) as client:
         return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
@@ -192,7 +228,7 @@ def load_results(out) -> list[dict]:
 
 
 def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = None, workers: int | None = None,
-            endpoint_url: str | None = None, calibrate: bool = False):
+            endpoint_url: str | None = None, calibrate: bool = False, connect_timeout: float = CONNECT_TIMEOUT_S):
     """:func:`run_campaign` as a job: yields a :class:`~processing.progress.Progress` as tasks finish.
 
     Closing the generator (a GUI cancel) cancels the tasks not yet finished
@@ -209,6 +245,7 @@ def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = 
 
     from ..progress import Progress
 
+    out, references = _for_workers(out, references)
     todo, skipped = _todo(index_rows, out, calibrate)
     yield Progress(0.0, f"{len(todo)} exposures to analyse, {len(skipped)} already done")
     if not todo:
@@ -216,7 +253,7 @@ def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = 
     with ExitStack() as stack:
         yield Progress(0.0, "starting the dask cluster" if not scheduler else f"connecting to {scheduler}")
         if scheduler:
-            client = stack.enter_context(Client(scheduler))
+            client = stack.enter_context(connect(scheduler, connect_timeout))
         else:
             cluster = stack.enter_context(local_cluster(workers))
             client = stack.enter_context(Client(cluster))

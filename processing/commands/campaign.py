@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--calibrate", action="store_true",
                     help="calibrate each exposure first (romancal's steps, through the calibration cache) "
                          "and analyse the calibrated ramp")
+    rn.add_argument("--connect-timeout", type=float, default=None, metavar="S",
+                    help="seconds to wait for --scheduler to answer (default 20)")
     rn.add_argument("--endpoint-url", default=None, help="S3 endpoint (mirrors, tests)")
     rn.add_argument("--quiet", action="store_true", help="no progress bar")
     rn.set_defaults(func=_run)
@@ -61,7 +63,7 @@ def _index(args) -> int:
 
 def _run(args) -> int:
     from ..campaign.index import read_index
-    from ..campaign.run import default_references, run_campaign, run_serial
+    from ..campaign.run import CONNECT_TIMEOUT_S, default_references, run_campaign, run_serial
     from ..errors import ReferenceFileError, UsageError
 
     rows = read_index(args.index)
@@ -70,11 +72,15 @@ def _run(args) -> int:
         raise ReferenceFileError(f"{args.index}: no reference folder found next to the exposures; pass --references DIR")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: at least one worker is needed")
+    timeout = CONNECT_TIMEOUT_S if args.connect_timeout is None else args.connect_timeout
+    if timeout <= 0:
+        raise UsageError(f"--connect-timeout {args.connect_timeout}: must be more than 0 s")
     if args.serial:
         summary = run_serial(rows, args.out, refs, args.endpoint_url, calibrate=args.calibrate)
     else:
         summary = run_campaign(rows, args.out, refs, scheduler=args.scheduler, workers=args.workers,
-                               endpoint_url=args.endpoint_url, progress=not args.quiet, calibrate=args.calibrate)
+                               endpoint_url=args.endpoint_url, progress=not args.quiet, calibrate=args.calibrate,
+                               connect_timeout=timeout)
     for name, error in summary.failed.items():
         print(f"brightstar: warning: {name}: {error}", file=sys.stderr)
     print(f"{args.out}: {len(summary.computed)} analysed, {len(summary.skipped)} already done, "
