@@ -531,3 +531,18 @@ def test_onset_map_in_the_ratio_pane_carries_no_mean_slope_message(qtbot, window
     assert w.panes._titles["ratio"].startswith("Onset map")
     assert w.panes.messages["ratio"].toPlainText() == ""  # it stayed over the map, renders never clear it
     assert not any(k == "ratio" and "mean slope" in t for k, t in seen), seen
+
+
+def test_empty_window_shows_no_zoom_and_no_fake_histogram(qtbot, window, small_set):
+    """No exposure: the zoom readout says "zoom -" (it gave the empty panes' 0.08x) and the
+    histogram has no 0..1 axis or level range; both appear with an exposure."""
+    w = window
+    qtbot.wait(50)
+    assert w.zoom_label.text() == "zoom -"
+    hist = w.controls.histogram
+    assert not hist.getAxis("bottom").style["showValues"] and not hist.region.isVisible()
+    open_and_wait(qtbot, w, small_set["illuminated"])
+    qtbot.waitUntil(lambda: w.zoom_label.text() != "zoom -", timeout=WAIT)
+    assert w.zoom_label.text().startswith("zoom ")
+    qtbot.waitUntil(lambda: hist.getAxis("bottom").style["showValues"], timeout=WAIT)
+    assert hist.region.isVisible()

@@ -50,11 +50,19 @@ class HistogramPlot(pg.PlotWidget):
         self.addItem(self.region)
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self._block = False
+        self._show_values(False)  # no histogram yet: no fake 0..1 axis and level range
+
+    def _show_values(self, on: bool) -> None:
+        if self.getAxis("bottom").style["showValues"] != on:
+            self.getAxis("bottom").setStyle(showValues=on)
+            self.region.setVisible(on)
 
     def set_histogram(self, counts, edges, levels) -> None:
         if counts is None:
             self.curve.setData([], [])
+            self._show_values(False)
             return
+        self._show_values(True)
         self.curve.setData(np.asarray(edges, float), np.asarray(counts, float))
         self._block = True
         self.region.setRegion(levels)
