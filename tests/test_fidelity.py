@@ -546,3 +546,21 @@ def test_empty_window_shows_no_zoom_and_no_fake_histogram(qtbot, window, small_s
     assert w.zoom_label.text().startswith("zoom ")
     qtbot.waitUntil(lambda: hist.getAxis("bottom").style["showValues"], timeout=WAIT)
     assert hist.region.isVisible()
+
+
+def test_pane_menu_mnemonics_are_unique(qtbot, window, small_set):
+    """Each item of the pane menu has its own key (C was both Copy value and cutout centre, so
+    pressing it in the menu moved between them and copied nothing)."""
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    for pinned in (False, True):
+        if pinned:
+            w.controller.pin_pixel(10, 10)
+        menu = w.pane_menu.menu_for("raw", 10, 10)
+        keys = []
+        for a in menu.actions():
+            text = a.text()
+            if a.isSeparator() or "&" not in text:
+                continue
+            keys.append(text[text.index("&") + 1].lower())
+        assert len(keys) == 4 and len(set(keys)) == len(keys), keys
+        assert keys[0] == "c" and w.pane_menu.action("Copy value").text() == "&Copy value"
