@@ -19,11 +19,15 @@ is dropped.  Errors of every channel go to one signal, ``WorkerPool.errored``
 
 Jobs receive plain values and return plain values; they never touch widgets.
 ``WorkerPool.shutdown()`` cancels everything and joins the threads (call it
-from ``closeEvent``).
+from ``closeEvent``).  A job blocked in a call that cannot be interrupted (a
+network read of an endpoint that never answers) would make that join wait
+for the call's own timeout: such a job runs the call through
+:func:`wait_abandoning`, which stops waiting as soon as the job is cancelled.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import inspect
 import sys
 import threading
@@ -49,6 +53,47 @@ _THREADS: "weakref.WeakSet[_ChannelThread]" = weakref.WeakSet()
 def live_threads() -> list[QtCore.QThread]:
     """Worker threads that exist now (for tests that check nothing is left running)."""
     return list(_THREADS)
+
+
+def wait_abandoning(call: Callable[[], Any], token: CancelToken, name: str = "blocking-call",
+                    poll_s: float = 0.02) -> Any:
+    """Return ``call()``, but stop waiting for it (raise ``Cancelled``) once ``token`` is cancelled.
+
+    For a call that cannot be interrupted, a network request to an endpoint
+    that accepts and never answers: ``call`` runs on a daemon Python thread
+    and the job's channel thread only waits on it, so a cancel (the window
+    closing) ends the channel thread within ``poll_s`` instead of the call's
+    own timeouts (seconds).  The abandoned call finishes on its own thread
+    and its value or exception goes to a future nobody reads: ``call`` must
+    therefore be a function of plain values that touches no Qt object.
+
+    Parameters
+    ----------
+    call : callable
+        No arguments; its return value is returned, its exception raised.
+    token : CancelToken
+        The job's token.
+    name : str
+        The daemon thread's name (``brightstar-abandonable-<name>``).
+    poll_s : float
+        How often the token is checked, seconds.
+    """
+    token.raise_if_cancelled()
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def target() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(call())
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting job (if it still waits)
+            future.set_exception(err)
+
+    threading.Thread(target=target, name=f"brightstar-abandonable-{name}", daemon=True).start()
+    while True:
+        try:
+            return future.result(timeout=poll_s)
+        except concurrent.futures.TimeoutError:
+            token.raise_if_cancelled()
 
 
 @dataclass

@@ -72,6 +72,41 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def make_window(qtbot):
+    """Build main windows as the program's start does: shown, exposed, closed after the test.
+
+    ``make_window(size=(1280, 800), **kwargs)`` returns a shown
+    :class:`~brightstar_gui.widgets.main_window.MainWindow` (``kwargs`` go to
+    it, e.g. ``endpoint_url``); ``size=None`` keeps the window's own size.
+    Every window is closed at the end of the test (its ``closeEvent``:
+    settings saved, workers joined), then deleted by pytest-qt.
+    """
+    from brightstar_gui.widgets.main_window import MainWindow
+
+    made: list = []
+
+    def make(size: tuple[int, int] | None = (1280, 800), **kwargs):
+        w = MainWindow(**kwargs)
+        qtbot.addWidget(w)
+        if size is not None:
+            w.resize(*size)
+        w.show()
+        qtbot.waitExposed(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture
+def window(make_window):
+    """A fresh main window, 1280 x 800 (a test file may override this fixture for another size)."""
+    return make_window()
+
+
+@pytest.fixture
 def no_qt_leaks(qapp, monkeypatch):
     """Fail a test that leaves a worker QThread or a QTimer running (napari's dangling fixtures).
 

@@ -6,8 +6,11 @@ through the public API; the whole-cube run is romancal's own
 gives every channel its own gamma, zeta and alpha (the synthetic one gives
 them all the same), so that refpix's general path is what is compared.
 
-6 reads run in the default suite (~1 min, 4 GiB for the whole-cube run);
-12 reads are marked slow (BRIGHTSTAR_SLOW_TESTS=1; ~7 GiB).
+3 reads run in the default suite (the exposure test_calibrate.py uses,
+written once per session; the star's core saturates in read 0 and the
+saturated area grows in every read after, so saturation onset mid-ramp and
+its propagation are compared); 12 reads are marked slow
+(BRIGHTSTAR_SLOW_TESTS=1; ~7 GiB).
 """
 
 from __future__ import annotations
@@ -80,8 +83,9 @@ def _compare(streaming: Path, romancal: Path) -> dict:
             assert diff.max() <= TOLERANCE_DN, side
             np.testing.assert_array_equal(a.arrays[f"dq_border_ref_pix_{side}"].read(), b.arrays[f"dq_border_ref_pix_{side}"].read())
         saturated = int(np.count_nonzero(a.arrays["groupdq"].frame(a.shape[0] - 1)))
+        first = int(np.count_nonzero(a.arrays["groupdq"].frame(0)))
     assert worst <= TOLERANCE_DN
-    return {"max_abs_diff": worst, "flagged_last_read": saturated}
+    return {"max_abs_diff": worst, "flagged_first_read": first, "flagged_last_read": saturated}
 
 
 def _run_both(exposure: Path, refs: dict, tmp_path: Path):
@@ -93,10 +97,12 @@ def _run_both(exposure: Path, refs: dict, tmp_path: Path):
     return _compare(ours.path, theirs.path)
 
 
-def test_streaming_equals_romancal_at_6_full_size_reads(tmp_path_factory, refs, tmp_path):
-    measured = _run_both(full_size_exposure(tmp_path_factory, 6), refs, tmp_path)
-    print(f"6 reads: {measured}")
-    assert measured["flagged_last_read"] > 0  # the star saturates: saturation is really compared
+def test_streaming_equals_romancal_at_3_full_size_reads(tmp_path_factory, refs, tmp_path):
+    measured = _run_both(full_size_exposure(tmp_path_factory, 3), refs, tmp_path)
+    print(f"3 reads: {measured}")
+    # The star saturates, and more of it in each read: saturation is really
+    # compared, onset after read 0 included.
+    assert 0 < measured["flagged_first_read"] < measured["flagged_last_read"]
 
 
 @pytest.mark.slow

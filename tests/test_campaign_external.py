@@ -232,18 +232,10 @@ def test_workers_read_an_s3_prefix_themselves(campaign, external, serial, s3_ser
 
 # -- the Campaign dock on the same cluster (pytest-qt) ------------------------------------------
 @pytest.fixture
-def window(qtbot):
-    pytest.importorskip("pytestqt")
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+def window(make_window):
+    w = make_window()  # conftest: shown, exposed, closed after the test
     w.campaign_dock.raise_()
-    yield w
-    w.close()
+    return w
 
 
 def _click_index_and_run(qtbot, monkeypatch, dock, prefix: str, out: str, scheduler: str) -> None:

@@ -30,19 +30,6 @@ def results(campaign, tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def _column(dock, title: str) -> int:
     heads = [dock.source.headerData(c, QtCore.Qt.Orientation.Horizontal) for c in range(dock.source.columnCount())]
     return next(i for i, h in enumerate(heads) if h.startswith(title))

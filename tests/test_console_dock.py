@@ -14,14 +14,8 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 WAIT = 30_000
 
 
-def test_console_namespace_drives_the_viewer_and_shuts_down(qtbot, small_set):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+def test_console_namespace_drives_the_viewer_and_shuts_down(qtbot, window, small_set):
+    w = window
     assert w.console_dock is None  # nothing started until asked for
     with qtbot.waitSignal(w.context_loaded, timeout=WAIT):
         w.open_uri(str(small_set["illuminated"]))

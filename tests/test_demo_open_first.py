@@ -141,19 +141,6 @@ def test_manifest_is_current_only_for_this_generator_and_shape():
 pytestqt = pytest.importorskip("pytestqt")
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def test_demo_shows_the_exposure_while_its_references_are_written(qtbot, window, monkeypatch):
     """The references job waits until the test has seen the exposure on screen: the first look
     is then one progress row that never goes back, and the references load when written."""

@@ -32,19 +32,6 @@ pg.setConfigOptions(imageAxisOrder="row-major")
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 @pytest.fixture(scope="module")
 def truth(small_set):
     sat_dn = figures.align_to_frame(

@@ -18,14 +18,10 @@ WAIT = 120_000
 
 
 @pytest.fixture
-def window(qtbot):
+def window(make_window):
     from brightstar_gui import crash_guard, verify_status
-    from brightstar_gui.widgets.main_window import MainWindow
 
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(size=None)
     w._crash_guard = crash_guard.install(w)
     w._verify_status = verify_status.install(w)
     yield w

@@ -39,19 +39,6 @@ def make_controller():
         c.close()
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def rows_of(browser):
     t = browser.table
     return [[t.topLevelItem(i).text(c) for c in range(t.columnCount())] for i in range(t.topLevelItemCount())]

@@ -41,16 +41,8 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
 @pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def window(make_window):
+    return make_window((1500, 950))
 
 
 def open_and_wait(qtbot, w, uri):

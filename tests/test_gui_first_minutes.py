@@ -14,16 +14,8 @@ from processing.progress import run  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def window(make_window):
+    return make_window((1400, 900))
 
 
 def test_demo_progress_says_what_it_writes_and_never_goes_back(qtbot, window, capfd):

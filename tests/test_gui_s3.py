@@ -19,16 +19,8 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
 @pytest.fixture
-def s3_window(qtbot, s3_bucket):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def s3_window(make_window, s3_bucket):
+    return make_window((1400, 900), endpoint_url=s3_bucket["endpoint_url"])
 
 
 def test_open_from_s3_shows_the_frame_and_bytes_fetched(qtbot, s3_window, s3_bucket):

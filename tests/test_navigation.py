@@ -28,19 +28,6 @@ Ctrl = QtCore.Qt.KeyboardModifier.ControlModifier
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def open_and_wait(qtbot, w, uri):
     with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
         w.open_uri(str(uri))
@@ -425,15 +412,9 @@ def test_pane_menu_copies_values_and_moves_the_cutout(qtbot, window, small_set):
 # -- S3 -------------------------------------------------------------------------------------------
 
 
-def test_pixel_table_over_s3(qtbot, s3_bucket):
+def test_pixel_table_over_s3(qtbot, make_window, s3_bucket):
     """On S3 the table's box is fetched in a job (a read no render has fetched): the file's values."""
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow(endpoint_url=s3_bucket["endpoint_url"])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(endpoint_url=s3_bucket["endpoint_url"])
     try:
         open_and_wait(qtbot, w, s3_bucket["uri"]["none"])
         w.pixel_table.follow.setChecked(False)

@@ -29,15 +29,8 @@ SIZES = [(1280, 800), (1560, 900), (1920, 1200)]
 
 
 @pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(size=None)
 
 
 def settle(qtbot, w):

@@ -28,19 +28,6 @@ WAIT = 20_000  # ms
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def settled(qtbot, w, region):
     def ok():
         r = w.last_render

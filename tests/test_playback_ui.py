@@ -21,19 +21,6 @@ WAIT = 20_000  # ms
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def test_playing_throttles_the_pixel_table_and_pausing_shows_the_frame(qtbot, window, small_set, monkeypatch):
     from brightstar_gui.controllers import _navigation
 

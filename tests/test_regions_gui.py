@@ -29,19 +29,6 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 WAIT = 20_000
 
 
-@pytest.fixture
-def window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def open_and_wait(qtbot, w, uri):
     with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
         w.open_uri(str(uri))

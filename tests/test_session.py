@@ -105,26 +105,6 @@ def test_missing_exposures_are_listed(tmp_path):
 pytest.importorskip("pytestqt")
 
 
-@pytest.fixture
-def make_window(qtbot):
-    from brightstar_gui.widgets.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow()
-        qtbot.addWidget(w)
-        w.resize(1280, 800)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-
-
 def file_action(w, prefix):
     menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&File")
     return next(a for a in menu.actions() if a.text().startswith(prefix))

@@ -23,6 +23,7 @@ from ..jobs.growth import GrowthRequest, GrowthResult, growth_job, saturation_fr
 from ..jobs.onset import NEVER_NAME, ContoursRequest, OnsetImageRequest, contours_job, onset_image_job, onset_lut
 from ..jobs.profile import ProfilePrep, ProfileRequest, profile_at_job, profile_prep_job
 from ..models.diagnostics import DiagnosticsModel
+from ..models.pacing import FrameFollower
 from ._pins import PinsMixin
 
 #: Cutout growth results kept per exposure (a full-frame one is kept besides).
@@ -47,7 +48,8 @@ class DiagnosticsMixin(PinsMixin):
         self.last_pins = None
         self.last_profile = None
         ev = self.model.events
-        ev.frame.connect(self._diag_on_frame)
+        # Growth marker and star profile: paced while playing (models.pacing).
+        self._diag_follower = FrameFollower(self.model, self._diag_on_frame)
         ev.baseline.connect(lambda *_: self.request_profile())
         ev.data_kind.connect(lambda *_: self.refresh_diagnostics())
         ev.cutout.connect(lambda *_: (self.request_growth(), self.request_contours()))
@@ -164,7 +166,7 @@ class DiagnosticsMixin(PinsMixin):
         view.set_frame(self.model.frame)
         self.last_growth = result
 
-    def _diag_on_frame(self, k: int, *_: Any) -> None:
+    def _diag_on_frame(self, k: int) -> None:
         view = self._view("growth")
         if view is not None:
             view.set_frame(k)
@@ -326,7 +328,9 @@ class DiagnosticsMixin(PinsMixin):
         k = self.model.frame
 
         def done(profile):
-            if self._profile_prep is not prep or self.model.frame != profile.read:
+            # Playing, a profile a few frames old is shown (the dock follows at most
+            # every DOCK_PLAYBACK_INTERVAL); paused, only the frame on screen's.
+            if self._profile_prep is not prep or (self.model.frame != profile.read and not self.model.playing):
                 return
             self.last_profile = profile
             view.set_profile(profile, self.diagnostics.profile_kind)

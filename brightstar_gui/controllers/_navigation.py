@@ -20,7 +20,6 @@ the UI thread.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
@@ -28,9 +27,10 @@ from ..jobs.pane_value import fmt_value, kind_label, pane_value_job, pane_value_
 from ..jobs.pane_value import value_text as pane_value_text
 from ..jobs.pixel_table import PixelTable, PixelTableRequest, pixel_table_job
 from ..jobs.render import probe_values
+from ..models.pacing import DOCK_PLAYBACK_INTERVAL, FrameFollower
 
 #: Seconds between pixel-table updates while playing (paused: every frame change).
-TABLE_PLAYBACK_INTERVAL = 0.25
+TABLE_PLAYBACK_INTERVAL = DOCK_PLAYBACK_INTERVAL
 
 
 class NavigatorView(Protocol):
@@ -56,23 +56,16 @@ class NavigationMixin:
         ev = self.model.events
         for name in ("data_kind", "selected_pixel", "subtract_superbias"):
             ev[name].connect(self._on_table_field)
-        ev.frame.connect(self._on_table_frame)
-        ev.playing.connect(self._on_table_field)  # paused: the table shows the frame on screen
-        self._table_key = None
-        self._table_hover: tuple[int, int] | None = None
-        self._table_asked_at = 0.0
-
-    def _on_table_field(self, *_: Any) -> None:
-        self.request_pixel_table()
-
-    def _on_table_frame(self, *_: Any) -> None:
         # Playing, the table follows the frame at most every TABLE_PLAYBACK_INTERVAL
         # seconds: 81 cells (and their headers, which re-lay out the window)
         # refilled at 60 Hz cost more than the frame itself, and nobody reads them.
-        now = time.monotonic()
-        if self.model.playing and now - self._table_asked_at < TABLE_PLAYBACK_INTERVAL:
-            return
-        self._table_asked_at = now
+        self._table_follower = FrameFollower(self.model, lambda _k: self.request_pixel_table(),
+                                             TABLE_PLAYBACK_INTERVAL)
+        ev.playing.connect(self._on_table_field)  # paused: the table shows the frame on screen
+        self._table_key = None
+        self._table_hover: tuple[int, int] | None = None
+
+    def _on_table_field(self, *_: Any) -> None:
         self.request_pixel_table()
 
     # -- go to -------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any
 
 from ..jobs import opening
 from ..jobs.reads import RegionReads
+from ..models.pacing import FrameFollower
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._display import DisplayMixin
@@ -127,7 +128,8 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         ev.data_kind.connect(self._on_data_kind)
         ev.cutout.connect(self._on_cutout)
         ev.selected_pixel.connect(self._on_selected_pixel)
-        ev.frame.connect(self._on_frame)
+        # The ramp's frame line and readout: paced while playing (models.pacing).
+        self._ramp_follower = FrameFollower(self.model, self._on_frame)
         ev.playing.connect(self._on_playing)
         self.install_display_rules()
         self._install_diagnostics()
@@ -346,7 +348,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self.views.panes.set_selected(pixel)
         self.request_pixel()
 
-    def _on_frame(self, k: int, *_: Any) -> None:
+    def _on_frame(self, k: int) -> None:
         self.views.ramp.set_frame(k)
 
     def _on_playing(self, playing: bool, *_: Any) -> None:

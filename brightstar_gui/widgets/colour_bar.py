@@ -26,13 +26,62 @@ WIDTH = 100
 STEPS = 256
 #: Vertical room of one legend swatch, in bar units (the bar is 0..1).
 SWATCH = 0.13
+#: Drawn axes kept per bar (a looped playback of 55 reads repeats 55 level pairs at most).
+PICTURES = 128
+
+
+class _BarAxis(pg.AxisItem):
+    """The bar's labelled axis, keeping the drawn picture of each set of ticks it has shown.
+
+    pyqtgraph lays out and draws an axis (``generateDrawSpecs`` +
+    ``drawPicture``: 3-8 ms) whenever its ticks change, which playback does
+    every frame for the percentile-scaled panes.  A looped playback shows
+    the same few dozen level pairs again and again, so the picture is kept
+    by everything it is drawn from (ticks, range, size, pens, font, label).
+    """
+
+    def __init__(self, orientation: str):
+        super().__init__(orientation)
+        self._pictures: dict[tuple, QtGui.QPicture] = {}
+
+    def _picture_key(self) -> tuple:
+        ticks = tuple(tuple(level) for level in (self._tickLevels or ()))
+        size = self.size()
+        return (ticks, tuple(self.range), size.width(), size.height(), self.pen().color().rgba(),
+                self.textPen().color().rgba(), self.style["showValues"], self.labelText, id(self.style["tickFont"]))
+
+    def paint(self, p, opt, widget):
+        if self.picture is None:
+            key = self._picture_key()
+            picture = self._pictures.get(key)
+            if picture is None:
+                self._draw()
+                picture = self.picture
+                if len(self._pictures) >= PICTURES:
+                    self._pictures.pop(next(iter(self._pictures)))
+                self._pictures[key] = picture
+            self.picture = picture
+        self.picture.play(p)
+
+    def _draw(self) -> None:
+        picture = QtGui.QPicture()
+        painter = QtGui.QPainter(picture)
+        try:
+            if self.style["tickFont"]:
+                painter.setFont(self.style["tickFont"])
+            specs = self.generateDrawSpecs(painter)
+            if specs is not None:
+                self.drawPicture(painter, *specs)
+        finally:
+            painter.end()
+        self.picture = picture
 
 
 class PaneColourBar(pg.PlotItem):
     """Colour bar of one pane (a small PlotItem: a gradient image and a labelled right axis)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"right": _BarAxis("right")})
         self.setMenuEnabled(False)
         self.hideButtons()
         self.setMouseEnabled(False, False)
@@ -55,6 +104,7 @@ class PaneColourBar(pg.PlotItem):
         self._shown_levels: tuple[float, float] | None = None
         self._legend: tuple = ()
         self._bar_ticks: list[tuple[float, str]] = []
+        self._tick_cache: dict[tuple, list[tuple[float, str]]] = {}
         self.getViewBox().setXRange(0.0, 1.0, padding=0)
         self.set_range(0)
 
@@ -92,10 +142,21 @@ class PaneColourBar(pg.PlotItem):
         old = self._shown_levels
         if old is None or max(abs(levels[0] - old[0]), abs(levels[1] - old[1])) > 0.005 * max(old[1] - old[0], 1e-12):
             self._shown_levels = levels
-            self._bar_ticks = [(pos, tick_label(v)) for pos, v in colour_bar_ticks(levels, scale)]
+            self._bar_ticks = self._ticks_of(levels, scale)
             self._set_legend(tuple(legend), force=True)
         else:
             self._set_legend(tuple(legend))
+
+    def _ticks_of(self, levels: tuple[float, float], scale: str) -> list[tuple[float, str]]:
+        """(position along the bar, label) of ``levels`` drawn as ``scale``, kept for the levels seen."""
+        key = (levels, scale)
+        ticks = self._tick_cache.get(key)
+        if ticks is None:
+            ticks = [(pos, tick_label(v)) for pos, v in colour_bar_ticks(levels, scale)]
+            if len(self._tick_cache) >= PICTURES:
+                self._tick_cache.pop(next(iter(self._tick_cache)))
+            self._tick_cache[key] = ticks
+        return ticks
 
     def levels(self) -> tuple[float, float] | None:
         """The (low, high) data values the bar's ticks show, or None for a categorical bar."""
@@ -118,23 +179,23 @@ class PaneColourBar(pg.PlotItem):
         self.bar.setRect(0.0, 0.0, 1.0, 1.0)
 
     def _set_legend(self, legend: tuple, force: bool = False) -> None:
+        """Show ``legend``'s swatches (only when they changed) and the ticks (when they or ``force``)."""
         if legend == self._legend and not force:
             return
-        self._legend = legend
-        while len(self.swatches) < len(legend):
-            item = pg.ImageItem(axisOrder="row-major")
-            self.addItem(item)
-            self.swatches.append(item)
-        ticks = list(self._bar_ticks)
-        for i, item in enumerate(self.swatches):
-            if i < len(legend):
-                label, rgba = legend[i]
-                item.setImage(np.array([[tuple(rgba)]], np.uint8), autoLevels=False, levels=None)
-                y = -SWATCH * (i + 1)
-                item.setRect(0.0, y + 0.02, 1.0, SWATCH - 0.04)
-                item.setVisible(True)
-                ticks.append((y + SWATCH / 2, label))
-            else:
-                item.setVisible(False)
-        self.set_range(len(legend))
+        if legend != self._legend:
+            self._legend = legend
+            while len(self.swatches) < len(legend):
+                item = pg.ImageItem(axisOrder="row-major")
+                self.addItem(item)
+                self.swatches.append(item)
+            for i, item in enumerate(self.swatches):
+                if i < len(legend):
+                    item.setImage(np.array([[tuple(legend[i][1])]], np.uint8), autoLevels=False, levels=None)
+                    item.setRect(0.0, -SWATCH * (i + 1) + 0.02, 1.0, SWATCH - 0.04)
+                    item.setVisible(True)
+                else:
+                    item.setVisible(False)
+            self.set_range(len(legend))
+        # A new level pair only moves the labels: the swatches and the range stay.
+        ticks = list(self._bar_ticks) + [(-SWATCH * (i + 1) + SWATCH / 2, label) for i, (label, _) in enumerate(legend)]
         self.getAxis("right").setTicks([ticks, []])

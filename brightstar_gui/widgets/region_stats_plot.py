@@ -18,6 +18,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from processing.diagnostics.regionstats import STATS_COLUMNS
 from processing.session_file import RegionShape
 
+from ..models.pacing import FrameFollower
 from .regions import region_color
 
 #: Statistic -> axis label.
@@ -115,7 +116,8 @@ class RegionsPanel(QtWidgets.QWidget):
         layout.addLayout(buttons)
         layout.addWidget(body, 1)
         self._redraw()
-        model.events.frame.connect(self._on_frame)
+        # The frame line and the table follow the frame, paced while playing (models.pacing).
+        self._frame_follower = FrameFollower(model, self._on_frame)
 
     # -- from the controller ------------------------------------------------------------
     def set_regions(self, shapes: dict[int, RegionShape]) -> None:
@@ -176,7 +178,7 @@ class RegionsPanel(QtWidgets.QWidget):
             for row, text in enumerate(cells):
                 self.table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
 
-    def _on_frame(self, k: int, *_: Any) -> None:
+    def _on_frame(self, k: int) -> None:
         self.frame_line.setPos(k)
         self._fill_table()
 

@@ -24,7 +24,10 @@ from collections.abc import Callable
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from processing.progress import Cancelled
 from processing.s3_browse import DEFAULT_LOCATION, S3Entry, human_size, list_dir, normalize_location, parent_location
+
+from ..workers import wait_abandoning
 
 Lister = Callable[[str], tuple[list[str], list[S3Entry]]]
 
@@ -34,11 +37,17 @@ _SIZE_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 _ERROR_COLOR = QtGui.QColor(200, 40, 40)
 
 def _list_job(lister: Lister, uri: str):
-    """The listing job: a function of plain values (runs in a pool thread, touches no widget)."""
+    """The listing job: a function of plain values (runs in a pool thread, touches no widget).
 
+    The listing itself may block for the S3 timeouts (an endpoint that accepts
+    and never answers): it is waited on through :func:`~brightstar_gui.workers.wait_abandoning`,
+    so a cancel (the window closing) does not wait for it.
+    """
     def job(token):
         try:
-            return ("ok", lister(uri))
+            return ("ok", wait_abandoning(lambda: lister(uri), token, name="s3-list"))
+        except Cancelled:
+            raise
         except Exception as err:  # noqa: BLE001 - every failure is shown in the widget
             message = getattr(err, "problem", None) or f"{type(err).__name__}: {err}"
             return ("failed", str(message))
