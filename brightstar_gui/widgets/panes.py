@@ -24,7 +24,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import PANE_TITLES, PANES
 
-from . import colour_bar
+from . import colour_bar, pane_messages
 from .view_sync import RangeSync
 
 #: Height of the two-line pane titles, pixels.
@@ -171,12 +171,7 @@ class PaneGroup(QtWidgets.QWidget):
             plot.addItem(image)
             cbar = colour_bar.PaneColourBar()
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
-            text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
-            text.setZValue(20)
-            # Long words (a file's path) wrap too, rather than run out of the pane.
-            option = text.textItem.document().defaultTextOption()
-            option.setWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-            text.textItem.document().setDefaultTextOption(option)
+            text = pane_messages.make_message()  # wraps to the pane (pane_messages)
             plot.addItem(text, ignoreBounds=True)
             vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
             hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
@@ -297,28 +292,11 @@ class PaneGroup(QtWidgets.QWidget):
             self._wrap_message(kind)
 
     def _wrap_message(self, kind: str) -> None:
-        """Wrap pane ``kind``'s message to the width left right of where it starts (never clipped).
-
-        The text item is drawn in screen pixels inside the view box, which
-        clips it: "computing the mean slope... 40%" lost its end in a pane
-        240 px wide.
-        """
-        item = self.messages[kind]
-        vb = self.plots[kind].getViewBox()
-        (vx0, vx1), _ = vb.viewRange()
-        width = vb.width()
-        if not item.toPlainText() or width <= 0 or vx1 <= vx0:
-            return
-        start = (item.pos().x() - vx0) / (vx1 - vx0) * width
-        item.setTextWidth(max(40.0, width - max(start, 0.0) - 6.0))
+        pane_messages.wrap(self.messages[kind], self.plots[kind].getViewBox())
 
     def message_fits(self, kind: str) -> bool:
         """The pane's whole message lies inside its view box (for tests)."""
-        item = self.messages[kind]
-        if not item.toPlainText():
-            return True
-        box = self.plots[kind].getViewBox().sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
-        return box.contains(item.mapRectToScene(item.boundingRect()))
+        return pane_messages.fits(self.messages[kind], self.plots[kind].getViewBox())
 
     def set_title(self, kind: str, title: str) -> None:
         """``title``: one or two lines ("\\n"): what the pane is, then what its values are."""
