@@ -20,27 +20,46 @@ one float32 "standard view" (N, 4096, 4224) and then:
 
 So :func:`offset_band` computes romancal's ``StandardView.remove_offset``
 intercepts (its expressions, verbatim) on row bands across all frames (the
-sums are per pixel, so bands give the same numbers as the whole cube), and :class:`FrameCorrector` runs steps 3-5 on one
-frame at a time.  For step 3 it calls romancal's own ``ChannelView`` methods
-on a one-frame view.  Steps 4-5 are re-expressed with exactly romancal's
-arithmetic (same operations, same dtypes, same order) but without the
-float64 stack of all 33 corrections and the extra transposed copies that
-make the whole-cube step cost ~0.5 GiB per frame, with the inverse FFTs in
-batches, and with two exact short cuts (:class:`ChannelPlan`).  The tests
-find the result bit-identical to romancal's.
+sums are per pixel, so bands give the same numbers as the whole cube), and
+:class:`FrameCorrector` runs steps 3-5 on one frame at a time, without
+building romancal's channel view of the frame at all:
+
+* step 3's fits (``np.polyfit`` per channel) need only the 8 reference rows
+  of each channel in read order: those rows are gathered and fitted with
+  romancal's loop body;
+* the amp33 channel (the only one the interpolations touch) is built on its
+  own, (H, 140), and interpolated by :class:`.refpix_amp33.Amp33Interpolator`
+  (romancal's expressions; ``fft_interpolate`` through romancal's own
+  generator);
+* the left and right reference arrays are 4 columns each: their offset and
+  trend are computed on those columns alone;
+* step 4's spectra and inverse FFTs are romancal's arithmetic, batched
+  (:class:`ChannelPlan` adds two exact short cuts);
+* every detector pixel's offset, trend, correction and offset back are one
+  compiled pass in the standard layout (:func:`.refpix_kernel.fused_pass`),
+  the same IEEE operations in the same order as romancal's six full-frame
+  numpy passes and two layout copies.
+
+Every step is elementwise or per channel, so none of this changes a bit:
+``tests/test_refpix_frame.py`` compares the output with romancal's
+whole-cube ``run_steps`` bit for bit.
 """
 
 from __future__ import annotations
 
 import logging
 
-import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
-from romancal.refpix._data import ChannelView, Coefficients, Const
+import xxhash
+from romancal.refpix._data import ChannelView, Coefficients, Const, ReferenceFFT
 from scipy import fft
+
+from .refpix_amp33 import Amp33Interpolator
+from .refpix_kernel import fused_pass, numpy_spectra, spectra_match_numpy, warm_up_in_background
+from .refpix_kernel import spectra as fused_spectra
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +71,9 @@ _PADDED = Const.CHAN_WIDTH + Const.PAD
 #: Channels whose inverse FFTs run as one batch: 8 spectra of 286721 complex128
 #: (37 MB) and their 8 float64 signals in flight.
 _FFT_BATCH = 8
+#: Bound on |x| * L below which no float32 FFT sum of L values |x| overflows.
+_SAFE_MAGNITUDE = 1e37
+_EMPTY = np.zeros(0, np.complex128)
 
 
 def check_geometry(height: int, width: int) -> str | None:
@@ -77,6 +99,9 @@ def offset_band(detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
     (h, 4224) float32, DN
         romancal's ``StandardView.remove_offset`` intercepts for these rows.
     """
+    # Pass 1 computes the offsets for seconds before pass 2 corrects its
+    # first read: meanwhile, get pass 2's compiled kernels ready.
+    warm_up_in_background()
     # StandardView.remove_offset's sums and intercept, verbatim, on the two
     # parts separately: every pixel's intercept uses only its own N values
     # (and the test checks the bits against romancal's), without the copy
@@ -150,7 +175,10 @@ class ChannelPlan:
 
 
 def _digest(row: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(row).view(np.uint8), digest_size=16).digest()
+    # xxh3 (~10 GB/s): the 96 rows of a REFPIX reference are 440 MB, ~0.7 s
+    # of CPU with blake2b per calibration; a collision is caught by the
+    # array_equal check of ChannelPlan.of.
+    return xxhash.xxh3_128_digest(np.ascontiguousarray(row).view(np.uint8))
 
 
 class FrameCorrector:
@@ -173,7 +201,8 @@ class FrameCorrector:
 
     def __init__(self, coeffs: Coefficients, offset: np.ndarray, pool: Executor | None = None,
                  plan: ChannelPlan | None = None):
-        self.coeffs = coeffs
+        # C-contiguous rows (no copy when they are already) for the compiled spectra.
+        self.coeffs = coeffs = Coefficients(*(np.ascontiguousarray(a, np.complex128) for a in (coeffs.gamma, coeffs.zeta, coeffs.alpha)))
         self.offset = offset
         self.pool = pool
         rows = offset.shape[0]
@@ -184,46 +213,117 @@ class FrameCorrector:
         self.normalization = coeffs.gamma.shape[1] * 2
         plan = plan if plan is not None else ChannelPlan.of(coeffs)
         self.representative, self.unique, self.nonzero, self.row = plan.representative, plan.unique, plan.nonzero, plan.row
+        #: Index of each detector channel's correction among the computed ones.
+        self._which = np.array([self.unique.index(r) for r in self.representative], np.int64)
+        # remove_trends' time index and reference rows, romancal's expressions.
+        t = np.arange(_PADDED * rows, dtype=np.float32).reshape((rows, _PADDED))
+        self._t = t - np.mean(t)
+        self._ref_rows = [*np.arange(Const.REF), *(rows - np.arange(Const.REF) - 1)[::-1]]
+        self._t_ref = self._t[self._ref_rows, :]
+        self._interpolator = Amp33Interpolator(rows)
+        #: Whether any computed channel uses gamma, zeta, alpha (left, right, amp33).
+        self._term_used = tuple(any(self.nonzero[c][i] for c in self.unique) for i in range(3))
 
-    def _channels(self, detector: np.ndarray, amp33: np.ndarray) -> np.ndarray:
-        """The one-frame channel view (33, 1, H, 140) of romancal's ``StandardView.channels``."""
-        rows = detector.shape[0]
-        chan = np.empty((N_CHANNELS, 1, rows, _PADDED), np.float32)
-        width = Const.CHAN_WIDTH
-        chan[..., width:] = 0  # the pad columns; the rest is written below
-        for c in range(Const.N_DETECT_CHAN):
-            block = detector[:, c * width : (c + 1) * width]
-            # Odd channels are read right to left: put columns in read order.
-            chan[c, 0, :, :width] = block[:, ::-1] if c % 2 else block
-        chan[Const.N_DETECT_CHAN, 0, :, :width] = amp33
-        return chan
-
-    def _corrections(self, ref, channels: list[int]) -> np.ndarray:
+    def _corrections(self, ref, channels: list[int], force: tuple[bool, bool, bool], out: np.ndarray) -> None:
         """ReferenceFFT.channel_correction for some channels, same arithmetic.
 
-        Returns (len(channels), 1, L) float32.  The inverse FFTs run as one
-        batch, which lets pocketfft vectorise across channels (faster, and
-        bit-identical to one call per channel).
+        Writes the (len(channels), L) float32 corrections into ``out``.  The
+        inverse FFTs run as one batch, which lets pocketfft vectorise across
+        channels (faster, and bit-identical to one call per channel).
+        ``force`` makes a term count for every channel even where its
+        coefficients are zero (a non-finite spectrum times 0 is NaN).
         """
-        spectra = np.zeros((len(channels), 1, self.coeffs.gamma.shape[1]), np.complex128)
-        for i, c in enumerate(channels):
-            acc = spectra[i]
-            started = False
-            # (left * gamma + right * zeta) + amp33 * alpha, in romancal's order.
-            for spectrum, coeffs, used in zip((ref.left, ref.right, ref.amp33),
-                                              (self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha), self.nonzero[c]):
-                if not used:
-                    continue
-                row = coeffs[self.row[c]]
-                if started:
-                    acc += np.multiply(spectrum, row)
-                else:
-                    np.multiply(spectrum, row, out=acc)
-                    started = True
-            acc *= self.normalization
-        return fft.irfft(spectra).astype(np.float32)
+        use = np.array([[u or f for u, f in zip(self.nonzero[c], force)] for c in channels], bool)
+        rows = np.array([self.row[c] for c in channels], np.int64)
+        spectra = np.empty((len(channels), self.coeffs.gamma.shape[1]), np.complex128)
+        args = (_EMPTY if ref.left is None else ref.left[0], _EMPTY if ref.right is None else ref.right[0], ref.amp33[0],
+                self.coeffs.gamma, self.coeffs.zeta, self.coeffs.alpha, rows, use)
+        if spectra_match_numpy():
+            fused_spectra(*args, float(self.normalization), spectra)
+        else:
+            numpy_spectra(*args, self.normalization, spectra)
+        # romancal's irfft(...) (float64), then its astype(float32).
+        np.copyto(out, fft.irfft(spectra))
 
-    def correct(self, detector: np.ndarray, amp33: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _spectrum(self, side: np.ndarray, term: int) -> tuple[np.ndarray | None, bool]:
+        """ChannelView.forward_fft of a left or right array, or None where no channel needs it.
+
+        A term whose coefficients are zero for every computed channel adds
+        exactly zero (ChannelPlan), provided its spectrum is finite: that is
+        sure when the 4 reference columns are finite and too small for the
+        FFT's sums of L values to overflow.  Otherwise the spectrum is
+        computed and the term forced for every channel (romancal's
+        ``inf * 0`` is NaN).  Returns (spectrum, forced).
+        """
+        if self._term_used[term]:
+            return ChannelView.forward_fft(side, True).astype(np.complex128), False
+        with np.errstate(invalid="ignore"):
+            safe = bool(np.all(np.abs(side) < _SAFE_MAGNITUDE / side.size))
+        if safe:
+            return None, False
+        return ChannelView.forward_fft(side, True).astype(np.complex128), True
+
+    def _fits(self, detector: np.ndarray, amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``remove_trends``'s fits of the 33 channels, from their reference rows only.
+
+        Parameters
+        ----------
+        detector : (H, 4096) float32
+            The frame, offset not yet subtracted.
+        amp : (H, 140) float32
+            The amp33 channel in read order with its pad, offset subtracted.
+
+        Returns
+        -------
+        slope, intercept : (33,) float64
+        fitted : (33,) bool
+            False where romancal's loop skips the channel (``continue``).
+        """
+        n_det, width = Const.N_COLUMNS, Const.CHAN_WIDTH
+        rows = self._ref_rows
+        # The reference rows of romancal's channel view (after remove_offset):
+        # odd channels reversed into read order, pad columns zero.
+        ref = np.subtract(detector[rows], self.offset[rows, :n_det]).reshape(len(rows), Const.N_DETECT_CHAN, width)
+        chan = np.zeros((N_CHANNELS, len(rows), _PADDED), np.float32)
+        chan[0 : Const.N_DETECT_CHAN : 2, :, :width] = ref[:, 0::2].transpose(1, 0, 2)
+        chan[1 : Const.N_DETECT_CHAN : 2, :, :width] = ref[:, 1::2, ::-1].transpose(1, 0, 2)
+        chan[Const.N_DETECT_CHAN] = amp[rows]
+        slope = np.zeros(N_CHANNELS)
+        intercept = np.zeros(N_CHANNELS)
+        fitted = np.zeros(N_CHANNELS, bool)
+        for c in range(N_CHANNELS):
+            # romancal's loop body, on the same values in the same order.
+            mask = chan[c] != 0
+            x_vals = self._t_ref[mask]
+            y_vals = chan[c][mask]
+            if x_vals.size < 1 or y_vals.size < 1:
+                continue
+            slope[c], intercept[c] = np.polyfit(x_vals, y_vals, 1)
+            fitted[c] = True
+        return slope, intercept, fitted
+
+    def _side(self, detector: np.ndarray, columns: slice, c: int, slope, intercept, fitted) -> np.ndarray:
+        """A left or right reference array of romancal's ChannelView, (1, H, 140) float32.
+
+        ``columns`` are the 4 detector columns in channel ``c``'s read order;
+        they get romancal's offset and trend arithmetic (the same as
+        :func:`fused_pass` applies to every pixel).
+        """
+        side = np.zeros((1, detector.shape[0], _PADDED), np.float32)
+        x = np.subtract(detector[:, columns], self.offset[:, columns])
+        if fitted[c]:
+            # Numpy float64 scalars: romancal's float64 "(t * m + b) * not_zero".
+            x -= (self._t[:, : Const.REF] * slope[c] + intercept[c]) * (x != 0)
+        side[0, :, : Const.REF] = x
+        return side
+
+    def _amp33(self, amp33: np.ndarray) -> np.ndarray:
+        """The amp33 channel in read order with its pad, offset subtracted, (H, 140) float32."""
+        amp = np.zeros((amp33.shape[0], _PADDED), np.float32)
+        np.subtract(amp33, self.offset[:, Const.N_COLUMNS :], out=amp[:, : Const.CHAN_WIDTH])
+        return amp
+
+    def correct(self, detector: np.ndarray, amp33: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Correct one frame.
 
         Parameters
@@ -231,6 +331,10 @@ class FrameCorrector:
         detector : (H, 4096) float32, DN
             The frame after dq_init and BAD_REF_PIXEL zeroing.
         amp33 : (H, 128) float32, DN
+        out : (H, 4096) float32 array, optional
+            Where to write the corrected frame; may be ``detector`` itself
+            (each pixel is read before it is written), which saves a fresh
+            64 MiB array per read.  Default a new array.
 
         Returns
         -------
@@ -239,38 +343,48 @@ class FrameCorrector:
             The corrected frame, before romancal's ``abs().astype(uint16)``
             of amp33.
         """
+        rows = self.offset.shape[0]
+        if detector.dtype != np.float32 or detector.shape != (rows, Const.N_COLUMNS):
+            raise ValueError(f"refpix corrects float32 frames of shape {(rows, Const.N_COLUMNS)}; got {detector.dtype} {detector.shape}")
+        if amp33.shape != (rows, Const.CHAN_WIDTH):
+            raise ValueError(f"refpix needs an amp33 frame of shape {(rows, Const.CHAN_WIDTH)}; got {amp33.shape}")
+        if out is None:
+            out = np.empty(detector.shape, np.float32)
+        elif out.shape != detector.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape {detector.shape}; got {out.dtype} {out.shape}")
+        detector = np.ascontiguousarray(detector)  # the compiled pass's one specialisation
+        amp = self._amp33(amp33)
+        slope, intercept, fitted = self._fits(detector, amp)
+        a33 = Const.N_DETECT_CHAN
+        if fitted[a33]:
+            # remove_trends on the amp33 channel: romancal's line.
+            amp -= (self._t * slope[a33] + intercept[a33]) * (amp != 0)
+        self._interpolator.cosine(amp)
+        self._interpolator.fft(amp)
+        # ChannelView.reference_fft on the three reference arrays.  Channel 0
+        # is read left to right, channel 31 right to left (its read-order
+        # first columns are the detector's last, reversed).  np.multiply(
+        # complex64, complex128) casts to complex128 first; doing it once
+        # here gives the same numbers without 96 casts per frame.
         n_det = Const.N_COLUMNS
-        # remove_offset's "data -= offset", on this frame.
-        det = detector - self.offset[:, :n_det]
-        amp = amp33 - self.offset[:, n_det:]
-        chan = self._channels(det, amp)
-        del det, amp
-        view = ChannelView(chan)
-        view.remove_trends()
-        view.cosine_interpolate()
-        view.fft_interpolate()
-        ref = view.reference_fft
-        # np.multiply(complex64, complex128) casts to complex128 first; doing
-        # it once here gives the same numbers without 96 casts per frame.
-        ref.left = ref.left.astype(np.complex128)
-        ref.right = ref.right.astype(np.complex128)
-        ref.amp33 = ref.amp33.astype(np.complex128)
-        groups = [self.unique[i : i + _FFT_BATCH] for i in range(0, len(self.unique), _FFT_BATCH)]
+        left, left_forced = self._spectrum(self._side(detector, slice(0, Const.REF), 0, slope, intercept, fitted), 0)
+        right, right_forced = self._spectrum(self._side(detector, slice(n_det - 1, n_det - 1 - Const.REF, -1), a33 - 1,
+                                                        slope, intercept, fitted), 1)
+        ref = ReferenceFFT(left, right, ChannelView.forward_fft(amp[None], False).astype(np.complex128))
+        force = (left_forced, right_forced, False)
+        correction = np.empty((len(self.unique), amp.size), np.float32)
+        groups = range(0, len(self.unique), _FFT_BATCH)
+        tasks = [(ref, self.unique[i : i + _FFT_BATCH], force, correction[i : i + _FFT_BATCH]) for i in groups]
         if self.pool is None:
-            results = [self._corrections(ref, g) for g in groups]
+            for task in tasks:
+                self._corrections(*task)
         else:
-            results = [f.result() for f in [self.pool.submit(self._corrections, ref, g) for g in groups]]
-        correction = {c: corr[i] for g, corr in zip(groups, results) for i, c in enumerate(g)}
-        for c in range(Const.N_DETECT_CHAN):
-            chan[c] -= correction[self.representative[c]].reshape(chan.shape[1:])
-        del correction, results
-        # The amp33 channel's correction is zero ("-= 0" leaves it as is).
-        # Back to the standard view, then apply_offset's "data += offset".
-        width = Const.CHAN_WIDTH
-        out = np.empty_like(detector)
-        for c in range(Const.N_DETECT_CHAN):
-            block = chan[c, 0, :, :width]
-            out[:, c * width : (c + 1) * width] = block[:, ::-1] if c % 2 else block
-        out += self.offset[:, :n_det]
-        amp_out = chan[Const.N_DETECT_CHAN, 0, :, :width] + self.offset[:, n_det:]
+            for future in [self.pool.submit(self._corrections, *task) for task in tasks]:
+                future.result()
+        del ref, tasks
+        fused_pass(detector, self.offset, self._t, slope, intercept, fitted,
+                   correction.reshape(len(self.unique), *amp.shape), self._which, out)
+        # The amp33 channel's correction is zero ("-= 0" leaves it as is);
+        # then apply_offset's "data += offset".
+        amp_out = amp[:, : Const.CHAN_WIDTH] + self.offset[:, n_det:]
         return out, amp_out
