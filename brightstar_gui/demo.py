@@ -69,5 +69,6 @@ class TaskProgress:
             message = f"{role}: {detail}"
         else:
             message = self.message
-        return (f"Writing the demo data set\n(first use only)\n\n"
-                f"{self.task}: {self.fraction * 100:.0f}%\n{message}\n\ninto\n{folder}")
+        # No blank lines: on a 1280-px screen the pane is about 160 px high (the path wraps).
+        return (f"Writing the demo data set\n(first use only)\n"
+                f"{self.task}: {self.fraction * 100:.0f}%\n{message}\ninto {folder}")

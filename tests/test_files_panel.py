@@ -154,13 +154,13 @@ def test_empty_state_has_no_fake_axes(qtbot, window, small_set):
     w = window
     assert w.panes.is_empty_state()
     for kind, plot in w.panes.plots.items():
-        assert not w.panes.colorbars[kind].isVisible()
+        assert not w.panes.colour_bar_shown(kind)
         assert not plot.getAxis("left").style["showValues"] and not plot.getAxis("bottom").style["showValues"]
     assert not w.ramp.plot.getPlotItem().getAxis("left").style["showValues"]
     with qtbot.waitSignal(w.context_loaded, timeout=WAIT):
         w.open_uri(str(small_set["illuminated"]))
     assert not w.panes.is_empty_state()
-    assert all(w.panes.colorbars[k].isVisible() and p.getAxis("left").style["showValues"] for k, p in w.panes.plots.items())
+    assert all(w.panes.colour_bar_shown(k) and p.getAxis("left").style["showValues"] for k, p in w.panes.plots.items())
 
 
 def test_s3_tab_shows_the_endpoint_in_use(qtbot, monkeypatch):

@@ -191,10 +191,12 @@ def test_pixel_click_plots_the_files_ramp(qtbot, window, small_set):
     np.testing.assert_array_equal(y, expected)
     np.testing.assert_array_equal(x, np.arange(8))
     # The neighbour grid is drawn like the image (rows up): cell [2][0] is (row + 1, col - 1),
-    # on the scale all nine share.
+    # the top row of cells, on the scale all nine share.
+    from brightstar_gui.widgets.ramp_grid import PITCH
+
     lo, hi = w.ramp.grid.scale
     gx, gy = w.ramp.grid.cells[(2, 0)]
-    np.testing.assert_allclose(gy, (neighbour - lo) / (hi - lo))
+    np.testing.assert_allclose(gy, 2 * PITCH + (neighbour - lo) / (hi - lo))
     assert f"row {row}, col {col}" in w.ramp.readout.text()
     # The saturated core: onset marked at frame 0, red points.
     r, c = w.dataset.star

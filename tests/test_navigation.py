@@ -226,11 +226,12 @@ def test_controller_go_to_and_table_without_a_window(small_set):
         np.testing.assert_array_equal(t.values, file_frame(small_set["illuminated"], 2)[36:45, 196:205])
         with pytest.raises(ValueError, match="columns 0-255"):
             c.go_to_pixel(3, -1)
-        # Copy value of a pixel the last render did not read (outside the cutout): read in a job.
+        # Copy value of a pixel the last render did not read (outside the cutout): computed in a job, and said.
         c.model.cutout = dataclasses.replace(c.model.cutout, half=20)
         copied = []
         c.value_text("raw", 5, 7, copied.append)
-        assert copied == [f"row 5, col 7, frame 2: raw {file_frame(small_set['illuminated'], 2)[5, 7]:.0f} DN"]
+        assert copied == [f"row 5, col 7, frame 2: raw {file_frame(small_set['illuminated'], 2)[5, 7]:.0f} DN "
+                          "(outside the cutout: not drawn)"]
     finally:
         c.close()
 

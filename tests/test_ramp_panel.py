@@ -19,6 +19,8 @@ from processing import figures
 from processing.io import open_exposure
 from processing.progress import run
 
+from test_gui import fake_ramp  # noqa: F401  (fixture)
+
 pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 
@@ -100,7 +102,7 @@ def test_neighbour_ramps_on_one_shared_scale_with_labelled_axes(qtbot, panel, op
     for r in range(3):
         for c in range(3):
             _, y = panel.grid.cells[(r, c)]
-            band = (2 - r) * 1.18
+            band = r * 1.18  # row - 1 at the bottom, row + 1 on top: y up, as the image panes
             # Every cell maps DN through the same lo..hi (not its own min..max).
             np.testing.assert_allclose(y - band, (values[:, r, c] - lo) / (hi - lo))
     item = panel.grid.getPlotItem()
@@ -113,6 +115,8 @@ def test_neighbour_ramps_on_one_shared_scale_with_labelled_axes(qtbot, panel, op
     right = [label for level in item.getAxis("right")._tickLevels for _, label in level]
     assert top == [f"{col - 1}", f"{col}", f"{col + 1}"] and item.getAxis("top").labelText == "col"
     assert right == [f"{row - 1}", f"{row}", f"{row + 1}"] and item.getAxis("right").labelText == "row"
+    ticks = dict((label, pos) for level in item.getAxis("right")._tickLevels for pos, label in level)
+    assert ticks[f"{row + 1}"] > ticks[f"{row}"] > ticks[f"{row - 1}"]  # the higher row is drawn higher
 
 
 def test_pixel_saturated_from_read_0_says_so_and_stays_flat(qtbot, panel, opened, truth):
@@ -243,3 +247,24 @@ def test_curves_other_code_adds_are_kept_in_view(qtbot, panel, opened, truth):
     assert y1 >= 60000
     panel.plot.removeItem(pin)
     assert panel.plot.getViewBox().viewRange()[1][1] < 30000
+
+
+
+def test_good_reads_are_dotted_in_the_colour_of_the_curve_they_lie_on(qtbot, panel, opened, truth, fake_ramp):
+    """Raw only: blue dots on the blue raw curve; with a calibrated ramp the dots are on the calibrated
+    curve, so they are orange like it (blue dots made it read as a second raw ramp)."""
+    from brightstar_gui.widgets import ramp_plot
+
+    def dot_colours():
+        default = panel.points.opts["brush"]
+        return {tuple((b or default).color().getRgb()[:3]) for b in panel.points.data["brush"]}
+
+    bg = background_pixel(truth, opened[0].star)
+    panel.set_ramps(ramps(opened, *bg), 3)
+    assert dot_colours() == {ramp_plot.RAW_PEN.color().getRgb()[:3]}
+    np.testing.assert_array_equal(panel.points.getData()[1], panel.raw_curve.getData()[1])
+    with open_exposure(fake_ramp) as cal:
+        d = ramps(opened, *bg, calibrated=cal)
+    panel.set_ramps(d, 3)
+    assert dot_colours() == {ramp_plot.CAL_PEN.color().getRgb()[:3]}
+    np.testing.assert_array_equal(panel.points.getData()[1], panel.cal_curve.getData()[1])

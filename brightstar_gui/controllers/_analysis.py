@@ -47,6 +47,8 @@ class AnalysisMixin:
         req = SummaryRequest(ds.id, kind, region, self.values_source(kind), ctx)
 
         def progress(fraction, message):
+            if self.diagnostics.onset_pane == "ratio":
+                return  # the onset map covers the ratio pane: the progress is in the status bar
             self.views.panes.set_message("ratio", f"computing the mean slope... {fraction * 100:.0f}%")
 
         self.submit("summary", lambda token: summary_job(req), self._apply_summary, on_progress=progress,
@@ -119,7 +121,13 @@ class AnalysisMixin:
                     task=True, on_cancel=lambda: self.views.status.notify("calibration_finished", False),
                     on_error=lambda err: self.views.status.notify("calibration_finished", False))
 
-    def attach_calibrated(self, path) -> None:
+    def attach_calibrated(self, path, show: bool = True) -> None:
+        """Use the calibrated ramp at ``path`` for this exposure; ``show``: switch the panes to it.
+
+        A ramp found in the cache is only made available (``show=False``): the panes
+        switching to calibrated DN a minute after opening, under a user clicking raw
+        pixels, changed every number on screen unasked.
+        """
         ds = self.dataset
         req = opening.AttachRequest(ds.id, Path(path), ds.shape)
 
@@ -137,7 +145,8 @@ class AnalysisMixin:
                 self.context = replace(self.context, pixeldq=att.pixeldq, bad=opening.readonly(att.pixeldq != 0))
             self.summaries = [s for s in self.summaries if s.kind != "calibrated"]
             self.model.calibrated_available = True
-            self.model.data_kind = "calibrated"
+            if show:
+                self.model.data_kind = "calibrated"
             self.request_pixel()
             self.views.status.notify("calibration_finished", True)
 
@@ -156,9 +165,12 @@ class AnalysisMixin:
             frames=self.values_source(m.data_kind), raw=None if ctx is None else ctx.sat_source, region=region,
             sat_dn=None if ctx is None or ctx.saturation is None else ctx.saturation.sat_dn,
             pixeldq=None if ctx is None else ctx.pixeldq, mean_slope=self.mean_slope(m.data_kind, region), title=title,
-            superbias=self.superbias if m.subtract_superbias else None,
+            superbias=self.superbias if self.superbias_applies() else None,
             data_kind="calibrated" if m.data_kind == "calibrated" and self.calibrated_exposure() is not None else "raw",
-            source=str(self.attached.path if self.attached is not None else ds.uri) if m.data_kind == "calibrated" else ds.uri,
+            # The exposure the user opened names the figure (the calibrated ramp's cache file is a
+            # hash: "SCA 11 - frame 27 - 063066b1...asdf"); the titles say calibrated DN, and the
+            # sidecar records the calibrated file (export settings, "calibrated_file").
+            source=ds.uri,
             references={k: str(v) for k, v in (ctx.references if ctx is not None else {}).items()},
         )
 
@@ -197,6 +209,8 @@ class AnalysisMixin:
             pinned=list(m.pinned_pixels),
             meta={"source": ds.uri, "kind": m.data_kind, "read_times": None if times is None else [float(t) for t in times]},
             settings={"uri": ds.uri, "kind": m.data_kind, "frame": m.frame, "baseline": m.baseline, "region": region,
+                      "calibrated_file": (str(self.attached.path) if self.attached is not None and m.data_kind == "calibrated"
+                                          else None),
                       "frames": frames, "displays": {k: _plain(v) for k, v in m.displays.items()},
                       "levels": {k: p.levels for k, p in (last.panes.items() if last else [])},
                       "references": {k: str(v) for k, v in (self.context.references if self.context else {}).items()}},

@@ -29,7 +29,8 @@ from ._pins import PinsMixin
 #: Cutout growth results kept per exposure (a full-frame one is kept besides).
 MAX_GROWTHS = 8
 RESTART_HINT = "Analysis > Saturation diagnostics starts it again"
-ONSET_TITLE = f"Onset: first saturated read ({NEVER_NAME}: never)"
+#: Two lines as the panes' own titles (name, then what the values are); one line was clipped at 1280 px.
+ONSET_TITLE = f"Onset map\nfirst saturated read, {NEVER_NAME}: never"
 
 
 class DiagnosticsMixin(PinsMixin):
@@ -226,6 +227,9 @@ class DiagnosticsMixin(PinsMixin):
             view, step = self.render_view(self.model.region())
         key = (serial, view, step, pane)
         if key == self._onset_image_key:
+            # The onset map is on screen: a render's message for the pane it covers
+            # ("computing the mean slope...") is not about it.
+            panes.set_message(pane, "")
             return
         self._onset_image_key = key
         req = OnsetImageRequest(onset.onset, serial, view, step, self.model.n_frames)

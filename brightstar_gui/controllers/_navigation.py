@@ -23,15 +23,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
+from ..jobs.pane_value import fmt_value, kind_label, pane_value_job, pane_value_request
+from ..jobs.pane_value import value_text as pane_value_text
 from ..jobs.pixel_table import PixelTable, PixelTableRequest, pixel_table_job
 from ..jobs.render import probe_values
 from ..models.pacing import DOCK_PLAYBACK_INTERVAL, FrameFollower
 
 #: Seconds between pixel-table updates while playing (paused: every frame change).
 TABLE_PLAYBACK_INTERVAL = DOCK_PLAYBACK_INTERVAL
-
-#: What the mask pane's codes mean (processing.diagnostics' neighbour mask).
-MASK_NAMES = {0: "none", 1: "diagonal neighbour", 2: "4-neighbour", 3: "saturated"}
 
 
 class NavigatorView(Protocol):
@@ -123,7 +122,7 @@ class NavigationMixin:
         # What the values are: a calibrated ramp opened on its own is calibrated whatever the kind says.
         kind = "calibrated" if ds.raw is None or (m.data_kind == "calibrated" and self.calibrated_exposure()
                                                    is not None) else "raw"
-        superbias = self.superbias if m.subtract_superbias and kind == "raw" else None
+        superbias = self.superbias if self.superbias_applies() and kind == "raw" else None
         extra = {} if half is None else {"half": int(half)}
         return PixelTableRequest(ds.id, self.values_source(kind), kind, m.frame, int(row), int(col),
                                  tuple(m.frame_shape), None if ctx is None else ctx.pixeldq, superbias, **extra)
@@ -158,48 +157,44 @@ class NavigationMixin:
 
     # -- copy value --------------------------------------------------------------------
     def value_text(self, pane: str, row: int, col: int, done: Callable[[str], None]) -> None:
-        """``done(text)`` with pixel (row, col)'s value in ``pane``, its frame and units.
+        """``done(text)`` with pixel (row, col)'s value in ``pane`` at full resolution, its frame and units.
 
         From the last render when it read that pixel (exact values of every
-        pane); otherwise (a downsampled full frame) the data value is read in
-        a job.
+        pane); otherwise (a downsampled full frame, a pixel outside the
+        cutout) the pane's own quantity is computed for that one pixel in a
+        job (:func:`~brightstar_gui.jobs.pane_value.pane_value_job`), and the
+        text says it is the pixel's own value, not the block the pane shows.
         """
         if self.dataset is None:
             return
         m = self.model
         where = f"row {row}, col {col}, frame {m.frame}"
         last = self.last_render
-        v = probe_values(last, row, col) if last is not None and last.request.frame == m.frame else None
-        if v is not None:
-            done(f"{where}: {_pane_value(pane, v, last.request)}")
+        if last is None:
+            req = self.pixel_table_request(row, col, half=0)
+
+            def read(table: PixelTable) -> None:
+                value = table.value_at(row, col)
+                done(f"{where}: {kind_label(table.kind, table.superbias_subtracted)} {fmt_value(value)} DN")
+
+            self.submit("copyvalue", lambda token: pixel_table_job(req), read, tag=req.dataset_id)
             return
-        req = self.pixel_table_request(row, col, half=0)
+        v = probe_values(last, row, col) if last.request.frame == m.frame else None
+        if v is not None:
+            done(f"{where}: {pane_value_text(pane, v, last.request)}")
+            return
+        box = (row, row + 1, col, col + 1)
+        summary = self.summary_for(last.request.kind, box) if pane == "ratio" else None
+        mean = None if summary is None else summary.mean_slope_of(box)
+        req = pane_value_request(last.request, pane, row, col, m.frame, mean)
+        step = int(last.request.step)
+        y0, y1, x0, x1 = last.request.region
+        inside = y0 <= row < y1 and x0 <= col < x1
 
-        def read(table: PixelTable) -> None:
-            value = table.value_at(row, col)
-            done(f"{where}: {_kind_label(table.kind, table.superbias_subtracted)} {_fmt(value)} DN")
+        def computed(v: dict) -> None:
+            text = pane_value_text(pane, v, req, step if inside else 1)
+            if not inside:
+                text += " (outside the cutout: not drawn)"
+            done(f"{where}: {text}")
 
-        self.submit("copyvalue", lambda token: pixel_table_job(req), read, tag=req.dataset_id)
-
-
-def _kind_label(kind: str, superbias_subtracted: bool) -> str:
-    return kind + (" - superbias" if superbias_subtracted else "")
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "off the detector"
-    if value != value:
-        return "NaN"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
-
-
-def _pane_value(pane: str, v: dict, req) -> str:
-    """One pane's value at a probed pixel, with its units."""
-    if pane == "difference" and "difference" in v:
-        return f"difference (frame {req.frame} - frame {req.baseline}) {_fmt(v['difference'])} DN ({req.kind})"
-    if pane == "ratio" and "ratio" in v:
-        return f"frame slope / mean slope {v['ratio']:.4f} ({req.kind})"
-    if pane == "mask" and "mask" in v:
-        return f"mask {v['mask']} ({MASK_NAMES.get(v['mask'], '?')})"
-    return f"{_kind_label(req.kind, req.subtract_superbias)} {_fmt(v['value'])} DN"
+        self.submit("copyvalue", lambda token: pane_value_job(req), computed, tag=self.dataset.id)

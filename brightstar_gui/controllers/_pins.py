@@ -59,7 +59,7 @@ class PinsMixin:
             view.set_pins(None)
             return
         kind = self.model.data_kind
-        req = PinsRequest(self.dataset.id, kind, pixels, self.values_source(kind))
+        req = PinsRequest(self.dataset.id, kind, pixels, self.values_source(kind), self.dataset.read_times)
 
         def done(result):
             if (self.dataset is None or result.request.dataset_id != self.dataset.id

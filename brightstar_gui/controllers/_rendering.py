@@ -76,7 +76,7 @@ class RenderingMixin:
         return RenderRequest(
             dataset=self.dataset, context=self.context, values=self.values_source(m.data_kind), kind=m.data_kind,
             frame=k, baseline=m.baseline, region=region, view=view, step=step, saturated_box=sat_box,
-            styles=styles, flag_color=m.flag_color, subtract_superbias=m.subtract_superbias and self.superbias is not None,
+            styles=styles, flag_color=m.flag_color, subtract_superbias=self.superbias_applies(),
             mean_slope=None if summary is None else summary.mean_slope_of(region),
             superbias=self.superbias,
             # No histogram during playback: the controls show it when paused.

@@ -45,6 +45,17 @@ class SuperbiasMixin:
         self.model.superbias_available = True
         return True
 
+    def superbias_applies(self) -> bool:
+        """The superbias is subtracted from what the panes show: ticked, made, and the values shown are raw.
+
+        A bias is subtracted from raw DN only: a calibrated ramp is already
+        bias-corrected (the panes showed "calibrated DN, superbias-subtracted",
+        about 11000 DN too low, while the pixel table did not subtract).
+        """
+        m, ds = self.model, self.dataset
+        return bool(m.subtract_superbias and self.superbias is not None and ds is not None
+                    and m.data_kind == "raw" and ds.raw is not None)
+
     def clear_superbias(self) -> None:
         """Drop the superbias (Analysis > Clear superbias)."""
         had = self.superbias is not None

@@ -310,8 +310,10 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         if self.dataset is None or self.dataset.id != ds_id:
             return
         if path is not None:
-            self.views.status.flash(f"using the cached calibration {path.name}", 5000)
-            self.attach_calibrated(path)
+            asked = self.start_options is not None and self.start_options.calibrated
+            self.views.status.flash("a calibrated ramp of this exposure is in the cache: choose "
+                                    "'show: calibrated' in the Display dock to see it" if not asked else f"using the cached calibration {path.name}", 10000)
+            self.attach_calibrated(path, show=asked or self.model.data_kind == "calibrated")
         elif self.start_options is not None and self.start_options.calibrated:
             self.start_calibration()
 

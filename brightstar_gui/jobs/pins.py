@@ -11,12 +11,14 @@ import numpy as np
 @dataclass(frozen=True)
 class PinsRequest:
     """Attributes: ``dataset_id``; ``kind`` shown; ``pixels`` (row, col) in pin order;
-    ``values`` the frame source of that kind (``cutout(y0, y1, x0, x1)``)."""
+    ``values`` the frame source of that kind (``cutout(y0, y1, x0, x1)``); ``read_times``
+    (N,) s since the first read, or None when the file gives no frame time."""
 
     dataset_id: int
     kind: str
     pixels: tuple[tuple[int, int], ...]
     values: Any = field(compare=False)
+    read_times: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,6 +31,12 @@ class PinnedRamps:
     @property
     def pixels(self) -> tuple[tuple[int, int], ...]:
         return self.request.pixels
+
+    @property
+    def read_times(self) -> np.ndarray | None:
+        """(N,) s since the first read (the ramp panel's x in seconds), or None."""
+        t = self.request.read_times
+        return None if t is None else np.asarray(t, np.float64)
 
 
 def pins_job(req: PinsRequest) -> PinnedRamps:

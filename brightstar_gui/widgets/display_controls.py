@@ -50,11 +50,19 @@ class HistogramPlot(pg.PlotWidget):
         self.addItem(self.region)
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self._block = False
+        self._show_values(False)  # no histogram yet: no fake 0..1 axis and level range
+
+    def _show_values(self, on: bool) -> None:
+        if self.getAxis("bottom").style["showValues"] != on:
+            self.getAxis("bottom").setStyle(showValues=on)
+            self.region.setVisible(on)
 
     def set_histogram(self, counts, edges, levels) -> None:
         if counts is None:
             self.curve.setData([], [])
+            self._show_values(False)
             return
+        self._show_values(True)
         self.curve.setData(np.asarray(edges, float), np.asarray(counts, float))
         self._block = True
         self.region.setRegion(levels)
@@ -323,7 +331,8 @@ class DisplayControls(QtWidgets.QWidget):
     def _on_calibrated_available(self, available: bool) -> None:
         item = self.kind.model().item(1)
         item.setEnabled(bool(available))
-        self.calibrate_button.setText("Calibrated" if available else "Calibrate")
+        # "Calibrated" beside "show: raw" read as a state that contradicts it; the button shows it.
+        self.calibrate_button.setText("Show calibrated" if available else "Calibrate")
 
     def _on_n_frames(self, n: int) -> None:
         _blocked(self.baseline, self.baseline.setRange, 0, max(0, n - 1))

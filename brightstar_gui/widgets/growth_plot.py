@@ -187,6 +187,10 @@ class GrowthPlot(QtWidgets.QWidget):
         self.radius_curve.setVisible(radius)
         log = self.log_y.isChecked()
         self.plot.setLogMode(y=log)
+        for name in ("left", "bottom"):  # no counts: no axis values of a fake 0..1 range
+            axis = self.plot.getPlotItem().getAxis(name)
+            if axis.style["showValues"] != (g is not None):
+                axis.setStyle(showValues=g is not None)
         if g is None:
             self.radius_curve.setData([], [])
             return

@@ -129,6 +129,7 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.browser.folder_chosen.connect(self.scan_folder)
         self.browser.open_requested.connect(self.open_uri)
         self.s3_browser.open_requested.connect(self.open_uri)
+        self.s3_browser.endpoint_changed.connect(lambda url: setattr(self.controller, "endpoint_url", url or None))
         c.histogram_pane = self.controls.current_pane
 
         from .regions import install_regions

@@ -38,10 +38,12 @@ class ViewNavigator(QtCore.QObject):
     #: Zoom factor of "Zoom in" / "Zoom out".
     STEP = 2.0
 
-    def __init__(self, viewbox, label: QtWidgets.QLabel, parent: QtCore.QObject | None = None):
+    def __init__(self, viewbox, label: QtWidgets.QLabel, parent: QtCore.QObject | None = None, shown=None):
         super().__init__(parent)
         self.viewbox = viewbox
         self.label = label
+        # ``shown()``: an exposure is on screen (else the zoom of the empty panes' 0..4096 is no readout).
+        self._shown = shown or (lambda: True)
         label.setToolTip("Screen pixels per data pixel (View > Zoom 1:1: one data pixel per screen pixel)")
         viewbox.sigRangeChanged.connect(lambda *_: self.update_label())
         viewbox.sigResized.connect(lambda *_: self.update_label())
@@ -60,7 +62,7 @@ class ViewNavigator(QtCore.QObject):
         return None if not size > 0 else 1.0 / (size * self._dpr())
 
     def update_label(self) -> None:
-        self.label.setText(zoom_text(self.zoom()))
+        self.label.setText(zoom_text(self.zoom() if self._shown() else None))
 
     def span(self) -> tuple[float, float] | None:
         """Visible (height, width) in data pixels."""

@@ -45,7 +45,8 @@ def install_navigation(window) -> None:
     window.zoom_label = QtWidgets.QLabel("zoom -")
     window.zoom_label.setMinimumWidth(78)
     window.statusBar().addPermanentWidget(window.zoom_label)
-    window.navigator = ViewNavigator(panes.viewbox, window.zoom_label, window)
+    window.navigator = ViewNavigator(panes.viewbox, window.zoom_label, window,
+                                     shown=lambda: window.controller.dataset is not None)
 
     # -- pixel table dock (beside Display and Metadata; the ramp keeps the bottom) ---------------
     window.pixel_table = PixelTableWidget()

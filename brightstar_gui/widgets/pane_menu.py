@@ -64,7 +64,8 @@ class PaneMenu(QtCore.QObject):
         menu.addSection(f"pixel (row {row}, col {col})")
         menu.addAction("&Copy value", lambda: self.copy_value(pane, row, col))
         menu.addAction("&Go to pixel", lambda: self._guard("Go to pixel", c.go_to_pixel, row, col))
-        menu.addAction("Set as cutout &centre", lambda: c.set_cutout_centre(row, col))
+        # Mnemonics unique: "&centre" shared C with "&Copy value", so C only moved between them.
+        menu.addAction("Set as c&utout centre", lambda: c.set_cutout_centre(row, col))
         if (row, col) in c.model.pinned_pixels:
             menu.addAction("Un&pin pixel", lambda: c.unpin_pixel(row, col))
         else:

@@ -24,7 +24,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from processing.figures import PANE_TITLES, PANES
 
-from . import colour_bar
+from . import colour_bar, pane_messages
 from .view_sync import RangeSync
 
 #: Height of the two-line pane titles, pixels.
@@ -171,8 +171,7 @@ class PaneGroup(QtWidgets.QWidget):
             plot.addItem(image)
             cbar = colour_bar.PaneColourBar()
             self.graphics.addItem(cbar, row=row, col=2 * col + 1)
-            text = pg.TextItem("", color=(255, 220, 120), anchor=(0, 0))
-            text.setZValue(20)
+            text = pane_messages.make_message()  # wraps to the pane (pane_messages)
             plot.addItem(text, ignoreBounds=True)
             vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
             hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
@@ -201,6 +200,8 @@ class PaneGroup(QtWidgets.QWidget):
             grid.setColumnMinimumWidth(column, 120)
         for r in (0, 1):
             grid.setRowStretchFactor(r, 1)
+        for kind in PANES:
+            self.plots[kind].getViewBox().sigResized.connect(lambda _vb, k=kind: self._wrap_message(k))
         first = self.plots[PANES[0]].getViewBox()
         self.range_sync = RangeSync(first, [self.plots[k].getViewBox() for k in PANES[1:]])
         self.viewbox = first
@@ -288,6 +289,14 @@ class PaneGroup(QtWidgets.QWidget):
             y0, y1, x0, x1 = self._data_bounds
             (vx0, vx1), (vy0, vy1) = self.viewbox.viewRange()
             item.setPos(max(vx0, x0), min(vy1, y1))
+            self._wrap_message(kind)
+
+    def _wrap_message(self, kind: str) -> None:
+        pane_messages.wrap(self.messages[kind], self.plots[kind].getViewBox())
+
+    def message_fits(self, kind: str) -> bool:
+        """The pane's whole message lies inside its view box (for tests)."""
+        return pane_messages.fits(self.messages[kind], self.plots[kind].getViewBox())
 
     def set_title(self, kind: str, title: str) -> None:
         """``title``: one or two lines ("\\n"): what the pane is, then what its values are."""
@@ -417,6 +426,7 @@ class PaneGroup(QtWidgets.QWidget):
             self.set_message(kind, text if kind == PANES[0] else "")
         (vx0, _), (_, vy1) = self.viewbox.viewRange()
         self.messages[PANES[0]].setPos(vx0, vy1)
+        self._wrap_message(PANES[0])
 
     def clear(self) -> None:
         self._set_decorations(True)
@@ -440,11 +450,17 @@ class PaneGroup(QtWidgets.QWidget):
                 axis.setStyle(showValues=on)
                 axis.showLabel(on)
                 axis.setPen() if on else axis.setPen(None)  # setPen(): the default foreground
+            # The colour bar stays in the layout and only its contents go: a bar hidden
+            # through the window's first layout came back with a zero-width axis under
+            # xcb (the mask's category labels stayed undrawn until the window resized),
+            # whatever re-layout was asked for.
             bar = self.colorbars[kind]
-            bar.setVisible(on)
-            if on:
-                # A bar hidden through the window's first layout keeps a zero-width axis
-                # until something re-lays it out; the mask's categories never change, so
-                # its labels would stay undrawn.  Lay it out now.
-                bar.layout.invalidate()
-                bar.layout.activate()
+            bar.getViewBox().setOpacity(1.0 if on else 0.0)
+            axis = bar.getAxis("right")
+            axis.setStyle(showValues=on)
+            axis.setPen() if on else axis.setPen(None)
+
+    def colour_bar_shown(self, kind: str) -> bool:
+        """The pane's colour bar is drawn (colours and labels), not blank as in the empty state."""
+        bar = self.colorbars[kind]
+        return bar.isVisible() and bar.getViewBox().opacity() > 0 and bar.getAxis("right").style["showValues"]

@@ -26,21 +26,38 @@ def pin_color(i: int) -> tuple[int, int, int]:
 
 
 class PinOverlay:
-    """Curves of the pinned ramps on ``plot`` (a pyqtgraph PlotWidget or PlotItem), in :data:`PIN_COLORS`."""
+    """Curves of the pinned ramps on ``plot`` (a pyqtgraph PlotWidget or PlotItem), in :data:`PIN_COLORS`.
+
+    On the ramp panel's plot the curves follow its x axis (reads or seconds
+    since the first read): they are redrawn when the panel's ``x_unit_changed``
+    fires.
+    """
 
     def __init__(self, plot):
         self.plot = plot
         self.curves: list[pg.PlotDataItem] = []
         self.labels: list[pg.TextItem] = []
+        self.pins = None
+        self.panel = getattr(plot, "_panel", None)  # the RampPanel whose plot this is
+        if self.panel is not None:
+            self.panel.x_unit_changed.connect(lambda _unit: self.set_pins(self.pins))
+
+    def x_of(self, pins) -> np.ndarray:
+        """The pins' x values: read numbers, or seconds when the panel shows seconds and the file has them."""
+        n = pins.ramps.shape[1]
+        times = getattr(pins, "read_times", None)
+        if self.panel is not None and self.panel.x_unit == "s" and times is not None and len(times) == n:
+            return np.asarray(times, float)
+        return np.arange(n, dtype=float)
 
     def set_pins(self, pins) -> None:
+        self.pins = pins
         for item in self.curves + self.labels:
             self.plot.removeItem(item)
         self.curves, self.labels = [], []
         if pins is None:
             return
-        n = pins.ramps.shape[1]
-        x = np.arange(n, dtype=float)
+        x = self.x_of(pins)
         for i, ramp in enumerate(pins.ramps):
             color = pin_color(i)
             # Not in the ramp panel's legend (ten entries would cover the plot):

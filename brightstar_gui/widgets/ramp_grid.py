@@ -30,7 +30,7 @@ def compact(v: float) -> str:
 
 
 class NeighbourGrid(pg.PlotWidget):
-    """The selected pixel's 3 x 3 neighbourhood, row above drawn on top (like the image).
+    """The selected pixel's 3 x 3 neighbourhood, the higher row on top (as the image panes, y up).
 
     Attributes
     ----------
@@ -53,7 +53,7 @@ class NeighbourGrid(pg.PlotWidget):
         item.setLabel("top", "col")
         item.setLabel("right", "row")
         item.getAxis("right").setWidth(52)  # "4095" and the label fit (a tick label that does not is dropped)
-        item.getAxis("left").setWidth(48)
+        item.getAxis("left").setWidth(60)  # "63.6k" and the rotated label side by side (48 px overlapped them)
         item.setLabel("bottom", "read")
         # A title spanning the axes' columns cannot widen the plot past its view.
         self.setTitle("3 x 3 neighbours (red: saturated)", size="8pt")  # short: the dock can be narrow
@@ -112,7 +112,7 @@ class NeighbourGrid(pg.PlotWidget):
                 continue
             gr, gc = where
             px = c * PITCH + xs
-            py = (2 - r) * PITCH + (values[:, gr, gc].astype(np.float64) - lo) / (hi - lo)
+            py = r * PITCH + (values[:, gr, gc].astype(np.float64) - lo) / (hi - lo)
             self.cells[(r, c)] = (px, py)
             s_mask = sat[:, gr, gc] if sat is not None else np.zeros(n, bool)
             # The segment into the first saturated read is red too.
@@ -143,7 +143,9 @@ class NeighbourGrid(pg.PlotWidget):
         # Bare numbers under axis labels "col" and "row": "col 1919" over a narrow
         # cell does not fit, and pyqtgraph drops a label that does not.
         item.getAxis("top").setTicks([[(c * PITCH + 0.5, f"{col + c - 1}") for c in range(3)], []])
-        item.getAxis("right").setTicks([[((2 - r) * PITCH + 0.5, f"{row + r - 1}") for r in range(3)], []])
+        # Row r - 1 at the bottom, r + 1 on top: the panes draw y upwards (rows 1885..1915
+        # from bottom to top), and so does the pixel table.
+        item.getAxis("right").setTicks([[(r * PITCH + 0.5, f"{row + r - 1}") for r in range(3)], []])
 
     def clear_ramps(self) -> None:
         self.good.setData([], [])

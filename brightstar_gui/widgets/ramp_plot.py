@@ -23,6 +23,8 @@ CAL_PEN = pg.mkPen((255, 170, 60), width=2)
 SLOPE_PEN = pg.mkPen((200, 200, 200), width=1, style=QtCore.Qt.PenStyle.DashLine)
 ONSET_PEN = pg.mkPen((230, 40, 40), width=1.5)
 GOOD_BRUSH = pg.mkBrush(90, 170, 255)
+#: Good reads of a calibrated ramp: its curve's orange (blue dots made it read as a second raw ramp).
+CAL_GOOD_BRUSH = pg.mkBrush(255, 170, 60)
 SAT_BRUSH = pg.mkBrush(230, 40, 40)
 FLAG_BRUSH = pg.mkBrush(250, 220, 40)
 SAT_COLOUR = "#ff6060"
@@ -66,7 +68,14 @@ class RampPanel(QtWidgets.QWidget):
         curves the pixel has (see :meth:`legend_labels`).
     x_unit : {"read", "s"}
         The x axis: read number or seconds since the first read.
+
+    Signals
+    -------
+    x_unit_changed(str unit)
+        The x axis changed unit (curves other code draws, the pinned ramps, follow it).
     """
+
+    x_unit_changed = QtCore.pyqtSignal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -141,7 +150,7 @@ class RampPanel(QtWidgets.QWidget):
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumWidth(200)
+        self.readout.setMinimumWidth(170)  # values such as "59777 DN" fit; the ramp plot keeps its room
 
         from .panes import cache_axes
 
@@ -158,6 +167,9 @@ class RampPanel(QtWidgets.QWidget):
         side = QtWidgets.QScrollArea()
         side.setWidgetResizable(True)
         side.setWidget(inner)
+        # The readout is what a scientist reads (value, threshold, onset, slope): at 1280 px
+        # the splitter gave it 145 px and cut every value.
+        side.setMinimumWidth(self.readout.minimumWidth() + 14)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         splitter = QtWidgets.QSplitter()
@@ -182,12 +194,17 @@ class RampPanel(QtWidgets.QWidget):
         """Reads (``"read"``) or seconds since the first read (``"s"``; needs the frame time)."""
         if unit not in ("read", "s"):
             raise ValueError(f"x unit must be 'read' or 's'; got {unit!r}")
+        changed = unit != self.x_unit
         self.x_unit = unit
         self.x_choice.blockSignals(True)
         self.x_choice.setCurrentIndex(1 if unit == "s" else 0)
         self.x_choice.blockSignals(False)
         if self.data is not None:
             self.set_ramps(self.data, self.frame)
+        else:
+            self.plot.getPlotItem().setLabel("bottom", "time since the first read (s)" if unit == "s" else "read")
+        if changed:
+            self.x_unit_changed.emit(unit)
 
     def legend_labels(self) -> list[str]:
         """The labels the legend shows, top to bottom."""
@@ -219,7 +236,8 @@ class RampPanel(QtWidgets.QWidget):
         is_sat = sat[:, rr, cc] if sat is not None else np.zeros(n, bool)
         is_flag = (gdq[:, rr, cc] != 0) & ~is_sat if gdq is not None else np.zeros(n, bool)
         good = ~is_sat & ~is_flag
-        self.points.setData(x[good], main[good])
+        # The dots are on the curve the readout describes (calibrated when there is one): its colour.
+        self.points.setData(x[good], main[good], brush=CAL_GOOD_BRUSH if cal is not None else GOOD_BRUSH)
         self.sat_points.setData(x[is_sat], main[is_sat])
         self.flag_points.setData(x[is_flag], main[is_flag])
         onset = ro.onset_of(data)

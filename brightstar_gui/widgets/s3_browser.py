@@ -68,12 +68,13 @@ class _SizeItem(QtWidgets.QTreeWidgetItem):
         return mine < theirs
 
 
-def endpoint_text(endpoint_url: str | None, anon: bool) -> tuple[str, str]:
+def endpoint_text(endpoint_url: str | None, anon: bool, given_by: str = "--endpoint-url") -> tuple[str, str]:
     """What the S3 tab says about the endpoint in use, and where that came from (a tooltip).
 
     The endpoint is :func:`processing.s3.resolve_endpoint`'s, the one every
     read and listing uses: ``--endpoint-url``, else ``BRIGHTSTAR_S3_ENDPOINT``,
-    ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, else AWS.
+    ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, else AWS.  ``given_by``
+    names where ``endpoint_url`` came from (the command line, or the tab's field).
     """
     import os
 
@@ -81,7 +82,7 @@ def endpoint_text(endpoint_url: str | None, anon: bool) -> tuple[str, str]:
 
     url = resolve_endpoint(endpoint_url)
     if endpoint_url and endpoint_url.strip():
-        source = "--endpoint-url"
+        source = given_by
     else:
         source = next((k for k in ("BRIGHTSTAR_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
                        if (os.environ.get(k) or "").strip()), "default")
@@ -120,9 +121,13 @@ class S3BrowserWidget(QtWidgets.QWidget):
         A folder's listing arrived and is shown.
     listing_failed(str, str)
         A folder could not be listed: its URI and the message shown.
+    endpoint_changed(str)
+        The user typed another endpoint URL in the tab ("" for AWS S3): exposures opened from
+        here on are read from it too.
     """
 
     open_requested = QtCore.pyqtSignal(str)
+    endpoint_changed = QtCore.pyqtSignal(str)
     location_changed = QtCore.pyqtSignal(str)
     listing_finished = QtCore.pyqtSignal(str)
     listing_failed = QtCore.pyqtSignal(str, str)
@@ -149,7 +154,16 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self.refresh_button.setToolTip("List the location (refresh)")
         self.endpoint_label = QtWidgets.QLabel()
         self.endpoint_label.setWordWrap(True)
+        # A long URL must not widen the dock (a label wraps at spaces only): it is cut, the tooltip has it.
+        self.endpoint_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.endpoint_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._endpoint_given_by = "--endpoint-url"
+        # A mirror or a local test server can be chosen here, not only on the command line.
+        self.endpoint_edit = QtWidgets.QLineEdit(endpoint_url or "")
+        self.endpoint_edit.setPlaceholderText("endpoint URL (empty: AWS S3); Enter to use")
+        self.endpoint_edit.setToolTip("S3 endpoint to list and read from, e.g. http://127.0.0.1:9000 for a "
+                                      "local mirror; empty for AWS S3 (or the environment's). Enter applies it.")
+        self.endpoint_edit.returnPressed.connect(self._endpoint_typed)
         self._show_endpoint()
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -175,6 +189,7 @@ class S3BrowserWidget(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.endpoint_label)
+        layout.addWidget(self.endpoint_edit)
         layout.addLayout(bar)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
@@ -222,10 +237,21 @@ class S3BrowserWidget(QtWidgets.QWidget):
         self._show_endpoint()
         self.refresh()
 
+    def _endpoint_typed(self) -> None:
+        url = self.endpoint_edit.text().strip()
+        if url and not url.lower().startswith(("http://", "https://")):
+            # An s3:// location typed here is the usual slip: say where it goes, keep the endpoint.
+            self._set_status(f"{url!r} is not an endpoint: an endpoint is an http(s):// URL such as "
+                             "http://127.0.0.1:9000 (empty: AWS S3); s3:// locations go in the field below", True)
+            return
+        self._endpoint_given_by = "the S3 tab"
+        self.set_endpoint(url or None)
+        self.endpoint_changed.emit(url)
+
     def _show_endpoint(self) -> None:
-        text, tip = endpoint_text(self.endpoint_url, self.anon)
+        text, tip = endpoint_text(self.endpoint_url, self.anon, self._endpoint_given_by)
         self.endpoint_label.setText(text)
-        self.endpoint_label.setToolTip(tip)
+        self.endpoint_label.setToolTip(f"{text}\n{tip}")
 
     def refresh(self) -> None:
         """List the location bar's location afresh (a new generation)."""

@@ -30,7 +30,11 @@ class SuperbiasDialog(QtWidgets.QDialog):
         self.pool = pool
         self.result: np.ndarray | None = None
         self.darks = QtWidgets.QListWidget()
-        self.darks.addItems(darks)
+        # Dark names differ only in their timestamp, near the end: elide the middle
+        # (the folder), never the end; the full path is each item's tooltip.
+        self.darks.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.darks.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._add_paths(darks)
         add = QtWidgets.QPushButton("Add darks...")
         remove = QtWidgets.QPushButton("Remove")
         add.clicked.connect(self._add)
@@ -43,7 +47,7 @@ class SuperbiasDialog(QtWidgets.QDialog):
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1000)
         self.status = QtWidgets.QLabel("")
-        self.plot = pg.PlotWidget(title="Bias (median of darks)")
+        self.plot = pg.PlotWidget(title="Bias: press Compute")
         self.plot.setAspectLocked(True)
         self.plot.setLabel("bottom", "x [pix]")
         self.plot.setLabel("left", "y [pix]")
@@ -51,6 +55,7 @@ class SuperbiasDialog(QtWidgets.QDialog):
         self.plot.addItem(self.image)
         self.cbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False, label="DN (1-99% stretch)")
         self.cbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self._show_axes(False)  # no bias yet: no fake -500..500 (x0.001) axes, no 0..1 colour bar
         self.subtract = QtWidgets.QCheckBox("Subtract from the raw view")
         self.subtract.setEnabled(False)
 
@@ -79,7 +84,26 @@ class SuperbiasDialog(QtWidgets.QDialog):
 
     def _add(self) -> None:
         files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Dark exposures", "", "ASDF (*.asdf)")
-        self.darks.addItems(files)
+        self._add_paths(files)
+
+    def _add_paths(self, paths) -> None:
+        for path in paths:
+            item = QtWidgets.QListWidgetItem(str(path))
+            item.setToolTip(str(path))
+            self.darks.addItem(item)
+
+    def _show_axes(self, on: bool) -> None:
+        """Axis values, labels and the colour bar: only once a bias is shown."""
+        item = self.plot.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.enableAutoSIPrefix(False)  # pixel numbers, never "(x0.001)"
+            axis.setStyle(showValues=on)
+            axis.showLabel(on)
+        self.cbar.setOpacity(1.0 if on else 0.0)  # kept in the layout (a hidden item loses its place)
+
+    def axes_shown(self) -> bool:
+        return self.plot.getPlotItem().getAxis("left").style["showValues"] and self.cbar.opacity() > 0
 
     def paths(self) -> list[str]:
         return [self.darks.item(i).text() for i in range(self.darks.count())]
@@ -109,6 +133,7 @@ class SuperbiasDialog(QtWidgets.QDialog):
         self.result = result
         lo, hi = figures.good_levels(result, None, 1, 99)
         self.image.setImage(result, autoLevels=False, levels=(lo, hi))
+        self._show_axes(True)
         self.cbar.setLevels((lo, hi))
         self.plot.setTitle(f"Bias ({self.method.currentText()} of {len(self.paths())} darks)")
         self.progress.setValue(1000)
