@@ -8,7 +8,11 @@ interpreter so that peak RSS is that run's alone:
 * 55 reads: ``streaming`` alone (romancal would need ~30 GiB).
 
 Each streaming run also prints the wall and CPU time (user + sys, all
-threads) of each pass, from the engine's progress messages.  Peak RSS is the child's ``ru_maxrss``; for the romancal engine the pipeline
+threads) of each pass, from the engine's progress messages.  The reference
+checks run on a helper thread while romancal is imported, so "references"
+includes the imports ("open + imports" is then only the opening); the
+linearity pass includes the MD5 and band digests of the planes it finishes
+(hashed on helper threads), so "seal" is left with the small arrays.  Peak RSS is the child's ``ru_maxrss``; for the romancal engine the pipeline
 runs in a grandchild process, and the figure reported is the sum of both
 peaks (an upper bound of what was resident at once).  The machine's load
 average is printed too: other work on the same cores slows every number.

@@ -65,8 +65,87 @@ def _bands_of(ref) -> tuple[int, int]:
     return band_rows(ref.shape[-2]) * row, row
 
 
-def seal(path: Path) -> dict:
+class StreamSums:
+    """The MD5 and band digests of one array's block, fed its bytes in file order as they are final.
+
+    The calibration engine feeds each array's planes as a pass finishes them
+    (on a thread of its own: hashlib and xxhash release the GIL), so that
+    :func:`seal` need not read the array back after the passes.  Only an
+    array that fills its block alone qualifies (the RampModel's big arrays).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array's shape (at least 2-d).
+    dtype : numpy.dtype
+    max_pending : int
+        Buffers queued for hashing before :meth:`feed` waits (bounds memory).
+    """
+
+    def __init__(self, shape, dtype, max_pending: int = 16):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        itemsize = np.dtype(dtype).itemsize
+        self.nbytes = int(np.prod(shape, dtype=np.int64)) * itemsize
+        self.band = band_rows(int(shape[-2])) * int(shape[-1]) * itemsize
+        self.fed = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._bands: list = []
+        self._pos = 0
+        self._pending = deque()
+        self._max = max_pending
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-sums")
+
+    def _update(self, buffer) -> None:
+        view = memoryview(buffer).cast("B")
+        self._md5.update(view)
+        pos, n = 0, len(view)
+        while pos < n:
+            index, within = divmod(self._pos, self.band)
+            if within == 0:
+                self._bands.append(xxhash.xxh3_64())
+            take = min(n - pos, self.band - within)
+            self._bands[index].update(view[pos : pos + take])
+            pos += take
+            self._pos += take
+
+    def feed(self, arr: np.ndarray) -> None:
+        """Queue the next bytes of the array (C-contiguous, file byte order); keeps a reference until hashed."""
+        if not arr.flags.c_contiguous:
+            raise ValueError("StreamSums.feed needs C-contiguous bytes")
+        while len(self._pending) >= self._max:
+            self._pending.popleft().result()
+        self.fed += arr.nbytes
+        self._pending.append(self._pool.submit(self._update, arr))
+
+    def finish(self) -> tuple[bytes, list[int]]:
+        """Wait for the queue; the MD5 digest and the band digests."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
+        return self._md5.digest(), [h.intdigest() for h in self._bands]
+
+    def cancel(self) -> None:
+        """Drop what is queued (the calibration stopped)."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def seal(path: Path, known: dict | None = None) -> dict:
     """Write MD5 checksums into ``path``'s uncompressed block headers; return its band digests.
+
+    Parameters
+    ----------
+    path : Path
+    known : dict of str to StreamSums, optional
+        Arrays (``roman`` node names) whose bytes were hashed as they were
+        written: used instead of reading the array back when the array is
+        its block's only content and every byte was fed.
 
     Returns
     -------
@@ -98,8 +177,18 @@ def seal(path: Path) -> dict:
             for index, block in enumerate(layout.blocks):
                 if block.compression is not None:
                     continue
-                md5 = hashlib.md5(usedforsecurity=False)
                 arrays = [(r, *_bands_of(r)) for r in by_block.get(index, [])]
+                streamed = _streamed(known, arrays, block)
+                if streamed is not None:
+                    r, band, _ = arrays[0]
+                    digest, values = streamed
+                    header = _BLOCK_HEADER.pack(block.flags, (block.compression or "").encode().ljust(4, b"\0"),
+                                                block.allocated_size, block.used_size, block.data_size, digest)
+                    patches.append((block.offset + 6, header))
+                    out["arrays"][r.name.split(".", 1)[1]] = {
+                        "band": band, "digests": np.array(values, dtype="<u8").tobytes().hex()}
+                    continue
+                md5 = hashlib.md5(usedforsecurity=False)
                 digests = {r.name: [] for r, _, _ in arrays}
 
                 def bands(piece, start, n, arrays=arrays, digests=digests):
@@ -141,6 +230,19 @@ def seal(path: Path) -> dict:
     finally:
         source.close()
     return out
+
+
+def _streamed(known: dict | None, arrays: list, block) -> tuple[bytes, list[int]] | None:
+    """The streamed (MD5, band digests) of a block holding one array that was fed whole, else None."""
+    if not known or len(arrays) != 1:
+        return None
+    ref, band, _ = arrays[0]
+    sums = known.get(ref.name.split(".", 1)[1])
+    if sums is None or ref.offset != 0 or ref.nbytes != block.used_size or sums.nbytes != ref.nbytes:
+        return None
+    if sums.fed != ref.nbytes or sums.band != band:
+        raise RuntimeError(f"{ref.name}: {sums.fed} of {ref.nbytes} bytes were hashed as they were written")
+    return sums.finish()
 
 
 def _feed(hashers: list, ref, band: int, piece: bytes, piece_start: int, lo: int, hi: int) -> None:

@@ -243,14 +243,31 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
     log.info("calibrate %s with the %s engine", uri, engine)
     yield Progress(0.0, "opening the exposure")
     exposure = open_exposure(uri, anon=anon, endpoint_url=endpoint_url)
+    checking = None
     try:
-        _check_input(exposure)
         n_reads, height, width = exposure.shape
+        early = None
+        if refs is not None or not crds_env.user_crds_configured():
+            # The files are found without the model: check them (checksums,
+            # every array decoded once: I/O, MD5 and lz4, which release the
+            # GIL) on a helper thread while romancal and roman_datamodels are
+            # imported here (seconds, and GIL-bound).
+            early = yield from scaled(
+                references.resolve_job(refs, exposure_path=exposure.source.local_path, height=height, width=width,
+                                       detector=exposure.get_meta("instrument.detector"), check=False),
+                0.0, 0.02, "references: ")
+            checking = _start_check(early, height, width)
+        _check_input(exposure)
         with _lazy_model(exposure, anon, endpoint_url) as model:
-            refset = yield from scaled(
-                references.resolve_job(refs, model=model, exposure_path=exposure.source.local_path, height=height,
-                                       width=width, detector=exposure.get_meta("instrument.detector")),
-                0.0, 0.04, "references: ")
+            if early is None:
+                refset = yield from scaled(
+                    references.resolve_job(refs, model=model, exposure_path=exposure.source.local_path, height=height,
+                                           width=width, detector=exposure.get_meta("instrument.detector")),
+                    0.0, 0.04, "references: ")
+            else:
+                yield Progress(0.03, "references: checking reference files")
+                checking.result()
+                refset = early
             key = cache_key(exposure, engine, refset)
             store = DiskCache()
             if use_cache:
@@ -272,11 +289,16 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
 
                     info = yield from scaled(romancal_job(exposure.uri, refset, target, anon=anon, endpoint_url=endpoint_url),
                                              0.04, 0.99, "romancal: ")
+                streamed = info.pop("stream_sums", None)
                 record = {**info, "engine": engine, "uri": str(uri), "references_source": refset.source}
                 from ..frame_sums import seal
 
-                yield Progress(0.995, "checksums")
-                sums = seal(target)  # MD5 in the block headers; band checksums for every later read
+                try:  # MD5 in the block headers; band checksums for every later read
+                    yield Progress(0.995, "checksums")
+                    sums = seal(target, streamed)
+                finally:
+                    for sink in (streamed or {}).values():
+                        sink.cancel()
                 if use_cache or out is None:
                     entry = store.commit(key, target, record, sums)
                     path = _copy_atomically(entry.path, Path(out)) if out is not None else entry.path
@@ -285,7 +307,30 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
         yield Progress(1.0, "calibrated")
         return CalibrationResult(path, info["cal_step"], info["ref_file"], False, engine, key, refset.source)
     finally:
+        if checking is not None:
+            checking.cancel()
+            with contextlib.suppress(Exception):
+                checking.result()
         exposure.close()
+
+
+def _start_check(refset: ReferenceSet, height: int, width: int):
+    """:func:`references.validate` (then the kernels' warm-up) on a helper thread; a Future (``result()`` raises what it raised)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check():
+        references.validate(refset, height, width)
+        # Then numba's start-up (LLVM, cached kernels: ~1.5 s CPU in a fresh
+        # process), off pass 1's critical path too.
+        from .linearity_kernel import warm
+
+        warm()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference-check")
+    try:
+        return pool.submit(check)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def find_cached(uri, *, refs=None, engine: str = "streaming", anon: bool = True,

@@ -178,19 +178,29 @@ class RampFileWriter:
             raise ValueError(f"{name}[{k}] must have shape {slot.shape[1:]}, not {plane.shape}")
         self._put(slot, plane, slot.offset + k * slot.row_bytes * slot.shape[1])
 
-    def write_band(self, name: str, y0: int, band: np.ndarray) -> None:
-        """Write rows ``y0:y0 + band.shape[1]`` of every plane of a 3-d array."""
+    def write_band(self, name: str, y0: int, band: np.ndarray, k0: int = 0) -> None:
+        """Write rows ``y0:y0 + band.shape[1]`` of planes ``k0:k0 + band.shape[0]`` of a 3-d array (default: all)."""
         slot = self.arrays[name]
         n, height, _ = slot.shape
-        if band.shape[0] != n or band.shape[2:] != slot.shape[2:] or y0 + band.shape[1] > height:
-            raise ValueError(f"band of shape {band.shape} at row {y0} does not fit {name} {slot.shape}")
+        if k0 + band.shape[0] > n or band.shape[2:] != slot.shape[2:] or y0 + band.shape[1] > height:
+            raise ValueError(f"band of shape {band.shape} at plane {k0}, row {y0} does not fit {name} {slot.shape}")
         plane = height * slot.row_bytes
-        for k in range(n):
-            self._put(slot, band[k], slot.offset + k * plane + y0 * slot.row_bytes)
+        if band.shape[1] == height:  # whole planes: contiguous in the file
+            self._put(slot, band, slot.offset + k0 * plane)
+            return
+        for k in range(band.shape[0]):
+            self._put(slot, band[k], slot.offset + (k0 + k) * plane + y0 * slot.row_bytes)
 
-    def read_band(self, name: str, y0: int, y1: int) -> np.ndarray:
-        """Rows ``y0:y1`` of every plane of a 3-d array, a new array."""
-        return self.arrays[name].band(y0, y1)
+    def read_band(self, name: str, y0: int, y1: int, k0: int = 0, k1: int | None = None) -> np.ndarray:
+        """Rows ``y0:y1`` of planes ``k0:k1`` (default: all) of a 3-d array, a new array."""
+        slot = self.arrays[name]
+        n, height, _ = slot.shape
+        k1 = n if k1 is None else k1
+        out = np.empty((k1 - k0, y1 - y0) + slot.shape[2:], dtype=slot.file_dtype)
+        plane = height * slot.row_bytes
+        for k in range(k0, k1):
+            slot._read_into(out[k - k0], slot.offset + k * plane + y0 * slot.row_bytes)
+        return slot._native(out)
 
     def write_array(self, name: str, arr: np.ndarray) -> None:
         """Write a whole array."""

@@ -50,6 +50,8 @@ SKIPPED_STEPS = {
 
 #: Rows per tile of stcal's read-level linearity (its default is 64).
 _LINEARITY_TILE_ROWS = 32
+#: LinearityStep.process clips |DN| above this to it and flags DO_NOT_USE.
+LINEARITY_CLIP = 1e6
 #: Input arrays replaced by one-frame stand-ins (never loaded whole).
 _BIG_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -174,6 +176,44 @@ def bad_ref_pixel_mask(pixeldq: np.ndarray) -> np.ndarray:
     return (pixeldq & pixel.BAD_REF_PIXEL) != 0
 
 
+def prepare_coefficients(coeffs: np.ndarray, lin_dq: np.ndarray, pixeldq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """stcal's ``prepare_coefficients`` (romancal's linearity step), without its scans that would change nothing.
+
+    stcal always runs three repairs (NO_LIN_CORR pixels, NaN coefficients,
+    zero linear terms), each through ``np.where`` over the whole
+    coefficient cube (about 1.5 s for a 4096 x 4096 detector, where there is
+    usually nothing to repair).  Each repair is a no-op exactly when its
+    condition holds nowhere, which one cheap scan tells; otherwise stcal's
+    own function does the repair.
+
+    Parameters
+    ----------
+    coeffs : (n, h, W) float32
+        Modified in place where repaired, as stcal does.
+    lin_dq : (h, W) uint32
+    pixeldq : (h, W) uint32
+
+    Returns
+    -------
+    coeffs : (n, h, W)
+    pixeldq : (h, W) uint32
+        A new array: ``pixeldq | lin_dq`` plus NO_LIN_CORR where repaired.
+    """
+    from roman_datamodels.dqflags import pixel
+    from stcal.linearity.linearity import correct_for_flag, correct_for_NaN, correct_for_zero
+
+    from .linearity_kernel import any_nan
+
+    new_pdq = np.bitwise_or(pixeldq, lin_dq)
+    if np.any(np.bitwise_and(lin_dq, pixel.NO_LIN_CORR)):
+        coeffs = correct_for_flag(coeffs, lin_dq, pixel)
+    if any_nan(coeffs):
+        coeffs, new_pdq = correct_for_NaN(coeffs, new_pdq, pixel)
+    if np.any(coeffs[1] == 0):
+        coeffs, new_pdq = correct_for_zero(coeffs, new_pdq, pixel)
+    return coeffs, new_pdq
+
+
 def linearity_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, lin_coeffs: np.ndarray,
                    lin_dq: np.ndarray, ilin_coeffs: np.ndarray, read_pattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """romancal's linearity step (stcal's read-level correction) on a band of rows.
@@ -199,23 +239,28 @@ def linearity_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, l
     pixeldq : (h, W) uint32
     """
     from roman_datamodels.dqflags import group, pixel
-    from stcal.linearity.linearity import linearity_correction_int, prepare_coefficients
+    from stcal.linearity.linearity import linearity_correction_int
 
-    # stcal's linearity_correction, unrolled for our single integration so
-    # that its row tiles can be smaller (32 rows of float64 temporaries stay
-    # in the CPU cache: ~20 % faster; the arithmetic per pixel is unchanged).
-    lin_coeffs, new_pdq = prepare_coefficients(lin_coeffs, lin_dq, pixeldq, pixel)
-    ilin_coeffs, new_pdq = prepare_coefficients(ilin_coeffs, lin_dq, new_pdq, pixel)
+    # stcal's linearity_correction, unrolled for our single integration (for
+    # averaged resultants with smaller row tiles: 32 rows of float64
+    # temporaries stay in the CPU cache; the arithmetic per pixel is unchanged).
+    lin_coeffs, new_pdq = prepare_coefficients(lin_coeffs, lin_dq, pixeldq)
+    ilin_coeffs, new_pdq = prepare_coefficients(ilin_coeffs, lin_dq, new_pdq)
     from . import fused
 
-    if fused.single_reads(read_pattern):  # same arithmetic, fewer passes over memory (see .fused)
-        data = fused.linearity_correction(data, groupdq, lin_coeffs, ilin_coeffs, pixel, read_pattern)
-    else:
-        data = linearity_correction_int(data, groupdq, lin_coeffs, pixel, ilin_coeffs=ilin_coeffs, additional_correction=None,
-                                        read_pattern=read_pattern, tile_rows=_LINEARITY_TILE_ROWS)
+    if fused.single_reads(read_pattern) and data.dtype == lin_coeffs.dtype == ilin_coeffs.dtype == np.float32:
+        # Compiled, same arithmetic (see .linearity_kernel), with
+        # LinearityStep.process's clip of implausible values folded in.
+        from .linearity_kernel import correct
+
+        data = correct(data, groupdq, lin_coeffs, ilin_coeffs, read_pattern, pixel.SATURATED, group.DO_NOT_USE,
+                       LINEARITY_CLIP)
+        return data, groupdq, new_pdq
+    data = linearity_correction_int(data, groupdq, lin_coeffs, pixel, ilin_coeffs=ilin_coeffs, additional_correction=None,
+                                    read_pattern=read_pattern, tile_rows=_LINEARITY_TILE_ROWS)
     # LinearityStep.process: clip implausible values and flag them.
-    bad = np.abs(data) > 1e6
+    bad = np.abs(data) > LINEARITY_CLIP
     if bad.any():
-        data[bad] = np.clip(data[bad], -1e6, 1e6)
+        data[bad] = np.clip(data[bad], -LINEARITY_CLIP, LINEARITY_CLIP)
         groupdq[bad] |= group.DO_NOT_USE
     return data, groupdq, new_pdq

@@ -31,8 +31,8 @@ import logging
 
 import importlib.metadata
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,8 @@ from ..io import Exposure
 from ..progress import Job, Progress, scaled
 from . import steps
 from .input_cube import InputCube
+from .linearity_pass import LinearityPlan, compiled_linearity, load_linearity, pass3_by_bands, pass3_by_reads
+from .pool_pieces import run_pieces
 from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
 from .references import ReferenceSet
@@ -65,41 +67,6 @@ def band_rows(n_reads: int, height: int, width: int) -> int:
 
 def _bands(height: int, rows: int) -> list[tuple[int, int]]:
     return [(y0, min(y0 + rows, height)) for y0 in range(0, height, rows)]
-
-
-def _run_pieces(pool: ThreadPoolExecutor, pieces: list, work, on_done, span: tuple[float, float], label: str,
-                in_flight: int) -> Job[None]:
-    """Run ``work(piece)`` on the pool, ``on_done(result)`` in order, yielding progress.
-
-    At most ``in_flight`` pieces are queued, so memory is bounded and a
-    cancel (the generator being closed) waits for at most that many pieces.
-    """
-    queue: deque[Future] = deque()
-    todo = iter(pieces)
-    done = 0
-    start, stop = span
-    try:
-        for piece in todo:
-            queue.append(pool.submit(work, piece))
-            if len(queue) >= in_flight:
-                break
-        while queue:
-            result = queue.popleft().result()
-            on_done(result)
-            done += 1
-            nxt = next(todo, None)
-            if nxt is not None:
-                queue.append(pool.submit(work, nxt))
-            yield Progress(start + (stop - start) * done / len(pieces), f"{label} {done}/{len(pieces)}")
-    finally:
-        for future in queue:
-            future.cancel()
-        for future in queue:
-            if not future.cancelled():
-                try:
-                    future.result()
-                except Exception:
-                    pass
 
 
 def _read_pattern(model, n_reads: int, uri: str) -> list[list[int]]:
@@ -204,7 +171,9 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     Returns
     -------
     dict
-        ``cal_step`` and ``ref_file`` of the result.
+        ``cal_step`` and ``ref_file`` of the result, and ``stream_sums``: the
+        :class:`~processing.frame_sums.StreamSums` of the arrays hashed as they
+        were written (for :func:`~processing.frame_sums.seal`), or None.
     """
     from roman_datamodels.dqflags import group, pixel
 
@@ -221,6 +190,9 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     # seconds of lz4 decompression at its start.
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibrate-refs")
     opened = _Opened()
+    stream_sums: dict = {}
+    stop_loading = threading.Event()
+    done = False
     try:
         # Saturation and linearity references are read by row bands as the
         # passes need them; the refpix one (needed whole) is loaded ahead.
@@ -228,6 +200,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         threshold_dq = opened.add(RefArray(refs.paths["saturation"], "dq"))
         refpix_future = loader.submit(_load_refpix, refs.paths["refpix"])
         read_pattern = _read_pattern(model, n_reads, exposure.uri)
+        plan = LinearityPlan(n_reads, height, width, group.SATURATED) if compiled_linearity(refs, read_pattern) else None
         is_tvac = type(model).__name__ in ("TvacModel", "FpsModel")
         encoding_offset = getattr(model.meta.instrument, "data_encoding_offset", 0) or 0
         # Flight L1 data had the reference read subtracted on board; dq_init
@@ -296,7 +269,11 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
                                        None if reference_amp33 is None else reference_amp33[y0:y1])
             off = offset_band(data, amp)
             writer.write_band("groupdq", y0, gdq)
-            sat_g = bool(np.all(gdq & group.SATURATED))
+            if plan is not None:
+                plan.band(y0, gdq)
+            # Read 0 first: it is almost never all saturated, and then the
+            # whole band is not (no pass over the band's N reads).
+            sat_g = bool(np.all(gdq[0] & group.SATURATED)) and bool(np.all(gdq & group.SATURATED))
             sat_p = bool(np.all(pdq & pixel.SATURATED))
             return y0, y1, pdq, off, borders, (sat_g, sat_p)
 
@@ -313,15 +290,19 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             all_saturated[1] &= sat_p
 
         rows = band_rows(n_reads, height, width)
-        yield from _run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
+        yield from run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
         opened.close_all()
         if all_saturated[0] or all_saturated[1]:
             raise ExposureError(exposure.uri, "every pixel is saturated: romancal returns a zeroed image instead of a ramp, so there is nothing to calibrate")
 
+        if plan is not None:
+            plan.index()
+            linearity_future = loader.submit(load_linearity, refs, pixeldq.copy(), stop_loading)
+
         # -- pass 2: refpix, one read at a time.
-        coeffs, plan = refpix_future.result()
+        coeffs, channels = refpix_future.result()
         del refpix_future
-        corrector = FrameCorrector(coeffs, offset, plan=plan)
+        corrector = FrameCorrector(coeffs, offset, plan=channels)
         bad_ref = steps.bad_ref_pixel_mask(pixeldq)
         def pass2(k):
             det = steps.raw_to_float(cube.arrays["data"].frame(k), encoding_offset, reference_read)
@@ -330,41 +311,25 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             amp = steps.amp33_to_float(cube.arrays["amp33"].frame(k), encoding_offset, reference_amp33)
             out, amp_out = corrector.correct(det, amp)
             writer.write_frame("data", k, out)
+            if plan is not None:
+                plan.gather(k, out)
             # RefPixStep's update(): amp33 back to uint16 through abs().
             writer.write_frame("amp33", k, np.abs(amp_out).astype(np.uint16))
             return k
 
-        yield from _run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
-        corrector = coeffs = plan = offset = None  # frees ~0.5 GB before pass 3
-
-        # -- pass 3: linearity, by row bands of the output, in place.
-        lin_coeffs = opened.add(RefArray(refs.paths["linearity"], "coeffs"))
-        lin_dq = opened.add(RefArray(refs.paths["linearity"], "dq"))
-        ilin_coeffs = opened.add(RefArray(refs.paths["inverselinearity"], "coeffs"))
+        yield from run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
+        corrector = coeffs = channels = offset = None  # frees ~0.5 GB before pass 3
         # romancal's border_ref_pix_left/right are views of the refpix output
         # that linearity then corrects in place: they end up as the final
         # data's outer four columns.
         left = np.empty((n_reads, height, 4), np.float32)
         right = np.empty((n_reads, height, 4), np.float32)
-
-        def pass3(band):
-            y0, y1 = band
-            data = writer.read_band("data", y0, y1)
-            gdq = writer.read_band("groupdq", y0, y1)
-            data, gdq, pdq = steps.linearity_band(data, gdq, pixeldq[y0:y1].copy(), lin_coeffs.rows(y0, y1),
-                                                  lin_dq.rows(y0, y1), ilin_coeffs.rows(y0, y1), read_pattern)
-            writer.write_band("data", y0, data)
-            writer.write_band("groupdq", y0, gdq)
-            return y0, y1, pdq, data[:, :, :4].copy(), data[:, :, -4:].copy()
-
-        def keep3(result):
-            y0, y1, pdq, lft, rgt = result
-            pixeldq[y0:y1] = pdq
-            left[:, y0:y1] = lft
-            right[:, y0:y1] = rgt
-
-        yield from _run_pieces(pool, _bands(height, rows), pass3, keep3, _SPANS["pass3"], "linearity", workers)
-        opened.close_all()
+        if plan is not None:
+            yield from pass3_by_reads(pool, writer, plan, linearity_future.result(), pixeldq, read_pattern,
+                                      left, right, workers, stream_sums, _SPANS["pass3"])
+        else:
+            yield from pass3_by_bands(pool, writer, refs, opened, pixeldq, read_pattern, left, right, workers,
+                                      _bands(height, rows), _SPANS["pass3"])
 
         # -- the small arrays and anything passed through unchanged.
         writer.write_array("pixeldq", pixeldq)
@@ -376,9 +341,14 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             for k in range(cube.arrays[name].shape[0]):
                 writer.write_frame(name, k, cube.arrays[name].frame(k))
         yield Progress(1.0, "calibrated")
-        return {"cal_step": cal_step, "ref_file": ref_file}
+        done = True
+        return {"cal_step": cal_step, "ref_file": ref_file, "stream_sums": stream_sums or None}
     finally:
+        if not done:
+            for sink in stream_sums.values():
+                sink.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        stop_loading.set()
         loader.shutdown(wait=True, cancel_futures=True)
         opened.close_all()
         if writer is not None:
