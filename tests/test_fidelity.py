@@ -336,6 +336,12 @@ def test_growth_plot_has_no_fake_axes_until_it_has_counts(qtbot, window, small_s
     assert all(a.style["showValues"] for a in axes)
     x, y = w.growth.curves["saturated"].getData()
     assert len(x) == 8 and np.nanmax(y) > 0
+    assert not axes[0].autoSIPrefix  # whole pixel counts, no "(x0.001)"
+    # A dark saturates nothing: its counts are drawn on 0..1, not around zero.
+    open_and_wait(qtbot, w, small_set["darks"][-1])
+    qtbot.waitUntil(lambda: w.growth.growth is not None and w.growth.growth.saturated.max() == 0, timeout=WAIT)
+    y0, y1 = w.growth.plot.getPlotItem().getViewBox().viewRange()[1]
+    assert -0.1 <= y0 <= 0 and 1 <= y1 <= 1.1
 
 
 def test_superbias_dialog_names_the_darks_apart_and_has_no_fake_axes(qtbot, small_set):

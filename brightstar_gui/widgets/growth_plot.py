@@ -96,6 +96,9 @@ class GrowthPlot(QtWidgets.QWidget):
         self.plot.setLabel("bottom", "read (frame)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setMenuEnabled(False)
+        # Pixel counts are whole numbers: no "(x0.001)" scale on the axis (a dark's
+        # all-zero counts auto-ranged to -0.4..0.4 and were labelled so).
+        self.plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
         # The key is a line of coloured names above the plot: a legend inside a
         # 200-pixel-high plot covers the curves.
         self.key = QtWidgets.QLabel()
@@ -200,6 +203,13 @@ class GrowthPlot(QtWidgets.QWidget):
             curve.setData(x, np.where(y > 0, y, np.nan) if log else y)  # zero has no logarithm
         r = np.asarray(g.equivalent_radius_px, float)
         self.radius_curve.setData(x, np.where(r > 0, r, np.nan) if log else r)
+        shown = r if radius else np.concatenate([getattr(g, attr).astype(float) for attr in self.curves])
+        if not log and shown.size and np.nanmax(shown) <= 0:
+            # Nothing saturated (a dark): a 0..1 range says "none" plainly, not a
+            # symmetric range around zero.
+            self.plot.setYRange(0, 1, padding=0.05)
+        else:
+            self.plot.enableAutoRange(axis="y")
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(read, value) drawn for ``name`` (a count attribute or "equivalent_radius_px"; tests)."""
