@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from ..jobs.pane_value import kind_label
 from ..jobs.pixel_table import TABLE_HALF, PixelTable
 
 FLAGGED_BG = QtGui.QColor(150, 80, 0)
@@ -125,8 +126,8 @@ class PixelTableWidget(QtWidgets.QWidget):
                     item.setBackground(QtGui.QBrush())
             return
         h = table.half
-        kind = table.kind + (" - superbias" if table.superbias_subtracted else "")
-        self.caption.setText(f"({table.row}, {table.col})  frame {table.frame}  {kind} DN")
+        self.caption.setText(f"({table.row}, {table.col})  frame {table.frame}  "
+                             f"{kind_label(table.kind, table.superbias_subtracted)} DN")
         labels = ([str(table.col - h + j) for j in range(n)], [str(table.row + h - i) for i in range(n)])
         if labels != getattr(self, "_labels", None):  # new header items re-lay out the table
             self._labels = labels
