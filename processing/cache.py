@@ -8,10 +8,11 @@ Layout, under ``<cache dir>/calibrated/``::
 
 An entry is *valid* only when its manifest exists, parses, and the data file
 has the size and fingerprint the manifest records.  Writes happen in a
-scratch directory; the data file is renamed into place and the manifest is
-written (atomically) last, so a crash, ``kill -9`` or cancel at any moment
-leaves either the old state or a data file without a manifest -- which is
-not valid, and is removed when next seen.  Scratch directories of processes
+scratch directory; the data file is fsync'ed (by the seal), renamed into
+place, and the manifest is written (fsync'ed, renamed atomically) last,
+then the cache folder is fsync'ed.  A crash, ``kill -9``, power loss or
+cancel at any moment leaves either the old state or a data file without a
+manifest -- which is not valid, and is removed when next seen.  Scratch directories of processes
 that no longer run are removed when a cache is opened.
 
 The fingerprint hashes the file size, its first and last 64 KiB (the ASDF

@@ -39,6 +39,7 @@ import xxhash
 from .asdf_blocks import _BLOCK_HEADER, array_ref, read_layout
 from .errors import ExposureError
 from .sources import LocalFileSource
+from .writeback import can_write_back, start_writeback
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class StreamSums:
         file_offset : int
             File offset of the array's first byte.
         """
-        if _sync_file_range() is not None and self._flush is None:
+        if can_write_back() and self._flush is None:
             self._flush = (os.open(path, os.O_RDONLY), int(file_offset))
 
     def _close_flush(self) -> None:
@@ -146,7 +147,7 @@ class StreamSums:
             pos += take
             self._pos += take
         if self._flush is not None:
-            _start_writeback(self._flush[0], self._flush[1] + start, n)
+            start_writeback(self._flush[0], self._flush[1] + start, n)
 
     def feed(self, arr: np.ndarray) -> None:
         """Queue the next bytes of the array (C-contiguous, file byte order); keeps a reference until hashed."""
@@ -174,34 +175,6 @@ class StreamSums:
         self._pending.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._close_flush()
-
-
-_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
-_SYNC = []
-
-
-def _sync_file_range():
-    """glibc's ``sync_file_range`` (Linux; not in Python's os module), or None."""
-    if not _SYNC:
-        fn = None
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            fn = libc.sync_file_range
-            fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-            fn.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            fn = None
-        _SYNC.append(fn)
-    return _SYNC[0]
-
-
-def _start_writeback(fd: int, offset: int, n: int) -> None:
-    """Ask the kernel to start writing ``[offset, offset + n)`` of ``fd`` to disk (no wait; errors ignored)."""
-    fn = _sync_file_range()
-    if fn is not None and n > 0:
-        fn(fd, offset, n, _SYNC_FILE_RANGE_WRITE)
 
 
 def seal(path: Path, known: dict | None = None, md5: bool = True) -> dict:

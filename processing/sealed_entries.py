@@ -33,8 +33,9 @@ import xxhash
 from .asdf_blocks import read_layout
 from .cache import entry_record, fsync_dir
 from .errors import ExposureError
-from .frame_sums import _bands_of, _feed, _header, _start_writeback, block_arrays, covered
+from .frame_sums import _bands_of, _feed, _header, block_arrays, covered
 from .sources import LocalFileSource
+from .writeback import start_writeback
 
 _PIECE = 16 * 1024 * 1024
 
@@ -168,7 +169,7 @@ def export_entry(src: Path, dest: Path, sums: dict, what: str = "the calibrated 
             view, done = memoryview(data), 0
             while done < len(view):
                 done += os.pwrite(fd, view[done:], offset + done)
-            _start_writeback(fd, offset, len(view))
+            start_writeback(fd, offset, len(view))
 
         # Bytes outside the blocks' used data (tree, block headers, padding, index): copied as they are.
         edges = sorted((b.data_offset, b.data_offset + b.used_size) for b in layout.blocks)

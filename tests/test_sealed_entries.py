@@ -182,3 +182,33 @@ def test_stream_sums_without_md5_give_the_band_digests_and_start_writeback(tmp_p
     import hashlib
 
     assert with_md5.finish()[0] == hashlib.md5(raw).digest()
+
+
+def test_the_engine_commits_band_digests_and_out_gets_real_md5s(tmp_path_factory, tmp_path, monkeypatch):
+    """A real calibration: the entry's big blocks carry no MD5 and verify by bands; ``--out`` verifies by MD5."""
+    import asdf
+    from test_calibrate import full_size_exposure, full_size_refs
+
+    from processing.calibrate import calibrate_job
+
+    monkeypatch.setenv("BRIGHTSTAR_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out" / "x_cal.asdf"
+    result = run(calibrate_job(full_size_exposure(tmp_path_factory, 3), refs=full_size_refs(tmp_path_factory), out=out))
+    entry = DiskCache().lookup(result.key)
+    assert entry is not None and result.path == out
+    with io.open_exposure(entry.path) as exp:
+        zero = {name for name, arr in exp.arrays.items() if not any(exp.layout.blocks[arr.ref.source].checksum)}
+    assert {"data", "groupdq"} <= zero  # the ~4.6 GB of a 55-read cube: no MD5 at commit
+    checked = run(verify_job(entry.path))
+    assert checked.status == VERIFIED and not checked.unchecked and "band digests" in checked.describe()
+    exported = run(verify_job(out))
+    assert exported.status == VERIFIED and not exported.unchecked and {b.how for b in exported.blocks} == {"md5"}
+    with asdf.open(out, validate_checksums=True, lazy_load=False, memmap=False) as af, \
+            io.open_exposure(entry.path) as exp:
+        np.testing.assert_array_equal(np.asarray(af["roman"]["groupdq"]), exp.arrays["groupdq"].read())
+        np.testing.assert_array_equal(np.asarray(af["roman"]["data"][2]), exp.frame(2))
+    _flip(entry.path, _data_byte(entry.path, "data", 1, 12345))  # a cache hit exported again: refused, entry removed
+    again = tmp_path / "out" / "again_cal.asdf"
+    with pytest.raises(ExposureError, match=r"roman\.data: bytes .*removed"):
+        run(calibrate_job(full_size_exposure(tmp_path_factory, 3), refs=full_size_refs(tmp_path_factory), out=again))
+    assert not again.exists() and DiskCache().lookup(result.key) is None
