@@ -8,10 +8,11 @@ Layout, under ``<cache dir>/calibrated/``::
 
 An entry is *valid* only when its manifest exists, parses, and the data file
 has the size and fingerprint the manifest records.  Writes happen in a
-scratch directory; the data file is renamed into place and the manifest is
-written (atomically) last, so a crash, ``kill -9`` or cancel at any moment
-leaves either the old state or a data file without a manifest -- which is
-not valid, and is removed when next seen.  Scratch directories of processes
+scratch directory; the data file is fsync'ed (by the seal), renamed into
+place, and the manifest is written (fsync'ed, renamed atomically) last,
+then the cache folder is fsync'ed.  A crash, ``kill -9``, power loss or
+cancel at any moment leaves either the old state or a data file without a
+manifest -- which is not valid, and is removed when next seen.  Scratch directories of processes
 that no longer run are removed when a cache is opened.
 
 The fingerprint hashes the file size, its first and last 64 KiB (the ASDF
@@ -241,8 +242,12 @@ class DiskCache:
         if sums is not None:
             record["sums"] = sums
         tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.partial")
-        tmp.write_text(json.dumps(record, indent=1, default=str))
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(record, indent=1, default=str))
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, manifest)
+        fsync_dir(self.root)  # both renames are on disk before the entry is reported committed
         log.info("cache: committed %s (%d bytes)", data, record["size"])
         self.evict(keep={key})
         return CacheEntry(key, data, info, sums)
@@ -310,6 +315,32 @@ class DiskCache:
                     pass
 
 
+def fsync_dir(directory: Path) -> None:
+    """fsync a folder (its entries: renames and new names are then on disk); errors ignored."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def entry_record(path) -> dict | None:
+    """The manifest of the cache entry whose data file is ``path`` (with band sums), or None if it is not one."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix != ".asdf":
+        return None
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != path.stem or "sums" not in record:
+        return None
+    return record
+
+
 def attach_checks(exposure) -> None:
     """If ``exposure`` is an entry of a calibrated cache, check every read against its sums.
 
@@ -317,15 +348,10 @@ def attach_checks(exposure) -> None:
     so the next calibration rebuilds it.
     """
     path = exposure.source.local_path
-    if path is None or path.suffix != ".asdf":
+    record = entry_record(path)
+    if record is None:
         return
     manifest = path.with_suffix(".json")
-    try:
-        record = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return
-    if not isinstance(record, dict) or record.get("key") != path.stem or "sums" not in record:
-        return
     from .frame_sums import attach
 
     cache = path.parent

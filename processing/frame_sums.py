@@ -2,14 +2,22 @@
 
 A calibrated cube is served from the cache for weeks; a flipped bit on disk
 must not become a wrong slope.  When an entry is committed, :func:`seal`
-reads it once and
 
-* writes the MD5 of each uncompressed block into its header (the entry is
-  then a normal checksummed ASDF file: ``brightstar verify`` and
-  ``asdf.open(validate_checksums=True)`` check it), and
 * returns the xxh3-64 digest of every *band* of rows of every array
   (64 rows of a 4096-wide float32 frame: 1 MiB) and of the bytes before the
-  first block (the tree), which the cache keeps in the entry's manifest.
+  first block (the tree), which the cache keeps in the entry's manifest;
+  the big arrays are hashed by :class:`StreamSums` as pass 3 finishes their
+  planes, the small ones are read back here;
+* writes the MD5 of a block into its header only when asked (``md5=True``)
+  or when no band digest covers the block.  A cache entry is sealed with
+  ``md5=False``: its big blocks then carry the ASDF standard's all-zero
+  "no checksum" (asdf's ``validate_checksums`` skips such a block rather
+  than calling it valid), and what proves them intact is the manifest's band
+  digests, which every read checks and ``brightstar verify`` checks
+  (:mod:`processing.sealed_entries`).  The MD5 of ~4.6 GB (11 % of a
+  calibration's CPU, one core per block) is paid where a standalone file
+  leaves the cache: :func:`processing.sealed_entries.export_entry` checks
+  every band as it copies and writes the MD5s into the copy.
 
 :func:`attach` hooks those digests onto an opened entry: every frame,
 cutout or whole-array read hashes the bands it read (xxh3 runs at memory
@@ -31,6 +39,7 @@ import xxhash
 from .asdf_blocks import _BLOCK_HEADER, array_ref, read_layout
 from .errors import ExposureError
 from .sources import LocalFileSource
+from .writeback import can_write_back, start_writeback
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +89,13 @@ class StreamSums:
     dtype : numpy.dtype
     max_pending : int
         Buffers queued for hashing before :meth:`feed` waits (bounds memory).
+    md5 : bool
+        Also take the block's MD5 (~0.65 GB/s on one core); off by default:
+        a cache entry is sealed by its band digests (see the module
+        docstring).
     """
 
-    def __init__(self, shape, dtype, max_pending: int = 16):
+    def __init__(self, shape, dtype, max_pending: int = 16, md5: bool = False):
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
@@ -90,16 +103,40 @@ class StreamSums:
         self.nbytes = int(np.prod(shape, dtype=np.int64)) * itemsize
         self.band = band_rows(int(shape[-2])) * int(shape[-1]) * itemsize
         self.fed = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._bands: list = []
         self._pos = 0
         self._pending = deque()
         self._max = max_pending
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-sums")
+        self._flush = None  # (fd, file offset of byte 0): see write_back
+
+    def write_back(self, path: Path, file_offset: int) -> None:
+        """Start the disk writes of each fed buffer once hashed (its bytes are final).
+
+        The seal's ``fsync`` then finds little left to write (it was ~3 s of
+        wall time for 4.6 GB).  A hint only: durability is still the fsync.
+
+        Parameters
+        ----------
+        path : Path
+            The file the array is written in.
+        file_offset : int
+            File offset of the array's first byte.
+        """
+        if can_write_back() and self._flush is None:
+            self._flush = (os.open(path, os.O_RDONLY), int(file_offset))
+
+    def _close_flush(self) -> None:
+        if self._flush is not None:
+            fd, self._flush = self._flush[0], None
+            os.close(fd)
 
     def _update(self, buffer) -> None:
         view = memoryview(buffer).cast("B")
-        self._md5.update(view)
+        if self._md5 is not None:
+            self._md5.update(view)
+        start = self._pos
         pos, n = 0, len(view)
         while pos < n:
             index, within = divmod(self._pos, self.band)
@@ -109,6 +146,8 @@ class StreamSums:
             self._bands[index].update(view[pos : pos + take])
             pos += take
             self._pos += take
+        if self._flush is not None:
+            start_writeback(self._flush[0], self._flush[1] + start, n)
 
     def feed(self, arr: np.ndarray) -> None:
         """Queue the next bytes of the array (C-contiguous, file byte order); keeps a reference until hashed."""
@@ -119,14 +158,15 @@ class StreamSums:
         self.fed += arr.nbytes
         self._pending.append(self._pool.submit(self._update, arr))
 
-    def finish(self) -> tuple[bytes, list[int]]:
-        """Wait for the queue; the MD5 digest and the band digests."""
+    def finish(self) -> tuple[bytes | None, list[int]]:
+        """Wait for the queue; the MD5 digest (None unless asked for) and the band digests."""
         try:
             while self._pending:
                 self._pending.popleft().result()
         finally:
             self._pool.shutdown(wait=True)
-        return self._md5.digest(), [h.intdigest() for h in self._bands]
+            self._close_flush()
+        return (self._md5.digest() if self._md5 is not None else None), [h.intdigest() for h in self._bands]
 
     def cancel(self) -> None:
         """Drop what is queued (the calibration stopped)."""
@@ -134,10 +174,13 @@ class StreamSums:
             future.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._close_flush()
 
 
-def seal(path: Path, known: dict | None = None) -> dict:
-    """Write MD5 checksums into ``path``'s uncompressed block headers; return its band digests.
+def seal(path: Path, known: dict | None = None, md5: bool = True) -> dict:
+    """Band digests of ``path``'s uncompressed arrays; MD5 checksums into block headers where asked or needed.
+
+    The file is fsync'ed before this returns (the cache renames it next).
 
     Parameters
     ----------
@@ -145,7 +188,12 @@ def seal(path: Path, known: dict | None = None) -> dict:
     known : dict of str to StreamSums, optional
         Arrays (``roman`` node names) whose bytes were hashed as they were
         written: used instead of reading the array back when the array is
-        its block's only content and every byte was fed.
+        its block's only content and every byte was fed (and, with ``md5``,
+        the stream took the MD5 too).
+    md5 : bool
+        Write the MD5 of every uncompressed block.  False (a cache entry):
+        only blocks that band digests do not wholly cover get one; the others
+        keep the all-zero "no checksum" of the ASDF standard.
 
     Returns
     -------
@@ -157,20 +205,10 @@ def seal(path: Path, known: dict | None = None) -> dict:
     source = LocalFileSource(path)
     try:
         layout = read_layout(source)
-        roman = layout.tree.get("roman") or {}
-        refs = []
-        for name, node in roman.items():
-            if name == "meta":
-                continue
-            ref = array_ref(node, str(path), f"roman.{name}")
-            if ref is not None and layout.blocks[ref.source].compression is None:
-                refs.append(ref)
+        by_block = block_arrays(layout, str(path))
         first = layout.blocks[0].offset if layout.blocks else source.size
         head = xxhash.xxh3_64_hexdigest(source.read(0, first))
         out: dict = {"head": head, "arrays": {}}
-        by_block: dict[int, list] = {}
-        for ref in refs:
-            by_block.setdefault(ref.source, []).append(ref)
         patches: list[tuple[int, bytes]] = []
         fd = os.open(path, os.O_RDWR)
         try:
@@ -178,17 +216,16 @@ def seal(path: Path, known: dict | None = None) -> dict:
                 if block.compression is not None:
                     continue
                 arrays = [(r, *_bands_of(r)) for r in by_block.get(index, [])]
-                streamed = _streamed(known, arrays, block)
+                streamed = _streamed(known, arrays, block, md5)
                 if streamed is not None:
                     r, band, _ = arrays[0]
                     digest, values = streamed
-                    header = _BLOCK_HEADER.pack(block.flags, (block.compression or "").encode().ljust(4, b"\0"),
-                                                block.allocated_size, block.used_size, block.data_size, digest)
-                    patches.append((block.offset + 6, header))
+                    if digest is not None:
+                        patches.append((block.offset + 6, _header(block, digest)))
                     out["arrays"][r.name.split(".", 1)[1]] = {
                         "band": band, "digests": np.array(values, dtype="<u8").tobytes().hex()}
                     continue
-                md5 = hashlib.md5(usedforsecurity=False)
+                hasher = hashlib.md5(usedforsecurity=False) if md5 or not covered(arrays, block) else None
                 digests = {r.name: [] for r, _, _ in arrays}
 
                 def bands(piece, start, n, arrays=arrays, digests=digests):
@@ -210,13 +247,13 @@ def seal(path: Path, known: dict | None = None) -> dict:
                     if pending is not None:
                         pending.result()
                     pending = _pool().submit(bands, piece, done, n) if arrays else None
-                    md5.update(piece)
+                    if hasher is not None:
+                        hasher.update(piece)
                     done += n
                 if pending is not None:
                     pending.result()
-                header = _BLOCK_HEADER.pack(block.flags, (block.compression or "").encode().ljust(4, b"\0"),
-                                            block.allocated_size, block.used_size, block.data_size, md5.digest())
-                patches.append((block.offset + 6, header))  # written after reading: the source checks mtime
+                if hasher is not None:  # written after reading: the source checks mtime
+                    patches.append((block.offset + 6, _header(block, hasher.digest())))
                 for r, band, _ in arrays:
                     hashers = digests[r.name]
                     values = [h.intdigest() for h in hashers]
@@ -232,14 +269,46 @@ def seal(path: Path, known: dict | None = None) -> dict:
     return out
 
 
-def _streamed(known: dict | None, arrays: list, block) -> tuple[bytes, list[int]] | None:
-    """The streamed (MD5, band digests) of a block holding one array that was fed whole, else None."""
+def block_arrays(layout, uri: str) -> dict[int, list]:
+    """The ``roman`` node's arrays in uncompressed blocks (the ones with band digests), by block number."""
+    roman = layout.tree.get("roman") or {}
+    by_block: dict[int, list] = {}
+    for name, node in roman.items():
+        if name == "meta":
+            continue
+        ref = array_ref(node, uri, f"roman.{name}")
+        if ref is not None and layout.blocks[ref.source].compression is None:
+            by_block.setdefault(ref.source, []).append(ref)
+    return by_block
+
+
+def _header(block, digest: bytes) -> bytes:
+    """A block's header (after magic and size) with ``digest`` as its checksum."""
+    return _BLOCK_HEADER.pack(block.flags, (block.compression or "").encode().ljust(4, b"\0"),
+                              block.allocated_size, block.used_size, block.data_size, digest)
+
+
+def covered(arrays: list, block) -> bool:
+    """True if the arrays' bytes (``(ref, band, row)`` of :func:`_bands_of`) span the block's used bytes."""
+    spans = sorted((r.offset, r.offset + r.nbytes) for r, _, _ in arrays)
+    reach = 0
+    for lo, hi in spans:
+        if lo > reach:
+            return False
+        reach = max(reach, hi)
+    return reach >= block.used_size
+
+
+def _streamed(known: dict | None, arrays: list, block, md5: bool) -> tuple[bytes | None, list[int]] | None:
+    """The streamed (MD5 or None, band digests) of a block holding one array that was fed whole, else None."""
     if not known or len(arrays) != 1:
         return None
     ref, band, _ = arrays[0]
     sums = known.get(ref.name.split(".", 1)[1])
     if sums is None or ref.offset != 0 or ref.nbytes != block.used_size or sums.nbytes != ref.nbytes:
         return None
+    if md5 and sums._md5 is None:
+        return None  # read back: the stream took no MD5
     if sums.fed != ref.nbytes or sums.band != band:
         raise RuntimeError(f"{ref.name}: {sums.fed} of {ref.nbytes} bytes were hashed as they were written")
     return sums.finish()

@@ -8,6 +8,12 @@ on local files and S3 objects alike, reports progress and can be cancelled
 viewer drives it in a worker thread after the first frame is shown, the CLI
 (``brightstar verify``) with a progress bar.
 
+A block of a calibrated-cache entry that carries no MD5 (the cache seals
+its big blocks with the xxh3 band digests of the entry's manifest, see
+:mod:`processing.sealed_entries`) is checked against those digests instead,
+and the entry's tree against its digest: the entry is ``verified`` only
+after every byte was hashed.
+
 Blocks are hashed in parallel (``hashlib`` releases the GIL on large
 buffers), one block per worker, so two cores check a 1.9 GB exposure in
 about the time one core needs for its largest block.
@@ -42,12 +48,17 @@ class BlockCheck:
     Attributes
     ----------
     index : int
-        Block number (as arrays refer to it: ``source``).
+        Block number (as arrays refer to it: ``source``); -1 for the ASDF
+        tree of a cache entry.
     offset : int
         File offset of the block header, bytes.
     status : {"verified", "corrupt", "no checksums"}
     expected, found : str
-        Hex MD5 from the header and of the bytes ("" when not checked).
+        Hex MD5 from the header and of the bytes ("" when not checked); for
+        ``how="bands"``, ``found`` says which bytes do not match.
+    how : {"md5", "bands"}
+        Checked against the header's MD5, or against the band digests of the
+        cache entry's manifest.
     """
 
     index: int
@@ -55,6 +66,14 @@ class BlockCheck:
     status: str
     expected: str = ""
     found: str = ""
+    how: str = "md5"
+
+    def where(self) -> str:
+        """The block (and the bytes that do not match), for messages."""
+        if self.index < 0:
+            return self.found or "the ASDF tree"
+        extra = f" ({self.found})" if self.how == "bands" and self.found else ""
+        return f"block {self.index} at byte {self.offset:,}{extra}"
 
 
 @dataclass(frozen=True)
@@ -87,12 +106,15 @@ class VerifyResult:
     def describe(self) -> str:
         """One line for a user."""
         if self.status == CORRUPT:
-            bad = ", ".join(f"block {b.index} at byte {b.offset:,}" for b in self.corrupt)
+            bad = ", ".join(b.where() for b in self.corrupt)
             return f"{self.uri}: corrupt: {bad} does not match its checksum"
         if self.status == NO_CHECKSUMS:
             return f"{self.uri}: carries no checksums ({len(self.blocks)} block(s) not checked)"
         extra = f"; {len(self.unchecked)} block(s) carry no checksum" if self.unchecked else ""
-        return f"{self.uri}: verified ({len(self.blocks) - len(self.unchecked)} block(s) match their checksums{extra})"
+        bands = sum(1 for b in self.blocks if b.how == "bands")
+        how = f", {bands} by the cache manifest's band digests" if bands else ""
+        blocks = [b for b in self.blocks if b.index >= 0]
+        return f"{self.uri}: verified ({len(blocks) - len(self.unchecked)} block(s) match their checksums{how}{extra})"
 
 
 def _hash_block(source, block: BlockHeader, counter: queue.Queue, stop: threading.Event) -> str:
@@ -111,10 +133,31 @@ def _hash_block(source, block: BlockHeader, counter: queue.Queue, stop: threadin
     return digest.hexdigest()
 
 
+def _entry_bands(source, layout) -> tuple[dict, str | None]:
+    """Band digests of a cache entry's blocks that carry no MD5 (by block number), and a tree mismatch or None."""
+    from .sealed_entries import checkable, entry_sums, head_problem
+
+    local = getattr(source, "local_path", None)
+    sums = entry_sums(local) if local is not None else None
+    if sums is None:
+        return {}, None
+    specs = checkable(layout, source.uri, sums)
+    return {i: a for i, a in specs.items() if not any(layout.blocks[i].checksum)}, head_problem(source, layout, sums)
+
+
+def _band_block(source, block: BlockHeader, arrays: list, counter: queue.Queue, stop: threading.Event) -> str:
+    """"" if the block matches its band digests, else which bytes do not."""
+    from .sealed_entries import check_block
+
+    bad, _ = check_block(source, block, arrays, counter=counter, stop=stop)
+    return "" if bad in (None, "stopped") else bad
+
+
 def verify_source_job(source, workers: int | None = None) -> Job[VerifyResult]:
     """:func:`verify_job` on an open :class:`~processing.sources.ByteSource` (left open)."""
     layout = read_layout(source)
-    checked = [b for b in layout.blocks if any(b.checksum)]
+    bands, head = _entry_bands(source, layout)
+    checked = [b for i, b in enumerate(layout.blocks) if any(b.checksum) or i in bands]
     total = sum(b.used_size for b in checked) or 1
     results: dict[int, str] = {}
     stop = threading.Event()
@@ -123,7 +166,9 @@ def verify_source_job(source, workers: int | None = None) -> Job[VerifyResult]:
     yield Progress(0.0, f"verifying {len(checked)} of {len(layout.blocks)} block(s)")
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify")
     try:
-        futures = {pool.submit(_hash_block, source, b, counter, stop): i for i, b in enumerate(layout.blocks) if b in checked}
+        futures = {(pool.submit(_band_block, source, b, bands[i], counter, stop) if i in bands else
+                    pool.submit(_hash_block, source, b, counter, stop)): i
+                   for i, b in enumerate(layout.blocks) if b in checked}
         done = 0
         pending = set(futures)
         while pending:
@@ -139,10 +184,14 @@ def verify_source_job(source, workers: int | None = None) -> Job[VerifyResult]:
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-    checks = []
+    checks = [BlockCheck(-1, 0, CORRUPT, "", head, "bands")] if head else []
     for i, block in enumerate(layout.blocks):
         if i not in results:
             checks.append(BlockCheck(i, block.offset, NO_CHECKSUMS))
+            continue
+        if i in bands:
+            bad = results[i]
+            checks.append(BlockCheck(i, block.offset, CORRUPT if bad else VERIFIED, "xxh3 band digests", bad, "bands"))
             continue
         expected = block.checksum.hex()
         status = VERIFIED if results[i] == expected else CORRUPT

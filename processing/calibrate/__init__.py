@@ -190,6 +190,26 @@ def _copy_atomically(src: Path, dest: Path) -> Path:
     return dest
 
 
+def _export(store: DiskCache | None, key: str, src: Path, sums: dict | None, out) -> Path:
+    """``src`` (sealed by band digests) copied to ``out`` with MD5 checksums, each band checked on the way.
+
+    An entry found damaged on the way is removed from the cache (the error
+    says so); an entry without sums (older format) is copied as it is: its
+    blocks then carry the MD5s written when it was sealed.
+    """
+    from ..sealed_entries import export_entry
+
+    if not sums:
+        return _copy_atomically(src, Path(out))
+    try:
+        return export_entry(src, Path(out), sums)
+    except ExposureError as err:
+        if store is None:
+            raise
+        store.remove(key)
+        raise ExposureError(err.uri, f"{err.problem}; the entry has been removed: calibrate again to rebuild it") from err
+
+
 def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool = True, out=None,
                   anon: bool = True, endpoint_url: str | None = None) -> Job[CalibrationResult]:
     """Calibrate a raw exposure (dq_init, saturation, refpix, linearity), reporting progress.
@@ -273,7 +293,7 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
             if use_cache:
                 entry = store.lookup(key)
                 if entry is not None:
-                    path = _copy_atomically(entry.path, Path(out)) if out is not None else entry.path
+                    path = _export(store, entry.key, entry.path, entry.sums, out) if out is not None else entry.path
                     yield Progress(1.0, "found in the cache")
                     return CalibrationResult(path, entry.info["cal_step"], entry.info["ref_file"], True, engine, key, refset.source)
             # Room for the new entry: data (4 B) + group DQ (1 B) per pixel and read.
@@ -293,17 +313,18 @@ def calibrate_job(uri, *, refs=None, engine: str = "streaming", use_cache: bool 
                 record = {**info, "engine": engine, "uri": str(uri), "references_source": refset.source}
                 from ..frame_sums import seal
 
-                try:  # MD5 in the block headers; band checksums for every later read
+                try:  # band checksums for every later read (MD5s only in an export: see frame_sums)
                     yield Progress(0.995, "checksums")
-                    sums = seal(target, streamed)
+                    sums = seal(target, streamed, md5=False)
                 finally:
                     for sink in (streamed or {}).values():
                         sink.cancel()
                 if use_cache or out is None:
                     entry = store.commit(key, target, record, sums)
-                    path = _copy_atomically(entry.path, Path(out)) if out is not None else entry.path
+                    path = _export(store, key, entry.path, sums, out) if out is not None else entry.path
                 else:
-                    path = _copy_atomically(target, Path(out))
+                    yield Progress(0.997, "checksums: writing the MD5 of every block")
+                    path = _export(None, key, target, sums, out)
         yield Progress(1.0, "calibrated")
         return CalibrationResult(path, info["cal_step"], info["ref_file"], False, engine, key, refset.source)
     finally:

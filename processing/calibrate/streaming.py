@@ -100,6 +100,21 @@ def _skeleton_meta(ramp, refs: ReferenceSet) -> None:
     ramp.meta.calibration_software_version = importlib.metadata.version("romancal")
 
 
+class _Sinks(dict):
+    """Pass 3's stream hashers by array name; each also starts the disk writes of the planes it hashed.
+
+    Those planes are final, so the seal's fsync finds little left to write
+    (:meth:`processing.frame_sums.StreamSums.write_back`).
+    """
+
+    writer = None
+
+    def __setitem__(self, name, sink) -> None:
+        if self.writer is not None and name in self.writer.arrays:
+            sink.write_back(self.writer.path, self.writer.arrays[name].offset)
+        super().__setitem__(name, sink)
+
+
 class _Opened(list):
     """Reference arrays to close when a pass ends (or the job stops)."""
 
@@ -190,7 +205,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     # seconds of lz4 decompression at its start.
     loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calibrate-refs")
     opened = _Opened()
-    stream_sums: dict = {}
+    stream_sums = _Sinks()
     stop_loading = threading.Event()
     done = False
     try:
@@ -239,7 +254,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             setattr(ramp, name, arr)
         cal_step = {k: str(v) for k, v in ramp.meta.cal_step.items()}
         ref_file = {k: (dict(v) if hasattr(v, "items") else str(v)) for k, v in ramp.meta.ref_file.items()}
-        writer = RampFileWriter(out_path, ramp, filled + passed)
+        writer = stream_sums.writer = RampFileWriter(out_path, ramp, filled + passed)
         del ramp
         yield Progress(_SPANS["setup"][1], "output file laid out")
 
