@@ -10,6 +10,9 @@ pass 1, row bands across all reads (input)
     dq_init's data conversion, **saturation** (group and pixel DQ) and the
     sums of refpix's per-pixel offset fit.  Group DQ goes to the output
     file; pixel DQ (H x W) and the offsets (H x 4224) stay in memory.
+    For one read per resultant this is one compiled sweep per band into
+    per-thread buffers (:mod:`.pass1_bands`); otherwise romancal's and
+    stcal's functions on each band (``pass1`` below).
 pass 2, one read at a time (input)
     **refpix** on the whole read, written to the output file.
 pass 3, row bands across all reads (output, in place)
