@@ -114,14 +114,28 @@ def _intercepts(data: np.ndarray) -> np.ndarray:
     """``StandardView.remove_offset``'s ``offset`` for (N, h, w) ``data``, (h, w)."""
     frames, rows, columns = data.shape
     flat = data.reshape((frames, rows * columns))
-    indep = np.arange(frames, dtype=flat.dtype)
-    indep = indep - np.mean(indep)
-    sx = np.sum(indep)
-    sxx = np.sum(indep**2)
+    indep = offset_indep(frames, flat.dtype)
     sy = np.sum(flat, axis=0)
     sxy = np.matmul(indep, flat, dtype=flat.dtype)
-    offset = (sy * sxx - sx * sxy) / (frames * sxx - sx**2)
-    return offset.reshape(rows, columns)
+    return intercepts_from_sums(indep, sy, sxy).reshape(rows, columns)
+
+
+#: The intercepts of (N, h, w) data (for callers outside this module).
+intercepts = _intercepts
+
+
+def offset_indep(frames: int, dtype) -> np.ndarray:
+    """``remove_offset``'s centred frame index (its ``indep``), (frames,)."""
+    indep = np.arange(frames, dtype=dtype)
+    return indep - np.mean(indep)
+
+
+def intercepts_from_sums(indep: np.ndarray, sy: np.ndarray, sxy: np.ndarray) -> np.ndarray:
+    """``remove_offset``'s intercept from its sums over frames ``sy`` and ``sxy`` (any shape)."""
+    frames = indep.shape[0]
+    sx = np.sum(indep)
+    sxx = np.sum(indep**2)
+    return (sy * sxx - sx * sxy) / (frames * sxx - sx**2)
 
 
 @dataclass(frozen=True)

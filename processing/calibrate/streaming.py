@@ -10,6 +10,9 @@ pass 1, row bands across all reads (input)
     dq_init's data conversion, **saturation** (group and pixel DQ) and the
     sums of refpix's per-pixel offset fit.  Group DQ goes to the output
     file; pixel DQ (H x W) and the offsets (H x 4224) stay in memory.
+    For one read per resultant this is one compiled sweep per band into
+    per-thread buffers (:mod:`.pass1_bands`); otherwise romancal's and
+    stcal's functions on each band (``pass1`` below).
 pass 2, one read at a time (input)
     **refpix** on the whole read, written to the output file.
 pass 3, row bands across all reads (output, in place)
@@ -43,6 +46,7 @@ from ..progress import Job, Progress, scaled
 from . import steps
 from .input_cube import InputCube
 from .linearity_pass import LinearityPlan, compiled_linearity, load_linearity, pass3_by_bands, pass3_by_reads
+from .pass1_bands import Pass1Bands, compiled_pass1
 from .pool_pieces import run_pieces
 from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
@@ -305,7 +309,16 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
             all_saturated[1] &= sat_p
 
         rows = band_rows(n_reads, height, width)
-        yield from run_pieces(pool, _bands(height, rows), pass1, keep1, _SPANS["pass1"], "saturation + refpix sums", workers)
+        compiled = None
+        if halo == 0 and compiled_pass1(cube, threshold, threshold_dq, read_pattern, encoding_offset, reference_read) is None:
+            compiled = Pass1Bands(cube, threshold, threshold_dq, pixeldq, read_pattern, encoding_offset, reference_read,
+                                  reference_amp33, resultant_dq, writer, plan, rows)
+        try:
+            yield from run_pieces(pool, _bands(height, rows), compiled or pass1, keep1, _SPANS["pass1"],
+                                  "saturation + refpix sums", workers)
+        finally:
+            if compiled is not None:
+                compiled.close()
         opened.close_all()
         if all_saturated[0] or all_saturated[1]:
             raise ExposureError(exposure.uri, "every pixel is saturated: romancal returns a zeroed image instead of a ramp, so there is nothing to calibrate")
