@@ -149,14 +149,20 @@ class StreamSums:
         if self._flush is not None:
             start_writeback(self._flush[0], self._flush[1] + start, n)
 
-    def feed(self, arr: np.ndarray) -> None:
-        """Queue the next bytes of the array (C-contiguous, file byte order); keeps a reference until hashed."""
+    def feed(self, arr: np.ndarray):
+        """Queue the next bytes of the array (C-contiguous, file byte order); keeps a reference until hashed.
+
+        Returns the hashing's Future: done once ``arr`` is no longer read
+        (the engine then reuses the buffer).
+        """
         if not arr.flags.c_contiguous:
             raise ValueError("StreamSums.feed needs C-contiguous bytes")
         while len(self._pending) >= self._max:
             self._pending.popleft().result()
         self.fed += arr.nbytes
-        self._pending.append(self._pool.submit(self._update, arr))
+        future = self._pool.submit(self._update, arr)
+        self._pending.append(future)
+        return future
 
     def finish(self) -> tuple[bytes | None, list[int]]:
         """Wait for the queue; the MD5 digest (None unless asked for) and the band digests."""

@@ -60,23 +60,40 @@ class _PreadArray:
                 raise OSError(f"unexpected end of file at byte {offset + done}")
             done += n
 
-    def _native(self, raw: np.ndarray) -> np.ndarray:
-        return raw if self.file_dtype.isnative else raw.byteswap().view(self.dtype)
+    def _native(self, raw: np.ndarray, inplace: bool = False) -> np.ndarray:
+        if self.file_dtype.isnative:
+            return raw
+        if inplace:  # a caller's buffer: swap it where it is
+            return raw.byteswap(inplace=True).view(self.dtype)
+        return raw.byteswap().view(self.dtype)
 
-    def band(self, y0: int, y1: int) -> np.ndarray:
-        """Rows ``y0:y1`` of every plane, shape (N, y1 - y0, W), a new array."""
+    def _target(self, out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+        """``out`` checked (C-contiguous, this array's itemsize and ``shape``), or a new array."""
+        if out is None:
+            return np.empty(shape, dtype=self.file_dtype)
+        if out.shape != shape or out.dtype.itemsize != self.file_dtype.itemsize or out.dtype.kind != self.file_dtype.kind \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writable C-contiguous {self.dtype} array of shape {shape}; got {out.dtype} {out.shape}")
+        return out.view(self.file_dtype)
+
+    def band(self, y0: int, y1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``y0:y1`` of every plane, shape (N, y1 - y0, W): a new array, or ``out`` filled.
+
+        ``out`` (native or file byte order, C-contiguous) saves the engine a
+        fresh array per band: the kernel zeroes every new page it maps.
+        """
         n, height, _ = self.shape
-        out = np.empty((n, y1 - y0) + self.shape[2:], dtype=self.file_dtype)
+        out = self._target(out, (n, y1 - y0) + self.shape[2:])
         plane = height * self.row_bytes
         for k in range(n):
             self._read_into(out[k], self.offset + k * plane + y0 * self.row_bytes)
-        return self._native(out)
+        return self._native(out, inplace=True)
 
-    def frame(self, k: int) -> np.ndarray:
-        """Plane ``k``, shape ``shape[1:]``, a new array."""
-        out = np.empty(self.shape[1:], dtype=self.file_dtype)
+    def frame(self, k: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Plane ``k``, shape ``shape[1:]``: a new array, or ``out`` filled (see :meth:`band`)."""
+        out = self._target(out, self.shape[1:])
         self._read_into(out, self.offset + k * out.nbytes)
-        return self._native(out)
+        return self._native(out, inplace=True)
 
     def read(self) -> np.ndarray:
         """The whole array (for small arrays)."""

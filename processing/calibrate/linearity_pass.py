@@ -29,7 +29,7 @@ import numpy as np
 
 from ..progress import Job
 from . import fused, linearity_kernel, steps
-from .pool_pieces import run_pieces
+from .pool_pieces import BufferPool, run_pieces
 from .ref_arrays import RefArray
 
 log = logging.getLogger(__name__)
@@ -130,16 +130,30 @@ class OrderedPlanes:
         self.sinks = sinks
         self._held: list = []
 
-    def add(self, k0: int, k1: int, arrays: dict) -> None:
-        """A piece of reads ``k0:k1`` (arrays (G, h, W) by name) finished; pieces arrive in :func:`pieces` order."""
+    def add(self, k0: int, k1: int, arrays: dict, release=None) -> None:
+        """A piece of reads ``k0:k1`` (arrays (G, h, W) by name) finished; pieces arrive in :func:`pieces` order.
+
+        ``release(array)`` is called (on a hasher's thread, or here) for each
+        array once no sink reads it any more.
+        """
         self._held.append(arrays)
         if len(self._held) < self.parts:
             return
         held, self._held = self._held, []
+        last: dict = {}
         for g in range(k1 - k0):
-            for part in held:
+            for i, part in enumerate(held):
                 for name, sink in self.sinks.items():
-                    sink.feed(part[name][g])
+                    last[(i, name)] = sink.feed(part[name][g])
+        if release is None:
+            return
+        for i, part in enumerate(held):
+            for name, arr in part.items():
+                future = last.get((i, name))
+                if future is None:  # never fed to a sink
+                    release(arr)
+                else:  # a sink hashes in order: its last plane done means all done
+                    future.add_done_callback(lambda _f, arr=arr: release(arr))
 
 
 def load_linearity(refs, pixeldq: np.ndarray, stop: threading.Event):
@@ -237,11 +251,15 @@ def pass3_by_reads(pool, writer, plan: LinearityPlan, linearity, pixeldq: np.nda
         if slot.file_dtype.isnative:  # fed bytes are then the file's bytes
             stream_sums[name] = StreamSums(slot.shape, slot.file_dtype, max_pending=2 * len(parts) * max(1, work[0][1]))
     ordered = OrderedPlanes(len(parts), stream_sums)
+    # Piece buffers go back to the pool once written and hashed (the
+    # OrderedPlanes release); a new piece reads into a returned one.
+    buffers = BufferPool()
 
     def pass3(piece):
         k0, k1, y0, y1 = piece
-        data = writer.read_band("data", y0, y1, k0, k1)
-        gdq = writer.read_band("groupdq", y0, y1, k0, k1)
+        shape = (k1 - k0, y1 - y0, width)
+        data = writer.read_band("data", y0, y1, k0, k1, out=buffers.take(shape, writer.arrays["data"].file_dtype))
+        gdq = writer.read_band("groupdq", y0, y1, k0, k1, out=buffers.take(shape, writer.arrays["groupdq"].file_dtype))
         first, rate = rates[(y0, y1)]
         correct_piece(data, gdq, lin[:, y0:y1], ilin[:, y0:y1], first, rate, since_first[k0:k1], group.SATURATED,
                       group.DO_NOT_USE, steps.LINEARITY_CLIP)
@@ -253,6 +271,9 @@ def pass3_by_reads(pool, writer, plan: LinearityPlan, linearity, pixeldq: np.nda
         k0, k1, y0, y1, data, gdq = result
         left[k0:k1, y0:y1] = data[:, :, :4]
         right[k0:k1, y0:y1] = data[:, :, -4:]
-        ordered.add(k0, k1, {"data": data, "groupdq": gdq})
+        ordered.add(k0, k1, {"data": data, "groupdq": gdq}, release=buffers.give)
 
-    yield from run_pieces(pool, work, pass3, keep3, span, "linearity", workers)
+    try:
+        yield from run_pieces(pool, work, pass3, keep3, span, "linearity", workers)
+    finally:
+        buffers.clear()

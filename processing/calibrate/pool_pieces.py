@@ -7,8 +7,11 @@ file I/O release the GIL, so the pieces of a pass keep the cores busy.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 from ..progress import Job, Progress
 
@@ -46,3 +49,40 @@ def run_pieces(pool: ThreadPoolExecutor, pieces: list, work, on_done, span: tupl
                     future.result()
                 except Exception:
                     pass
+
+
+class BufferPool:
+    """Reusable arrays by shape and dtype, for pieces whose buffers outlive their work.
+
+    A pass that allocated a fresh 100 MB array per piece makes the kernel
+    zero every one of its pages (glibc maps an allocation that big afresh
+    and unmaps it on free); taking a returned buffer instead does not.  A
+    buffer is given back only when nothing reads it any more (after its
+    bytes were written and hashed), so a piece can never overwrite an array
+    another one still uses.  Thread-safe: buffers may be given back from a
+    hasher's thread.  Holds at most as many buffers as were ever in use at
+    once.
+    """
+
+    def __init__(self):
+        self._free: dict[tuple, list] = {}
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A free buffer of this shape and dtype (contents undefined), or a new one."""
+        key = (tuple(shape), np.dtype(dtype).str)
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                return free.pop()
+        return np.empty(shape, dtype)
+
+    def give(self, arr: np.ndarray) -> None:
+        """Return ``arr`` (from :meth:`take`): the caller no longer reads or writes it."""
+        with self._lock:
+            self._free.setdefault((arr.shape, arr.dtype.str), []).append(arr)
+
+    def clear(self) -> None:
+        """Drop every free buffer."""
+        with self._lock:
+            self._free.clear()

@@ -191,16 +191,21 @@ class RampFileWriter:
         for k in range(band.shape[0]):
             self._put(slot, band[k], slot.offset + (k0 + k) * plane + y0 * slot.row_bytes)
 
-    def read_band(self, name: str, y0: int, y1: int, k0: int = 0, k1: int | None = None) -> np.ndarray:
-        """Rows ``y0:y1`` of planes ``k0:k1`` (default: all) of a 3-d array, a new array."""
+    def read_band(self, name: str, y0: int, y1: int, k0: int = 0, k1: int | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``y0:y1`` of planes ``k0:k1`` (default: all) of a 3-d array: a new array, or ``out`` filled.
+
+        ``out`` must be C-contiguous with the band's shape and the array's
+        itemsize (a reused buffer: no fresh pages for the kernel to zero).
+        """
         slot = self.arrays[name]
         n, height, _ = slot.shape
         k1 = n if k1 is None else k1
-        out = np.empty((k1 - k0, y1 - y0) + slot.shape[2:], dtype=slot.file_dtype)
+        out = slot._target(out, (k1 - k0, y1 - y0) + slot.shape[2:])
         plane = height * slot.row_bytes
         for k in range(k0, k1):
             slot._read_into(out[k - k0], slot.offset + k * plane + y0 * slot.row_bytes)
-        return slot._native(out)
+        return slot._native(out, inplace=True)
 
     def write_array(self, name: str, arr: np.ndarray) -> None:
         """Write a whole array."""

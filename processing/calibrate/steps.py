@@ -98,7 +98,8 @@ def dq_init_skeleton(model, frame0: np.ndarray, amp33_0: np.ndarray, mask_model,
     return do_dqinit(stand_in, mask=mask_model, expand_gw_flagging=STEP_PARAMETERS["dq_init"]["expand_gw_flagging"])
 
 
-def raw_to_float(raw: np.ndarray, encoding_offset, reference_read: np.ndarray | None = None) -> np.ndarray:
+def raw_to_float(raw: np.ndarray, encoding_offset, reference_read: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """dq_init's data conversion: float32, plus the reference read (flight L1), minus the encoding offset.
 
     Parameters
@@ -108,8 +109,19 @@ def raw_to_float(raw: np.ndarray, encoding_offset, reference_read: np.ndarray | 
         ``meta.instrument.data_encoding_offset`` (0 when absent).
     reference_read : (h, W) array or None
         Added back for flight L1 data (TVAC files already include it).
+    out : float32 array of ``raw``'s shape, optional
+        Where to write (a reused buffer: the engine converts 55 frames and
+        dozens of bands, and every fresh 64 MB array costs the kernel a
+        zeroing of its pages).  uint16 -> float32 is exact, so the result is
+        the same as ``raw.astype(np.float32)``.  Default a new array.
     """
-    data = raw.astype(np.float32)
+    if out is None:
+        data = raw.astype(np.float32)
+    else:
+        if out.shape != raw.shape or out.dtype != np.float32:
+            raise ValueError(f"out must be a float32 array of shape {raw.shape}; got {out.dtype} {out.shape}")
+        np.copyto(out, raw, casting="safe")
+        data = out
     if reference_read is not None:
         data += reference_read
     if encoding_offset:  # subtracting 0 changes nothing: skip the pass
@@ -117,15 +129,26 @@ def raw_to_float(raw: np.ndarray, encoding_offset, reference_read: np.ndarray | 
     return data
 
 
-def amp33_to_float(raw: np.ndarray, encoding_offset, reference_amp33: np.ndarray | None = None) -> np.ndarray:
-    """dq_init's amp33 handling (in uint16, as romancal does), then refpix's cast to float32."""
-    if reference_amp33 is None and not encoding_offset:
+def amp33_to_float(raw: np.ndarray, encoding_offset, reference_amp33: np.ndarray | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """dq_init's amp33 handling (in uint16, as romancal does), then refpix's cast to float32.
+
+    ``out`` (float32, ``raw``'s shape) as in :func:`raw_to_float`; when
+    there is something to add or subtract, ``raw`` itself is changed (uint16,
+    in place, as romancal's own arithmetic) unless ``out`` is None.
+    """
+    if reference_amp33 is not None or encoding_offset:
+        amp = raw.copy() if out is None else raw
+        if reference_amp33 is not None:
+            amp += reference_amp33
+        amp -= encoding_offset
+        raw = amp
+    if out is None:
         return raw.astype(np.float32)
-    amp = raw.copy()
-    if reference_amp33 is not None:
-        amp += reference_amp33
-    amp -= encoding_offset
-    return amp.astype(np.float32)
+    if out.shape != raw.shape or out.dtype != np.float32:
+        raise ValueError(f"out must be a float32 array of shape {raw.shape}; got {out.dtype} {out.shape}")
+    np.copyto(out, raw, casting="safe")
+    return out
 
 
 def saturation_band(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, threshold: np.ndarray,

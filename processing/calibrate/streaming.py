@@ -43,7 +43,7 @@ import numpy as np
 from ..errors import ExposureError
 from ..io import Exposure
 from ..progress import Job, Progress, scaled
-from . import steps
+from . import engine_runtime, steps
 from .input_cube import InputCube
 from .linearity_pass import LinearityPlan, compiled_linearity, load_linearity, pass3_by_bands, pass3_by_reads
 from .pass1_bands import Pass1Bands, compiled_pass1
@@ -51,6 +51,7 @@ from .pool_pieces import run_pieces
 from .ramp_file import RampFileWriter, placeholder
 from .ref_arrays import RefArray
 from .references import ReferenceSet
+from .refpix_pass import RefpixPass
 from .refpix_streaming import FrameCorrector, check_geometry, offset_band
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
     stream_sums = _Sinks()
     stop_loading = threading.Event()
     done = False
+    engine_runtime.enter()  # one BLAS thread, GC frozen: left in the finally below
     try:
         # Saturation and linearity references are read by row bands as the
         # passes need them; the refpix one (needed whole) is loaded ahead.
@@ -331,22 +333,9 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         coeffs, channels = refpix_future.result()
         del refpix_future
         corrector = FrameCorrector(coeffs, offset, plan=channels)
-        bad_ref = steps.bad_ref_pixel_mask(pixeldq)
-        def pass2(k):
-            det = steps.raw_to_float(cube.arrays["data"].frame(k), encoding_offset, reference_read)
-            if bad_ref.any():
-                det[bad_ref] = 0
-            amp = steps.amp33_to_float(cube.arrays["amp33"].frame(k), encoding_offset, reference_amp33)
-            out, amp_out = corrector.correct(det, amp)
-            writer.write_frame("data", k, out)
-            if plan is not None:
-                plan.gather(k, out)
-            # RefPixStep's update(): amp33 back to uint16 through abs().
-            writer.write_frame("amp33", k, np.abs(amp_out).astype(np.uint16))
-            return k
-
+        pass2 = RefpixPass(cube, writer, corrector, plan, pixeldq, encoding_offset, reference_read, reference_amp33)
         yield from run_pieces(pool, list(range(n_reads)), pass2, lambda k: None, _SPANS["pass2"], "refpix read", workers)
-        corrector = coeffs = channels = offset = None  # frees ~0.5 GB before pass 3
+        corrector = coeffs = channels = offset = pass2 = None  # frees ~0.5 GB (and its buffers) before pass 3
         # romancal's border_ref_pix_left/right are views of the refpix output
         # that linearity then corrects in place: they end up as the final
         # data's outer four columns.
@@ -372,6 +361,7 @@ def streaming_job(exposure: Exposure, model, refs: ReferenceSet, out_path: Path,
         done = True
         return {"cal_step": cal_step, "ref_file": ref_file, "stream_sums": stream_sums or None}
     finally:
+        engine_runtime.leave()  # first: nothing below can skip it
         if not done:
             for sink in stream_sums.values():
                 sink.cancel()
