@@ -318,6 +318,12 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         name = Path(uri).name if "://" not in uri else uri
         self.setWindowTitle(f"{name} - brightstar-gui")
 
+    def after_paint(self, fn) -> None:
+        """Call ``fn()`` once the panes have painted (work that follows an exposure's first panes)."""
+        from .first_paint import call_after_paint
+
+        call_after_paint(self.panes.graphics.viewport(), fn)
+
     def set_pane_levels(self, kind: str, levels, histogram) -> None:
         if self.controls_dock.isVisible():
             self.controls.set_pane_levels(kind, levels, histogram)

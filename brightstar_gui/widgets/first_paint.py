@@ -1,0 +1,47 @@
+"""Call a function once a widget has painted (the work that follows an exposure's first panes).
+
+:meth:`MainWindow.after_paint` uses it for
+:class:`~brightstar_gui.controllers._first_frame.FirstFrameMixin`: what the
+first panes do not need starts after they are on screen, not between the
+render's result and its paint.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PyQt6 import QtCore, QtWidgets
+
+#: Run anyway after this many ms: a widget that is not painted (hidden, minimised) must not hold the work back.
+FALLBACK_MS = 300
+
+
+class _AfterPaint(QtCore.QObject):
+    def __init__(self, widget: QtWidgets.QWidget, fn: Callable[[], None], fallback_ms: int):
+        super().__init__(widget)
+        self._fn: Callable[[], None] | None = fn
+        self._widget = widget
+        widget.installEventFilter(self)
+        self._timer = QtCore.QTimer(self)  # a child: never fires into a deleted object
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._fire)
+        self._timer.start(fallback_ms)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt name
+        if event.type() == QtCore.QEvent.Type.Paint:
+            # The paint is under way: run once it is done and on screen.
+            self._timer.start(0)
+        return False
+
+    def _fire(self) -> None:
+        fn, self._fn = self._fn, None
+        if fn is None:
+            return
+        self._widget.removeEventFilter(self)
+        self.deleteLater()
+        fn()
+
+
+def call_after_paint(widget: QtWidgets.QWidget, fn: Callable[[], None], fallback_ms: int = FALLBACK_MS) -> None:
+    """Call ``fn()`` on the UI thread after ``widget``'s next paint (or after ``fallback_ms``)."""
+    _AfterPaint(widget, fn, fallback_ms)
