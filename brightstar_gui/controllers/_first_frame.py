@@ -12,8 +12,8 @@ see yet follows the first frame instead of racing it:
 
 On the 2-core machine these took the CPU and the GIL from the render job
 and the UI thread's first paint.  Whatever is deferred still runs: after
-the first frame of the dataset is applied, or when that render fails or is
-dropped (never lost); queued work of a dataset no longer open is dropped.
+the first frame of the dataset is applied and painted, or when that render
+fails (never lost); queued work of a dataset no longer open is dropped.
 """
 
 from __future__ import annotations
@@ -73,4 +73,12 @@ class FirstFrameMixin:
 
     def _render_dropped(self) -> None:
         super()._render_dropped()
-        self._first_frame_done()  # a failed or cancelled first render must not hold the references back
+        # A failed first render must not hold the references back.  A cancelled one is
+        # followed by a newer render (still busy), or by another exposure (whose open
+        # dropped this one's queued work first: ViewerController._retire).
+        if not self.runner.busy("render"):
+            self._first_frame_done()
+
+    def _drop_first_frame_work(self) -> None:
+        """Forget the work waiting for the open exposure's first frame (it is being closed)."""
+        self._after_first = []

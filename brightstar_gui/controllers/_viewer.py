@@ -183,8 +183,12 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
         first panes are on screen: for views the first paint does not need), "context" (the Context)."""
         self._hooks.setdefault(event, []).append(hook)
 
+    def remove_hook(self, event: str, hook) -> None:
+        if hook in self._hooks.get(event, ()):
+            self._hooks[event].remove(hook)
+
     def _run_hooks(self, event: str, arg) -> None:
-        for hook in self._hooks.get(event, ()):
+        for hook in list(self._hooks.get(event, ())):  # a hook may remove itself
             hook(arg)
 
     def cancel_task(self, channel: str) -> None:
@@ -268,6 +272,7 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
     def _retire(self) -> None:
         """Cancel the old dataset's jobs; close its exposures unless a detached job still uses them."""
         old = self.dataset
+        self._drop_first_frame_work()  # before cancelling: a dropped render runs that work
         if old is not None:
             self.runner.cancel_tag(old.id, keep=("export", "calibrate"))
             for channel in DATASET_CHANNELS:

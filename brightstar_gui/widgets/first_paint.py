@@ -45,3 +45,26 @@ class _AfterPaint(QtCore.QObject):
 def call_after_paint(widget: QtWidgets.QWidget, fn: Callable[[], None], fallback_ms: int = FALLBACK_MS) -> None:
     """Call ``fn()`` on the UI thread after ``widget``'s next paint (or after ``fallback_ms``)."""
     _AfterPaint(widget, fn, fallback_ms)
+
+
+#: ``once_shown`` runs its function after this many ms if no exposure's first panes came first.
+SHOWN_FALLBACK_MS = 3000
+
+
+def once_shown(window, fn: Callable[[], None], fallback_ms: int = SHOWN_FALLBACK_MS) -> None:
+    """Call ``fn()`` once, after the next exposure's first panes (the controller's "shown" hook).
+
+    Or after ``fallback_ms`` if none comes (the open failed or was cancelled).
+    """
+    state = {"fn": fn}
+
+    def fire(*_):
+        f, state["fn"] = state["fn"], None
+        window.controller.remove_hook("shown", fire)
+        if f is not None:
+            f()
+
+    window.controller.add_hook("shown", fire)
+    timer = QtCore.QTimer(window, singleShot=True, interval=fallback_ms)
+    timer.timeout.connect(fire)
+    timer.start()

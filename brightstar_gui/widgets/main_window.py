@@ -208,7 +208,11 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         folder = str(folder_to_list(here))
         self._remembered_folder = folder  # the start-up scan of the last session's folder lists this one
         if Path(folder).is_dir():
-            self.scan_folder(folder)
+            # Once the exposure's first panes are up (its header reads would race the open job's),
+            # or after a few seconds whatever happens to the open.
+            from .first_paint import once_shown
+
+            once_shown(self, lambda: self.scan_folder(folder))
 
     def start_calibration(self) -> None:
         self.controller.start_calibration()
