@@ -38,6 +38,10 @@ class FirstFrameMixin:
         else:
             self._after_first.append((ds.id, fn))
 
+    def first_frame_pending(self) -> bool:
+        """True from an exposure's opening to its first frame on screen."""
+        return self.dataset is not None and self._first_frame_of != self.dataset.id
+
     def hold_panes(self, hold: bool) -> None:
         """Hold the panes' repaints until the first frame (a view without ``hold_paint``: nothing to do)."""
         hold_paint = getattr(self.views.panes, "hold_paint", None)

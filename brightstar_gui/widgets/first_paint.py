@@ -57,14 +57,41 @@ def once_shown(window, fn: Callable[[], None], fallback_ms: int = SHOWN_FALLBACK
     Or after ``fallback_ms`` if none comes (the open failed or was cancelled).
     """
     state = {"fn": fn}
+    timer = QtCore.QTimer(window, singleShot=True, interval=fallback_ms)
 
     def fire(*_):
         f, state["fn"] = state["fn"], None
         window.controller.remove_hook("shown", fire)
+        timer.stop()
+        timer.deleteLater()
         if f is not None:
             f()
 
     window.controller.add_hook("shown", fire)
-    timer = QtCore.QTimer(window, singleShot=True, interval=fallback_ms)
     timer.timeout.connect(fire)
+    timer.start()
+
+
+#: The S3 tab's first listing waits this long after the window shows (an open asked meanwhile goes first).
+IDLE_MS = 2000
+
+
+def after_opening(window, fn: Callable[[], None], idle_ms: int = IDLE_MS) -> None:
+    """Call ``fn()`` ``idle_ms`` after now, or after the first panes if an exposure is opening then.
+
+    The S3 tab's first listing (importing s3fs, aiobotocore and httpx, SSL
+    contexts: ~0.5 s of CPU, more under load) took more CPU than the open job
+    when it ran during an open (the command line's, or one asked just after
+    the window showed).
+    """
+    timer = QtCore.QTimer(window, singleShot=True, interval=idle_ms)
+
+    def check():
+        timer.deleteLater()
+        if window.pool.busy("open") or window.controller.first_frame_pending():
+            once_shown(window, fn)
+        else:
+            fn()
+
+    timer.timeout.connect(check)
     timer.start()

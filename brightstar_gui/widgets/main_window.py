@@ -89,6 +89,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         from .s3_browser import S3BrowserWidget
 
         self.s3_browser = S3BrowserWidget(endpoint_url=endpoint_url, runner=self.pool)
+        from .first_paint import after_opening
+
+        self.s3_browser.autoload_gate = lambda fn: after_opening(self, fn)  # its listing must not race an open
         self.s3_dock = self._dock("S3", self.s3_browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.browser_dock, self.s3_dock)
         self.browser_dock.raise_()
