@@ -26,6 +26,7 @@ Usage (the data set from ``brightstar synth DIR``)::
 
     Xvfb :93 -screen 0 1920x1200x24 &
     DISPLAY=:93 python bench/bench_playback.py --data DIR [--scratch DIR] [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
+    DISPLAY=:93 python bench/bench_playback.py --data DIR --open-only [--compare REF]   # the opens only
 
 Each playback reports the achieved rate and, load-independent, the UI
 thread's CPU per frame on screen (``ui_cpu_ms_per_frame``: mean, median, 10th
@@ -52,6 +53,14 @@ def rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 1e6
+
+
+def find_dark(folder: Path) -> Path | None:
+    """The first dark of a ``brightstar synth`` data set, or None."""
+    from processing import synth
+
+    darks = (synth.read_manifest(folder) or {}).get("darks", [])
+    return folder / (darks[0]["path"] if isinstance(darks[0], dict) else darks[0]) if darks else None
 
 
 def find_illuminated(folder: Path) -> Path:
@@ -126,20 +135,54 @@ class Bench:
 
     def open(self, uri: str) -> float:
         """Seconds from asking to open to the first panes on screen."""
+        return self.open_timed(uri)["first_panes_s"]
+
+    def open_timed(self, uri: str) -> dict:
+        """Open ``uri`` as File > Open does; seconds and CPU to the first panes.
+
+        ``first_panes_s``: from asking to open to the first frame applied to
+        the panes (the window's ``frame_rendered``); ``painted_s``: to the end
+        of the panes' next paint, when the pixels are on screen.
+        ``ui_cpu_s``: the UI thread's CPU over that time, ``process_cpu_s``
+        every thread's (the open job's star finding, the render, and whatever
+        else runs then); with the load average, as wall time depends on it.
+        """
+        import resource
+
+        from PyQt6 import QtCore
+
         c = self.w.controller
-        t0 = time.perf_counter()
-        first = {"t": None}
+        first = {"t": None, "painted": None}
+        viewport = self.w.panes.graphics.viewport()
+
+        class Painted(QtCore.QObject):
+            def eventFilter(self, obj, event):  # noqa: N802 - Qt name
+                if event.type() == QtCore.QEvent.Type.Paint and first["t"] is not None and first["painted"] is None:
+                    # Runs once this paint is done (a zero timer after the paint event).
+                    QtCore.QTimer.singleShot(0, lambda: first.update(painted=first["painted"] or time.perf_counter()))
+                return False
 
         def on_render(_s):
             if first["t"] is None:
                 first["t"] = time.perf_counter()
 
+        watcher = Painted()
+        viewport.installEventFilter(watcher)
         self.w.frame_rendered.connect(on_render)
+        ru0, cpu0 = resource.getrusage(resource.RUSAGE_SELF), time.thread_time()
+        t0 = time.perf_counter()
         self.w.open_uri(uri)
         self.wait(lambda: first["t"] is not None)
+        ui_cpu = time.thread_time() - cpu0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        self.wait(lambda: first["painted"] is not None, 10)
         self.w.frame_rendered.disconnect(on_render)
+        viewport.removeEventFilter(watcher)
         self.wait(lambda: c.context is not None and self.settled())
-        return first["t"] - t0
+        return {"first_panes_s": round(first["t"] - t0, 3), "painted_s": round(first["painted"] - t0, 3),
+                "ui_cpu_s": round(ui_cpu, 3),
+                "process_cpu_s": round(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, 3),
+                "load_avg": round(os.getloadavg()[0], 1)}
 
     def play(self, fps: float, warm: float, seconds: float) -> dict:
         """Play at ``fps``; the achieved rate over ``seconds`` after ``warm`` (trace and readout)."""
@@ -297,12 +340,13 @@ def measure_ref(ref: str, args, scratch: Path) -> dict:
         env = dict(os.environ, PYTHONPATH=tmp)
         cmd = [sys.executable, str(Path(__file__).resolve()), "--data", str(args.data), "--scratch", str(scratch / ref),
                "--fps", str(args.fps), "--warm", str(args.warm), "--seconds", str(args.seconds), "--size", args.size,
-               "--no-s3", "--playback-only", "--json", str(out)]
+               "--no-s3", "--playback-only", "--json", str(out)] + (["--open-only"] if args.open_only else [])
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
         if proc.returncode != 0:
             raise RuntimeError(f"the viewer at {ref} failed: {proc.stderr[-2000:]}")
         res = json.loads(out.read_text())
-        return {"ref": ref, **{k: res[k] for k in ("open_to_first_panes_s", "cutout_512", "full_frame") if k in res}}
+        keys = ("open_to_first_panes_s", "open", "open_dark", "open_again", "cutout_512", "full_frame")
+        return {"ref": ref, **{k: res[k] for k in keys if k in res}}
 
 
 def main(argv=None) -> int:
@@ -317,6 +361,8 @@ def main(argv=None) -> int:
     p.add_argument("--compare", nargs="+", default=[], metavar="REF",
                    help="also measure playback of the viewer at git commit(s) REF with this same script (e.g. HEAD~1)")
     p.add_argument("--playback-only", action="store_true", help="skip the pixel clicks")
+    p.add_argument("--open-only", action="store_true",
+                   help="only the opens: the exposure (first of the process), a dark of the set, the exposure again")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--scratch", type=Path, default=None,
                    help="folder for traces, config and cache (default DATA/bench-playback; the data set may be read-only)")
@@ -350,7 +396,22 @@ def main(argv=None) -> int:
     b = Bench(app, size, scratch / "trace.jsonl")
     w, c = b.w, b.w.controller
     b.wait(lambda: not w.pool.busy("warm"), 60)  # a user opens a file after the window is up
-    results["open_to_first_panes_s"] = round(b.open(str(uri)), 3)
+    results["open"] = b.open_timed(str(uri))  # the first open of the process
+    results["open_to_first_panes_s"] = results["open"]["first_panes_s"]
+    print("open -> first panes:", results["open"], flush=True)
+    if args.open_only:
+        # Then a dark of the same set, and the exposure again (opened before: warm).
+        dark = find_dark(args.data)
+        if dark is not None:
+            results["open_dark"] = b.open_timed(str(dark))
+            print("open a dark -> first panes:", results["open_dark"], flush=True)
+        results["open_again"] = b.open_timed(str(uri))
+        print("open again -> first panes:", results["open_again"], flush=True)
+        b.close()
+        for ref in args.compare:
+            results.setdefault("compare", []).append(measure_ref(ref, args, scratch))
+            print(f"viewer at {ref}:", results["compare"][-1], flush=True)
+        return finish(results, args, stop)
     star = c.dataset.star
     n, h, wd = c.dataset.shape
     # The mean slope of the cutout first (the ratio pane is then drawn too).
@@ -394,6 +455,11 @@ def main(argv=None) -> int:
     if args.before:
         results["before"] = measure_before(args.before, uri, args, size)
         print(f"viewer at {args.before}:", results["before"], flush=True)
+    return finish(results, args, stop)
+
+
+def finish(results: dict, args, stop: threading.Event) -> int:
+    """Stop the RSS sampler, print the results (and write ``--json``)."""
     stop.set()
     results["load_avg_after"] = os.getloadavg()
     print(json.dumps(results))

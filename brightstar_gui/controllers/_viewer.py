@@ -42,6 +42,7 @@ from ..models.pacing import FrameFollower
 from ..jobs.render import RenderRequest, RenderResult, lut
 from ..models import Cutout, ViewModel
 from ._display import DisplayMixin
+from ._first_frame import FirstFrameMixin
 from ._analysis import AnalysisMixin
 from ._compare import CompareMixin
 from ._diagnostics import DiagnosticsMixin
@@ -75,7 +76,7 @@ class StartOptions:
     play_fps: float | None = None
 
 
-class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, SuperbiasMixin,
+class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, RenderingMixin, SuperbiasMixin,
                        AnalysisMixin, NavigationMixin, RegionsMixin, SessionMixin, CompareMixin):
     """Opens exposures, renders the panes of the model's state, runs the analyses.
 
@@ -134,6 +135,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self.install_display_rules()
         self._install_diagnostics()
         self._hooks: dict[str, list] = {}
+        self._init_first_frame()
         self._init_regions()
         self._init_session()
         self._init_compare()
@@ -177,11 +179,16 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
                                   on_error=failed, tag=tag, queue=queue)
 
     def add_hook(self, event: str, hook) -> None:
-        """Call ``hook(arg)`` after ``event``: "opened" (the Dataset), "context" (the Context)."""
+        """Call ``hook(arg)`` after ``event``: "opened" (the Dataset), "shown" (the Dataset, once its
+        first panes are on screen: for views the first paint does not need), "context" (the Context)."""
         self._hooks.setdefault(event, []).append(hook)
 
+    def remove_hook(self, event: str, hook) -> None:
+        if hook in self._hooks.get(event, ()):
+            self._hooks[event].remove(hook)
+
     def _run_hooks(self, event: str, arg) -> None:
-        for hook in self._hooks.get(event, ()):
+        for hook in list(self._hooks.get(event, ())):  # a hook may remove itself
             hook(arg)
 
     def cancel_task(self, channel: str) -> None:
@@ -214,6 +221,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         self._trace("opened", uri=ds.uri, shape=list(ds.shape), model_type=ds.primary.model_type,
                     seconds=round(time.perf_counter() - getattr(self, "_open_t0", time.perf_counter()), 4))
         n, h, w = ds.shape
+        self.hold_panes(True)  # painted once, with the first frame (controllers/_first_frame.py)
         self.views.panes.clear()
         self._hold_render = True  # the batch's events ask for one render, made below
         try:
@@ -234,9 +242,14 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
         if self._references_pending == ds.uri:
             self.views.status.set_references("references: being written...")
         else:
-            self._load_context(ds)
+            # After the first panes, not racing them for the CPU (controllers/_first_frame.py).
+            self.after_first_frame(lambda: self._load_context(ds))
+        self.after_first_frame(lambda: self._run_hooks("shown", ds))
 
     def _load_context(self, ds: opening.Dataset) -> None:
+        if ds is not self.dataset or self.context is not None or getattr(self, "_context_asked", None) == ds.id:
+            return  # another exposure is open, or its context is loaded or on the way
+        self._context_asked = ds.id
         req = opening.ContextRequest(ds, self.endpoint_url)
         self.submit("context", lambda token: opening.context_job(req), self._on_context, tag=ds.id, task=True)
 
@@ -259,6 +272,7 @@ class ViewerController(DisplayMixin, ReferencesWaitMixin, DiagnosticsMixin, Rend
     def _retire(self) -> None:
         """Cancel the old dataset's jobs; close its exposures unless a detached job still uses them."""
         old = self.dataset
+        self._drop_first_frame_work()  # before cancelling: a dropped render runs that work
         if old is not None:
             self.runner.cancel_tag(old.id, keep=("export", "calibrate"))
             for channel in DATASET_CHANNELS:

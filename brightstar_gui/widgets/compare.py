@@ -280,7 +280,7 @@ def install_compare(window) -> CompareWidget:
         widget.update_timer()
 
     dock.visibilityChanged.connect(visibility)
-    c.add_hook("opened", lambda ds: widget.set_candidates(c.dark_candidates()))
+    c.add_hook("shown", lambda ds: widget.set_candidates(c.dark_candidates()))  # after the first panes
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     # Show and raise (not a toggle): a dock tabbed behind the ramp counts as open but is not seen.
     action = QtGui.QAction("Co&mpare (blink, side by side, difference)", window, triggered=show_dock)

@@ -89,6 +89,9 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         from .s3_browser import S3BrowserWidget
 
         self.s3_browser = S3BrowserWidget(endpoint_url=endpoint_url, runner=self.pool)
+        from .first_paint import after_opening
+
+        self.s3_browser.autoload_gate = lambda fn: after_opening(self, fn)  # its listing must not race an open
         self.s3_dock = self._dock("S3", self.s3_browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.browser_dock, self.s3_dock)
         self.browser_dock.raise_()
@@ -208,7 +211,11 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         folder = str(folder_to_list(here))
         self._remembered_folder = folder  # the start-up scan of the last session's folder lists this one
         if Path(folder).is_dir():
-            self.scan_folder(folder)
+            # Once the exposure's first panes are up (its header reads would race the open job's),
+            # or after a few seconds whatever happens to the open.
+            from .first_paint import once_shown
+
+            once_shown(self, lambda: self.scan_folder(folder))
 
     def start_calibration(self) -> None:
         self.controller.start_calibration()
@@ -317,6 +324,12 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
         self.metadata.set_tree(meta)
         name = Path(uri).name if "://" not in uri else uri
         self.setWindowTitle(f"{name} - brightstar-gui")
+
+    def after_paint(self, fn) -> None:
+        """Call ``fn()`` once the panes have painted (work that follows an exposure's first panes)."""
+        from .first_paint import call_after_paint
+
+        call_after_paint(self.panes.graphics.viewport(), fn)
 
     def set_pane_levels(self, kind: str, levels, histogram) -> None:
         if self.controls_dock.isVisible():

@@ -428,6 +428,15 @@ class PaneGroup(QtWidgets.QWidget):
         self.messages[PANES[0]].setPos(vx0, vy1)
         self._wrap_message(PANES[0])
 
+    def hold_paint(self, hold: bool) -> None:
+        """Hold repaints (True) while an exposure's first frame is on its way; False paints once, whole.
+
+        The panes are re-titled, cleared and re-ranged when an exposure opens:
+        painted then, their axes and colour bars are drawn for nothing just
+        before the first frame draws them again (controllers/_first_frame.py).
+        """
+        self.graphics.setUpdatesEnabled(not hold)
+
     def clear(self) -> None:
         self._set_decorations(True)
         for kind in PANES:

@@ -295,7 +295,8 @@ class S3BrowserWidget(QtWidgets.QWidget):
         super().showEvent(event)
         if self._autoload:
             self._autoload = False
-            self.refresh()
+            gate = getattr(self, "autoload_gate", None)  # the window's: not while an exposure opens
+            gate(self.refresh) if gate is not None else self.refresh()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
         self.shutdown()

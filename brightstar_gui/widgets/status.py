@@ -63,6 +63,12 @@ class StatusArea(QtCore.QObject):
         self.task_area = QtWidgets.QWidget()
         self.task_layout = QtWidgets.QHBoxLayout(self.task_area)
         self.task_layout.setContentsMargins(0, 0, 0, 0)
+        # As tall as a task row from the start: a row appearing or going (opening an exposure
+        # shows and hides several) must not change the status bar's height, which resized
+        # the panes and laid out and repainted the whole window each time.
+        probe = TaskRow("Opening", lambda: None)
+        self.task_area.setMinimumHeight(probe.sizeHint().height())
+        probe.deleteLater()
         bar.addPermanentWidget(self.task_area)
         self.tasks: dict[str, TaskRow] = {}
 
