@@ -30,8 +30,11 @@ Usage (the data set from ``brightstar synth DIR``)::
 
 Each playback reports the achieved rate and, load-independent, the UI
 thread's CPU per frame on screen (``ui_cpu_ms_per_frame``: mean, median, 10th
-percentile; 60 fps needs well under 16.7 ms) and the render job's median time
-(on its worker thread).
+percentile; 60 fps needs well under 16.7 ms), the render job's median time
+(on its worker thread), and the CPU per frame of the whole viewer process
+(``process_cpu_ms_per_frame``: UI and workers) and of the X server
+(``x_server_cpu_ms_per_frame``, found by its ``:N`` in /proc): the cores are
+shared by all three.
 """
 
 from __future__ import annotations
@@ -61,6 +64,35 @@ def find_dark(folder: Path) -> Path | None:
 
     darks = (synth.read_manifest(folder) or {}).get("darks", [])
     return folder / (darks[0]["path"] if isinstance(darks[0], dict) else darks[0]) if darks else None
+
+
+def x_server_pid() -> int | None:
+    """Process id of the X server of ``$DISPLAY`` (an Xvfb/Xorg started with ``:N``), if it is found in /proc."""
+    display = os.environ.get("DISPLAY", "").split(".")[0]
+    if not display.startswith(":"):
+        return None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode(errors="replace")).name in ("Xvfb", "Xorg", "X") and display.encode() in argv:
+            return int(entry.name)
+    return None
+
+
+def process_cpu(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of process ``pid`` (None: this one, all threads)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def find_illuminated(folder: Path) -> Path:
@@ -195,12 +227,13 @@ class Bench:
         cpu_at: list[float] = []
         on_frame = lambda *_: cpu_at.append(time.thread_time())  # noqa: E731
         self.w.frame_rendered.connect(on_frame)
+        xpid = x_server_pid()
         t_start = time.monotonic()
-        cpu0 = time.thread_time()
+        cpu0, proc0, x0 = time.thread_time(), process_cpu(), process_cpu(xpid) if xpid else None
         bytes0 = c.bytes_fetched()
         self.pump(seconds)
         t_end = time.monotonic()
-        cpu1 = time.thread_time()
+        cpu1, proc1, x1 = time.thread_time(), process_cpu(), process_cpu(xpid) if xpid else None
         self.w.frame_rendered.disconnect(on_frame)
         readout = self.w.slider.rate_label.text().strip()
         bytes1 = c.bytes_fetched()
@@ -227,6 +260,9 @@ class Bench:
               "ui_cpu_ms_per_frame_median": round(statistics.median(deltas), 2) if deltas else None,
               "ui_cpu_ms_per_frame_p10": round(deltas[len(deltas) // 10], 2) if deltas else None,
               "render_job_ms_median": round(statistics.median(job_ms), 2) if job_ms else None,
+              # Every thread of the viewer (UI + render workers), and the X server: all share the cores.
+              "process_cpu_ms_per_frame": round(1000 * (proc1 - proc0) / max(1, len(cpu_at)), 2),
+              "x_server_cpu_ms_per_frame": round(1000 * (x1 - x0) / max(1, len(cpu_at)), 2) if xpid else None,
               "load_avg": round(os.getloadavg()[0], 1)}
         return {"asked_fps": fps, "achieved_fps": round(rate, 1), "readout": readout, **ui, "frames_shown": len(rendered),
                 "distinct_frames": len(frames), "panes": last.get("panes"),

@@ -108,9 +108,30 @@ def mask_colours(cmap: str = "magma_r") -> np.ndarray:
 
 
 def colour_mask(codes: np.ndarray, cmap: str = "magma_r") -> np.ndarray:
-    """RGBA (h, w, 4) uint8 of mask codes 0-3 (categories, not a continuous scale)."""
-    idx = np.clip(np.nan_to_num(np.rint(np.asarray(codes, dtype=np.float32)), nan=0), 0, 3).astype(np.intp)
-    return mask_colours(cmap)[idx]
+    """RGBA (h, w, 4) uint8 of mask codes 0-3 (categories, not a continuous scale).
+
+    Codes are rounded and clipped to 0..3, an undefined (NaN) code is 0.
+    """
+    idx = mask_index(codes)
+    return np.take(_packed(mask_colours(cmap)), idx).view(np.uint8).reshape(*idx.shape, 4)
+
+
+def mask_index(codes: np.ndarray) -> np.ndarray:
+    """Mask codes as table indices 0..3, uint8: rounded, clipped, NaN as 0 (what :func:`colour_mask` looks up)."""
+    codes = np.asarray(codes)
+    if codes.dtype.kind == "u":
+        return np.minimum(codes, 3).astype(np.uint8, copy=False)
+    if codes.dtype.kind in "ib":
+        return np.clip(codes, 0, 3).astype(np.uint8)
+    a = np.rint(np.asarray(codes, dtype=np.float32))
+    np.fmax(a, 0, out=a)  # NaN and -inf -> 0 (fmax ignores a NaN)
+    np.fmin(a, 3, out=a)  # +inf -> 3
+    return a.astype(np.uint8)
+
+
+def _packed(table: np.ndarray) -> np.ndarray:
+    """An ``(n, 4)`` uint8 colour table as ``n`` uint32 words (one gather per pixel instead of four)."""
+    return np.ascontiguousarray(table).view(np.uint32).reshape(len(table))
 
 
 def hex_colour(rgba) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from processing import figures, pane_colours
-from processing.panes import PaneInputs, compose, flag_blocks
+from processing.panes import PaneInputs, compose, flag_blocks, mask_pane
 from processing.progress import Cancelled, CancelToken
 
 from .opening import Context, Dataset
@@ -270,18 +270,22 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
         bad_sample = bad[ly0:ly1:s, lx0:lx1:s]
 
     frame_v = view_of(req.kind, src, k)
-    frame_s = sample_of(req.kind, src, k, frame_v)
+    frame_s = functools.cache(lambda: sample_of(req.kind, src, k, frame_v))  # read once, if a pane needs it
     probe: dict[str, Any] = {"view": req.view, "step": step, "frame": frame_v, "kind": req.kind, "k": k, "baseline": b}
     panes: dict[str, PaneImage] = {}
 
-    def finish(kind, sample, values_view, message=""):
+    def finish(kind, sample_of_pane, values_view, message=""):
+        # ``sample_of_pane()`` composes the levels sample: only when percentile
+        # levels or a histogram need it (a manual stretch while playing does not).
         style = req.style(kind)
+        want_hist = req.histogram_pane in (None, kind)
+        sample = sample_of_pane() if style.mode != "manual" or want_hist else None
         if style.mode == "manual":
             levels = (style.vmin, style.vmax)
         else:
             levels = figures.good_levels(sample, bad_sample, style.low, style.high, max_samples=sample.size + 1)
         hist = None
-        if req.histogram_pane in (None, kind):
+        if want_hist:
             hist = figures.histogram(sample, bad_sample, levels, max_samples=sample.size + 1)
         flag, nan = pane_colours.screen_colours(style.cmap, req.flag_color)
         rgba = pane_colours.colour_pane(values_view, levels, lut(style.cmap, style.scale), bad_view, flag, nan)
@@ -293,14 +297,14 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
         sb_s = None if sb is None else (sb[ly0:ly1:s, lx0:lx1:s])
         if sb is not None:
             probe["superbias"] = sb_v
-        finish("raw", compose("raw", PaneInputs(frame_s, superbias=sb_s)), compose("raw", PaneInputs(frame_v, superbias=sb_v)))
+        finish("raw", lambda: compose("raw", PaneInputs(frame_s(), superbias=sb_s)),
+               compose("raw", PaneInputs(frame_v, superbias=sb_v)))
         check()
 
     if "difference" in req.panes:
         base_v = view_of(req.kind, src, b)
         probe["baseline_frame"] = base_v
-        base_s = sample_of(req.kind, src, b, base_v)
-        finish("difference", compose("difference", PaneInputs(frame_s, baseline=base_s)),
+        finish("difference", lambda: compose("difference", PaneInputs(frame_s(), baseline=sample_of(req.kind, src, b, base_v))),
                compose("difference", PaneInputs(frame_v, baseline=base_v)))
         check()
 
@@ -320,10 +324,13 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             probe["previous_frame"] = prev_v
             mean_v = mean[vy0 - y0 : vy1 - y0 : step, vx0 - x0 : vx1 - x0 : step]
             probe["mean_slope"] = mean_v
-            prev_s = sample_of(req.kind, src, k - 1, prev_v)
-            mean_s = mean[ly0 - y0 : ly1 - y0 : s, lx0 - x0 : lx1 - x0 : s] if not whole else mean_v[:: s // step, :: s // step]
-            finish("ratio", compose("ratio", PaneInputs(frame_s, previous=prev_s, mean_slope=mean_s)),
-                   compose("ratio", PaneInputs(frame_v, previous=prev_v, mean_slope=mean_v)))
+
+            def ratio_sample():
+                prev_s = sample_of(req.kind, src, k - 1, prev_v)
+                mean_s = mean[ly0 - y0 : ly1 - y0 : s, lx0 - x0 : lx1 - x0 : s] if not whole else mean_v[:: s // step, :: s // step]
+                return compose("ratio", PaneInputs(frame_s(), previous=prev_s, mean_slope=mean_s))
+
+            finish("ratio", ratio_sample, compose("ratio", PaneInputs(frame_v, previous=prev_v, mean_slope=mean_v)))
         check()
 
     if "mask" in req.panes:
@@ -335,16 +342,35 @@ def render_job(req: RenderRequest, token: CancelToken | None = None) -> RenderRe
             codes_view = _mask_view(req, ctx, k, frame_v)
             probe["mask_codes"] = codes_view
             # Four categories, the colours of the figure files' legend (no levels, no stretch).
-            counts = np.bincount(codes_view.astype(np.int64).ravel(), minlength=4)[:4]
+            counts = np.bincount(codes_view.ravel(), minlength=4)[:4]
             rgba = pane_colours.colour_mask(codes_view, style.cmap)
-            panes["mask"] = PaneImage(rgba, rect, (0.0, 3.0), (counts, np.arange(5) - 0.5))
+            argb, opaque = _mask_argb(codes_view, style.cmap)
+            panes["mask"] = PaneImage(rgba, rect, (0.0, 3.0), (counts, np.arange(5) - 0.5), argb=argb, opaque=opaque)
     if ctx is not None and ctx.pixeldq is not None:
         probe["pixeldq"] = ctx.pixeldq
     return RenderResult(req, panes, probe, time.perf_counter() - t0)
 
 
+def _mask_argb(codes: np.ndarray, cmap: str) -> tuple[np.ndarray, bool]:
+    """ARGB32 words of mask ``codes`` (what :func:`argb32` makes of their RGBA), by one table gather."""
+    table = pane_colours.mask_colours(cmap)
+    words, opaque = _argb_table(table.tobytes())
+    idx = pane_colours.mask_index(codes)
+    argb = np.take(words, idx)
+    argb.flags.writeable = False
+    if not opaque:  # a translucent category: opaque only if none of its pixels is shown
+        opaque = bool(np.take(table[:, 3], idx).min(initial=255) == 255)
+    return argb, opaque
+
+
+@functools.lru_cache(maxsize=32)
+def _argb_table(rgba_bytes: bytes) -> tuple[np.ndarray, bool]:
+    words, opaque = argb32(np.frombuffer(rgba_bytes, np.uint8).reshape(-1, 1, 4))
+    return words.reshape(-1), opaque
+
+
 def _mask_view(req: RenderRequest, ctx: Context, k: int, frame_v: np.ndarray) -> np.ndarray:
-    """Mask codes of the view at ``step`` (block maximum), uint8 as float32.
+    """Mask codes of the view at ``step`` (block maximum), uint8.
 
     With a known ``saturated_box`` only that box (grown by the one pixel of
     neighbours, aligned to the step grid) is tested -- exact, because every
@@ -358,7 +384,7 @@ def _mask_view(req: RenderRequest, ctx: Context, k: int, frame_v: np.ndarray) ->
     box = req.saturated_box
     if box == "unknown":
         return _mask_part(req, ctx, k, req.view, step)
-    out = np.zeros(shape, np.float32)
+    out = np.zeros(shape, np.uint8)
     if box is None:
         return out
     y0, y1, x0, x1 = box
@@ -385,7 +411,8 @@ def _mask_part(req: RenderRequest, ctx: Context, k: int, part: Region, step: int
     raw_k = region_read(req, name, ctx.sat_source, k, (my0, my1, mx0, mx1), 1)
     sat = ctx.saturation.region(raw_k, my0, mx0)
     margin = (py0 - my0, my1 - py1, px0 - mx0, mx1 - px1)
-    return compose("mask", PaneInputs(raw_k, saturated=sat, margin=margin, step=step))
+    # The mask pane's rule (what compose("mask") returns as float32), kept as uint8 codes.
+    return mask_pane(sat, margin, step)
 
 
 def _memo(req: RenderRequest, key, compute):
