@@ -200,22 +200,22 @@ def measure_campaign(root: Path, scratch: Path, calibrate: bool = False) -> list
 
 
 def print_table(lines: list[dict]) -> None:
-    head = f"{'campaign':<28} {'way':<24} {'wall s':>8} {'exp/min':>8} {'x serial':>8} {'CPU s/exp':>9}  peak RSS MiB"
+    head = f"{'campaign':<34} {'way':<24} {'wall s':>8} {'exp/min':>8} {'x serial':>8} {'CPU s/exp':>9}  peak RSS MiB"
     print("\n" + head + "\n" + "-" * (len(head) + 12))
     serial = {}
     for r in lines:
         rate = 60 * r["n"] / r["wall"]
         serial.setdefault(r["label"], rate)
-        print(f"{r['label']:<28} {r['way']:<24} {r['wall']:8.1f} {rate:8.1f} {rate / serial[r['label']]:8.2f} "
+        print(f"{r['label']:<34} {r['way']:<24} {r['wall']:8.1f} {rate:8.1f} {rate / serial[r['label']]:8.2f} "
               f"{r['cpu'] / r['n']:9.2f}  {', '.join(f'{v:.0f}' for v in r['rss'])}")
     timed = [r for r in lines if r["calibrations"]]
     if timed:
         print("\ncalibration per exposure inside the process that ran the task (imports done before, cache empty):")
-        print(f"{'campaign':<28} {'way':<24} {'exposures':>9} {'wall s':>8} {'CPU s':>8}  wall s each")
+        print(f"{'campaign':<34} {'way':<24} {'exposures':>9} {'wall s':>8} {'CPU s':>8}  wall s each")
         for r in timed:
             c = r["calibrations"]
             walls = [x["wall"] for x in c]
-            print(f"{r['label']:<28} {r['way']:<24} {len(c):9d} {sum(walls) / len(c):8.2f} "
+            print(f"{r['label']:<34} {r['way']:<24} {len(c):9d} {sum(walls) / len(c):8.2f} "
                   f"{sum(x['cpu'] for x in c) / len(c):8.2f}  {', '.join(f'{w:.1f}' for w in walls)}")
     worst = max(v for r in lines if r["way"].startswith("dask") for v in r["rss"])
     print(f"\npeak memory per worker: {worst:.0f} MiB (budget {BUDGET_MIB} MiB: "
