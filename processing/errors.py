@@ -55,7 +55,7 @@ class UsageError(Exception):
 
 
 class ClusterError(UsageError):
-    """A dask scheduler named by the user (``--scheduler tcp://HOST:PORT``) cannot be reached.
+    """A dask scheduler named by the user (``--scheduler tcp://HOST:PORT``) cannot be reached, or stopped answering mid-run.
 
     The message starts with the address.
     """

@@ -3,7 +3,8 @@
 For every task a client submits, the scheduler-side plugin keeps the task's
 function name, the type names of its arguments, the size of the whole task
 pickled (cloudpickle), the ``uri`` of a dict argument (a campaign index
-row) and the stored sizes (``nbytes``) of the data it depends on.  A test
+row) and the sizes of what it depends on (stored ``nbytes``, or the pickled
+spec of a dependency not computed yet).  A test
 reads them back with ``client.run_on_scheduler(probe_records)``: a task that
 carried pixels would show an ndarray or bytes argument and a size of
 hundreds of kilobytes.
@@ -41,8 +42,14 @@ class TaskProbe(SchedulerPlugin):
                 "arg_types": [type(v).__name__ for v in values],
                 "task_bytes": len(cloudpickle.dumps(spec)),
                 "uri": row.get("uri", ""),
-                "dependency_nbytes": [scheduler.tasks[d].nbytes for d in spec.dependencies if d in scheduler.tasks],
+                "dependency_nbytes": [_size(scheduler.tasks[d], cloudpickle) for d in spec.dependencies
+                                      if d in scheduler.tasks],
             })
+
+
+def _size(ts, cloudpickle) -> int:
+    # In memory: its stored size; not computed yet (the index is a task): its spec pickled, data included.
+    return ts.nbytes if ts.nbytes >= 0 else len(cloudpickle.dumps(ts.run_spec))
 
 
 def probe_records(dask_scheduler) -> list[dict]:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from campaign_helpers import campaign, wide_calibrated, wide_campaign  # noqa: F401  (once per session)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

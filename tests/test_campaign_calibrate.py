@@ -10,12 +10,6 @@ raw (romancal cannot write a WFI_DARK ramp) and say so.
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
-import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
-
 from processing.campaign.index import build_index_job, write_index
 from processing.campaign.run import load_results, run_serial
 from processing.cli import main
@@ -33,28 +27,18 @@ def test_calibrate_on_narrow_frames_is_a_clear_error_per_exposure(campaign, tmp_
     assert "2 failed" in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def wide_campaign(tmp_path_factory):
-    from processing.campaign.synth import CampaignConfig, write_campaign_job
-
-    root = tmp_path_factory.mktemp("wide-campaign")
-    manifest = run(write_campaign_job(root, CampaignConfig(size=4096, frames=4, stars=((4.0, "WFI11", (0.25, 0.25)),),
-                                                           n_darks=1)))
-    manifest["root"] = root
-    return manifest
-
-
-def test_calibrated_campaign_uses_romancals_flags_and_the_cache(wide_campaign, tmp_path, monkeypatch):
-    monkeypatch.setenv("BRIGHTSTAR_CACHE_DIR", str(tmp_path / "cache"))
+def test_calibrated_campaign_uses_romancals_flags_and_the_cache(wide_campaign, wide_calibrated, tmp_path, monkeypatch):
+    # wide_calibrated: the serial --calibrate run (shared with test_campaign_external), into its own cache.
+    monkeypatch.setenv("BRIGHTSTAR_CACHE_DIR", str(wide_calibrated["cache"]))
     root = wide_campaign["root"]
-    rows = run(build_index_job(str(root)))
+    rows = wide_calibrated["rows"]
     assert len(rows) == 3
     refs = root / "references"
-    first = run_serial(rows, tmp_path / "cal", refs, calibrate=True)
+    first = wide_calibrated["summary"]
     assert len(first.computed) == 3 and not first.failed, first.failed
     raw = run_serial(rows, tmp_path / "raw", refs)
     assert not raw.failed
-    cal = {r["name"]: r for r in load_results(tmp_path / "cal")}
+    cal = {r["name"]: r for r in load_results(wide_calibrated["out"])}
     plain = {r["name"]: r for r in load_results(tmp_path / "raw")}
     illuminated = [n for n, r in cal.items() if r["exposure_type"] != "WFI_DARK"]
     assert len(illuminated) == 1

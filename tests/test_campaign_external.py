@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 from s3_server import TcpProxy, free_port, make_public_bucket, s3_server, upload  # noqa: F401  (pytest fixtures)
 
 from processing.campaign.analysis import fit_persistence
@@ -32,58 +31,28 @@ from processing.cli import main
 from processing.progress import run
 
 distributed = pytest.importorskip("distributed")
+from campaign_cluster import ExternalCluster, subprocess_env  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
 #: The campaign's 16 tasks must carry no more than this each (an index row and a few options pickled).
 TASK_BYTES_MAX = 4096
 
 
-def _dask_cli() -> list[str]:
-    exe = Path(sys.executable).with_name("dask")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dask"]
-
-
-def _env() -> dict:
-    # The subprocesses import this checkout's code (and the probe next to this file).
-    path = os.pathsep.join(p for p in (str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-    return dict(os.environ, PYTHONPATH=path)
-
-
 @pytest.fixture(scope="module")
 def external(tmp_path_factory):
-    """``dask scheduler`` (with the probe) + two ``dask worker`` processes on 127.0.0.1; yields their facts."""
+    """``dask scheduler`` (with the probe) + two ``dask worker`` programs on 127.0.0.1, shared by this file's tests.
+
+    The workers calibrate into their own cache (``worker-cache``), not the
+    test process's.  Yields the cluster's facts; at the end every process of
+    the cluster is stopped and checked gone.
+    """
     tmp = tmp_path_factory.mktemp("external-dask")
-    sched_file = tmp / "scheduler.json"
-    log = open(tmp / "cluster.log", "wb")
-    procs = [subprocess.Popen(_dask_cli() + ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                             "--scheduler-file", str(sched_file), "--preload", "campaign_scheduler_probe"],
-                              env=_env(), stdout=log, stderr=subprocess.STDOUT, cwd=tmp)]
+    cluster = ExternalCluster(tmp, workers=2, preload="campaign_scheduler_probe",
+                              env={"BRIGHTSTAR_CACHE_DIR": str(tmp / "worker-cache")})
     try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            assert procs[0].poll() is None, (tmp / "cluster.log").read_text()
-            time.sleep(0.2)
-        for i in range(2):
-            procs.append(subprocess.Popen(_dask_cli() + ["worker", "--scheduler-file", str(sched_file), "--nthreads", "1",
-                                                         "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
-                                                         "--name", f"external-{i}"],
-                                          env=_env(), stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
-        client = distributed.Client(scheduler_file=str(sched_file), timeout=30)
-        client.wait_for_workers(2, timeout=90)
-        address = client.scheduler.address
-        yield {"address": address, "port": int(address.rsplit(":", 1)[1]), "client": client, "log": tmp / "cluster.log"}
-        client.close()
+        yield {"address": cluster.address, "port": cluster.port, "client": cluster.client, "log": cluster.log_path,
+               "cache": tmp / "worker-cache"}
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(10)
-        log.close()
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +72,7 @@ def _records(external, since: int = 0) -> list[dict]:
 
 def _run_cli(args: list[str], timeout: float = 180, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "processing.cli", "campaign", "run", *args],
-                          env=_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
+                          env=subprocess_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def _check_truth(results: list[dict], campaign) -> None:
@@ -128,11 +97,11 @@ def _check_payloads(records: list[dict], rows: list[dict]) -> None:
     assert sorted(r["uri"] for r in records) == sorted(row["uri"] for row in rows)
     for r in records:
         # run_one(row, index, out, references, endpoint_url, calibrate): a dict row, a reference to the
-        # index scattered once, strings and a flag -- no array, no bytes.
+        # index (one task, sent once), strings and a flag -- no array, no bytes.
         assert r["arg_types"][0] == "dict" and r["arg_types"][2:4] == ["str", "str"], r
         assert not {"ndarray", "bytes", "memoryview", "bytearray"} & set(r["arg_types"]), r
         assert r["task_bytes"] < TASK_BYTES_MAX, r
-        assert r["dependency_nbytes"] and max(r["dependency_nbytes"]) < 64 * 1024, r  # the index, scattered once
+        assert r["dependency_nbytes"] and 0 < max(r["dependency_nbytes"]) < 64 * 1024, r  # the index, sent once
 
 
 def test_cli_on_an_external_cluster_equals_serial_and_sends_no_pixels(campaign, external, serial, tmp_path, capsys,
@@ -230,6 +199,56 @@ def test_workers_read_an_s3_prefix_themselves(campaign, external, serial, s3_ser
     assert dask_proxy.counts.bytes_up < 128 * 1024 and dask_proxy.counts.bytes_down < 128 * 1024
 
 
+def _files(folder) -> dict:
+    """Every file under ``folder`` -> its modification time (ns)."""
+    return {str(f.relative_to(folder)): f.stat().st_mtime_ns for f in Path(folder).rglob("*") if f.is_file()}
+
+
+def test_calibrate_on_the_external_cluster_in_the_workers_cache(wide_campaign, wide_calibrated, external, tmp_path):
+    # Full-width exposures (refpix needs 4096 columns): one star and two darks, 4 reads of 32 MiB each.
+    rows = wide_calibrated["rows"]
+    index = write_index(rows, tmp_path / "wide.parquet")
+    mine = _files(os.environ["BRIGHTSTAR_CACHE_DIR"]) if Path(os.environ["BRIGHTSTAR_CACHE_DIR"]).is_dir() else {}
+    proxy = TcpProxy(external["port"])
+    before = len(external["client"].run_on_scheduler(__import__("campaign_scheduler_probe").probe_records))
+    try:
+        done = _run_cli([str(index), "--scheduler", f"tcp://127.0.0.1:{proxy.port}", "--calibrate",
+                         "--out", str(tmp_path / "results"), "--quiet"], timeout=300)
+    finally:
+        proxy.stop()
+    assert done.returncode == 0, done.stderr
+    assert "3 analysed, 0 already done, 0 failed" in done.stdout
+    # The workers calibrated the star themselves, into their own cache: nothing came from the serial
+    # run's cache (another folder) and nothing went through this process's.
+    results = {r["name"]: r for r in load_results(tmp_path / "results")}
+    reference = {r["name"]: r for r in load_results(wide_calibrated["out"])}
+    [star] = [n for n, r in results.items() if r["exposure_type"] != "WFI_DARK"]
+    assert results[star]["calibrated"] and not results[star]["calibration_from_cache"]
+    assert Path(results[star]["calibrated_path"]).is_relative_to(external["cache"])
+    assert Path(reference[star]["calibrated_path"]).is_relative_to(wide_calibrated["cache"])
+    # Equal to the serial --calibrate run, field for field, but for where each cache put the ramp.
+    strip = lambda r: {k: v for k, v in r.items() if k != "calibrated_path"}  # noqa: E731
+    assert {n: strip(r) for n, r in results.items()} == {n: strip(r) for n, r in reference.items()}
+    mine_after = _files(os.environ["BRIGHTSTAR_CACHE_DIR"]) if Path(os.environ["BRIGHTSTAR_CACHE_DIR"]).is_dir() else {}
+    assert mine_after == mine
+    # No pixels through the client: three 4-read 4096 x 4096 exposures are 384 MiB.
+    records = _records(external, before)
+    assert sorted(r["uri"] for r in records) == sorted(row["uri"] for row in rows)
+    assert all(r["arg_types"][-1] == "bool" and r["task_bytes"] < TASK_BYTES_MAX for r in records), records
+    assert proxy.counts.bytes_up < 128 * 1024 and proxy.counts.bytes_down < 128 * 1024
+
+    # A rerun does no finished work again: no task reaches the cluster, no result or cache file changes.
+    stamps, cache = _files(tmp_path / "results"), _files(external["cache"])
+    assert str(Path(results[star]["calibrated_path"]).relative_to(external["cache"])) in cache
+    before = len(external["client"].run_on_scheduler(__import__("campaign_scheduler_probe").probe_records))
+    again = _run_cli([str(index), "--scheduler", external["address"], "--calibrate", "--out", str(tmp_path / "results"),
+                      "--quiet"])
+    assert again.returncode == 0, again.stderr
+    assert "0 analysed, 3 already done, 0 failed" in again.stdout
+    assert _records(external, before) == []
+    assert _files(tmp_path / "results") == stamps and _files(external["cache"]) == cache
+
+
 # -- the Campaign dock on the same cluster (pytest-qt) ------------------------------------------
 @pytest.fixture
 def window(make_window):
@@ -269,4 +288,24 @@ def test_the_dock_runs_on_the_external_scheduler(qtbot, window, monkeypatch, cam
     assert shown.args == [len(rows)] and dock.proxy.rowCount() == len(rows)
     assert load_results(tmp_path / "gui") == reference
     _check_payloads(_records(external, before), rows)
-    assert len(dock.radius_plot.listDataItems()) == len(campaign["illuminated"])
+    # The plots: a curve per illuminated exposure, the darks' points per saturated footprint.
+    assert len(dock.radius_plot.listDataItems()) == len(campaign["illuminated"]) == len(dock.area_plot.listDataItems())
+    assert len(dock.persistence_plot.listDataItems()) == 4
+
+    # A click on a row opens that exposure at its last read, the cutout on its star.
+    from PyQt6 import QtCore
+
+    truth = {e["path"].rsplit("/", 1)[-1]: e for e in campaign["illuminated"]}
+    names = [dock.proxy.index(r, 0).data() for r in range(dock.proxy.rowCount())]
+    row = next(r for r, n in enumerate(names) if n in truth and truth[n]["saturated_pixels"])
+    star = truth[names[row]]
+    window.controller.cutout_half = 24
+    index = dock.proxy.index(row, 0)
+    dock.table.scrollTo(index)
+    with qtbot.waitSignal(window.exposure_opened, timeout=60_000) as opened:
+        qtbot.mouseClick(dock.table.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=dock.table.visualRect(index).center())
+    assert opened.args[0].endswith(names[row])
+    cut = window.model.cutout
+    assert cut.enabled and abs(cut.row - star["position"][0]) <= 1 and abs(cut.col - star["position"][1]) <= 1
+    assert window.model.frame == campaign["config"]["frames"] - 1
+    qtbot.waitUntil(lambda: window.last_render is not None and not window.controller.render_inflight, timeout=60_000)

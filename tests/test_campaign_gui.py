@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from campaign_helpers import campaign  # noqa: E402,F401  (pytest fixture)
 from PyQt6 import QtCore  # noqa: E402
 
 from processing.campaign.index import build_index_job  # noqa: E402

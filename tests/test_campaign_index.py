@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 from s3_server import TcpProxy, make_public_bucket, s3_server, upload  # noqa: F401  (pytest fixtures)
 
 from processing.campaign.index import INDEX_COLUMNS, build_index_job, read_index, write_index

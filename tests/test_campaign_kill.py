@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 
 from processing.campaign.index import build_index_job
 from processing.campaign.run import load_results, run_on_client, run_serial

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 
 from processing.campaign.index import build_index_job
 from processing.campaign.report import report_data

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 
 from processing.campaign.analysis import fit_persistence
 from processing.campaign.index import build_index_job, write_index

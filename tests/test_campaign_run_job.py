@@ -7,7 +7,6 @@ finished result (each written atomically), and the next run does only the rest.
 from __future__ import annotations
 
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 
 from processing.campaign.index import build_index_job
 from processing.campaign.run import load_results, run_job, run_serial

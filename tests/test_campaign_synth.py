@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from campaign_helpers import campaign  # noqa: F401  (pytest fixture)
 
 from processing import synth
 from processing.campaign.synth import PERSISTENCE, brightness_scale

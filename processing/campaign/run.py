@@ -14,11 +14,14 @@ for the embedded cluster; shared storage for a remote one).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 import os
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +168,66 @@ def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT_S):
         raise ClusterError(f"{scheduler}: not a dask scheduler address ({err}); expected tcp://HOST:PORT") from None
 
 
+def _scheduler_lost(client, out, err: BaseException):
+    """The ClusterError for a run whose scheduler went away (dask cancels every pending future)."""
+    from ..errors import ClusterError
+
+    address = client.scheduler.address  # the address connected to, as the user gave it
+    done = sum(1 for p in Path(out).glob("*.json") if (read_result(p) or {}).get("status") == "ok")
+    return ClusterError(f"{address}: the dask scheduler stopped answering mid-run ({getattr(err, 'reason', err)}); "
+                        f"{done} finished results in {out} are kept, rerun to do the rest")
+
+
+class _QuietReconnect(logging.Filter):
+    """Drops distributed.client's traceback of a reconnect given up: the run reports the lost scheduler itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, asyncio.CancelledError)
+
+
+@contextmanager
+def _lost_scheduler_is_an_error(client, out):
+    """Turn dask's "cancelled for reason: scheduler-connection-lost" into one ClusterError naming the scheduler."""
+    from distributed.client import FutureCancelledError, FuturesCancelledError
+
+    try:
+        yield
+    except (FutureCancelledError, FuturesCancelledError) as err:
+        reasons = {getattr(err, "reason", "")} | {g.reason for g in getattr(err, "error_groups", ())}
+        if "scheduler-connection-lost" not in reasons and client.status == "running":
+            raise  # cancelled for another reason (a GUI cancel): not a lost scheduler
+        raise _scheduler_lost(client, out, err) from None
+
+
+@contextmanager
+def _quiet_reconnect():
+    """While a client lives: no traceback of its given-up reconnect (logged when the client closes)."""
+    quiet = _QuietReconnect()
+    log = logging.getLogger("distributed.client")
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        log.removeFilter(quiet)
+
+
+def _the_index(index_rows: list[dict]) -> list[dict]:
+    return index_rows
+
+
+def index_on_cluster(client, index_rows: list[dict]):
+    """The index as a cluster-side value every task depends on: sent once, not once per task.
+
+    A task, not ``client.scatter``: scattered data lives only on the workers
+    holding it, and a worker killed while holding the only copy loses it for
+    good -- dask then cancels every task needing it ("lost scattered data").
+    A task's result that is lost is recomputed from its spec, which the
+    scheduler keeps, so a lost worker costs nothing here.
+    """
+    return client.submit(_the_index, index_rows, pure=False, key=f"campaign-index-{os.getpid()}-{time.time_ns()}")
+
+
 def _for_workers(out, references) -> tuple[Path, Path]:
     # Workers of an external cluster run in their own working folder: relative paths would land there.
     return Path(os.path.abspath(out)), Path(os.path.abspath(references))
@@ -177,14 +240,14 @@ def run_on_client(client, index_rows: list[dict], out, references, endpoint_url:
 
     out, references = _for_workers(out, references)
     todo, skipped = _todo(index_rows, out, calibrate)
-    # The index travels once to the cluster, not once per task.
-    [index_future] = client.scatter([index_rows], broadcast=True)
+    index_future = index_on_cluster(client, index_rows)
     futures = [client.submit(run_one, r, index_future, str(out), str(references), endpoint_url, calibrate,
                              key=f"campaign-{r['name']}-{os.getpid()}", pure=False, retries=RETRIES)
                for r in todo]
-    if progress and futures:
-        progress_bar(futures)
-    done = client.gather(futures)
+    with _lost_scheduler_is_an_error(client, out):
+        if progress and futures:
+            progress_bar(futures)
+        done = client.gather(futures)
     return RunSummary(tuple(d["name"] for d in done), skipped,
                       {d["name"]: d["error"] for d in done if d["status"] != "ok"})
 
@@ -203,7 +266,7 @@ def run_campaign(index_rows: list[dict], out, references, *, scheduler: str | No
 
     kwargs = {"progress": progress, "calibrate": calibrate}
     if scheduler:
-        with connect(scheduler, connect_timeout) as client:
+        with _quiet_reconnect(), connect(scheduler, connect_timeout) as client:
             return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
     with local_cluster(workers) as cluster, Client(cluster) as client:
         return run_on_client(client, index_rows, out, references, endpoint_url, **kwargs)
@@ -253,23 +316,25 @@ def run_job(index_rows: list[dict], out, references, *, scheduler: str | None = 
     with ExitStack() as stack:
         yield Progress(0.0, "starting the dask cluster" if not scheduler else f"connecting to {scheduler}")
         if scheduler:
+            stack.enter_context(_quiet_reconnect())
             client = stack.enter_context(connect(scheduler, connect_timeout))
         else:
             cluster = stack.enter_context(local_cluster(workers))
             client = stack.enter_context(Client(cluster))
-        [index_future] = client.scatter([index_rows], broadcast=True)
+        index_future = index_on_cluster(client, index_rows)
         pending = {client.submit(run_one, r, index_future, str(out), str(references), endpoint_url, calibrate,
                                  key=f"campaign-{r['name']}-{os.getpid()}", pure=False, retries=RETRIES) for r in todo}
         futures = list(pending)
         done: list[dict] = []
         try:
-            while pending:
-                finished = {f for f in pending if f.done()}
-                if not finished:
-                    time.sleep(0.2)  # and yield, so that a cancel is seen within a fraction of a second
-                pending -= finished
-                done.extend(f.result() for f in finished)
-                yield Progress(len(done) / len(futures), f"analysed {len(done)}/{len(futures)}")
+            with _lost_scheduler_is_an_error(client, out):
+                while pending:
+                    finished = {f for f in pending if f.done()}
+                    if not finished:
+                        time.sleep(0.2)  # and yield, so that a cancel is seen within a fraction of a second
+                    pending -= finished
+                    done.extend(f.result() for f in finished)
+                    yield Progress(len(done) / len(futures), f"analysed {len(done)}/{len(futures)}")
         except BaseException:
             client.cancel(list(pending))
             raise
