@@ -12,10 +12,11 @@ while they pass by:
 * pass 2 (refpix, read by read): read 0 and each pixel's last valid read are
   copied out of the corrected frame (:meth:`LinearityPlan.gather`);
 * pass 3 corrects *groups of consecutive reads* (split in row parts, one per
-  worker), so the output's planes become final in file order: their MD5 and
-  band digests are computed on a helper thread while the next group is
-  corrected (:class:`processing.frame_sums.StreamSums`) instead of reading
-  4.6 GB back after the pass.  A group of several reads shares each row's
+  worker), so the output's planes become final in file order: their band
+  digests (and MD5, when the stream is asked for one) are computed on a
+  helper thread while the next group is corrected
+  (:class:`processing.frame_sums.StreamSums`) instead of reading 4.6 GB back
+  after the pass.  A group of several reads shares each row's
   coefficients while they are in cache.
 """
 

@@ -17,8 +17,9 @@ as much peak memory as holding the cube.  Instead:
    reserved with ``posix_fallocate`` (a full disk fails here, at once).
 3. The engine then fills each array's bytes in place, by frame or by row
    band, with ``pwrite`` (the page cache holds them, not the process).
-4. :func:`processing.frame_sums.seal` writes the real MD5 checksums into the
-   block headers once the data are final.
+4. :func:`processing.frame_sums.seal` then seals the file: a cache entry by
+   the xxh3 band digests of its manifest (its big blocks keep the all-zero
+   "no checksum"), an exported file with the real MD5s in its block headers.
 
 If a future asdf copied the placeholders before writing, step 2 would write
 zeros instead of skipping them: slower, still correct.
