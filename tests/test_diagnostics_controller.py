@@ -393,3 +393,18 @@ def test_growth_follows_a_moved_region(make, small_set, truth):
                              read_times=truth["times"])
     np.testing.assert_array_equal(v.growth.growth.saturated, want.saturated)
     assert (v.growth.growth.saturated > small).any()
+
+
+def test_growth_says_references_are_loading_while_they_load(make, small_set):
+    """Open but the context job not run yet: the growth plot says why it waits, not 'open an exposure'."""
+    c, v, runner = make(deferred=True)
+    c.open(small_set["illuminated"])
+    for channel in ("open", "render"):
+        for t in [t for t in runner.pending if t.channel == channel]:
+            runner.run_one(t)
+    assert c.dataset is not None and c.context is None
+    c.refresh_diagnostics()
+    assert v.growth.messages and v.growth.messages[-1].startswith("loading reference files")
+    runner.run_pending()
+    assert c.context is not None and v.growth.growth is not None
+    assert v.growth.messages[-1].startswith("computing the saturation growth")

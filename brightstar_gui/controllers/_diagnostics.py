@@ -107,6 +107,9 @@ class DiagnosticsMixin(PinsMixin):
     def request_growth(self) -> None:
         view = self._view("growth", need_active=True)
         if view is None or not self._ready():
+            if view is not None and self.dataset is not None:
+                # Open, references still loading: not "open an exposure".
+                view.set_message("loading reference files (the saturation test needs them)...")
             return
         key = (self.dataset.id, self.model.data_kind, self.growth_region())
         if key in self._growths:
