@@ -49,6 +49,13 @@ def test_load_sort_filter_and_open_at_the_star(qtbot, window, campaign, results)
     assert len(dock.radius_plot.listDataItems()) == 6 == len(dock.area_plot.listDataItems())
     assert len(dock.onset_plot.listDataItems()) == 6
     assert len(dock.persistence_plot.listDataItems()) == 4  # the four footprints that saturate
+    # The colour key names every magnitude in the colour of its curve.
+    key = dock.colour_key.text()
+    assert dock.colour_key.isVisibleTo(dock)
+    for item in dock.radius_plot.listDataItems():
+        mag = next(e["magnitude"] for e in campaign["illuminated"] if e["path"].rsplit("/", 1)[-1] == item.name())
+        colour = item.opts["pen"].color().name()
+        assert f'color:{colour}">&#9632;</span>&nbsp;{mag:g}' in key, (item.name(), mag, colour, key)
 
     truth = {e["path"].rsplit("/", 1)[-1]: e for e in campaign["illuminated"]}
     # Sorted by saturated area, largest first (a header click sorts ascending first).

@@ -28,6 +28,14 @@ def _colour(norm: float) -> QtGui.QColor:
     return pg.colormap.get("viridis").map(min(max(norm, 0.0), 1.0), mode="qcolor")
 
 
+def colour_key_html(magnitudes, norm) -> str:
+    """Rich text naming each magnitude in the colour its curves and points are drawn in ("" without any)."""
+    if not magnitudes:
+        return ""
+    swatches = " ".join(f'<span style="color:{_colour(norm(m)).name()}">&#9632;</span>&nbsp;{m:g}' for m in magnitudes)
+    return f"colour = magnitude: {swatches}"
+
+
 class _BlanksLast(QtCore.QSortFilterProxyModel):
     """Sorts by :data:`_ROLE_SORT` (numbers as numbers); empty cells last in either order."""
 
@@ -86,21 +94,33 @@ class CampaignDock(QtWidgets.QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
 
         # One plot per tab: a bottom dock at 1280 x 800 is too short for a 2 x 2 grid.
+        # Titles short enough for the ~330 px a plot gets there (axes and legend say the rest).
         self.plots = QtWidgets.QTabWidget()
         self.plots.setTabPosition(QtWidgets.QTabWidget.TabPosition.West)
-        self.radius_plot = self._plot_tab("Radius", "Equivalent radius sqrt(N/pi), coloured by magnitude")
-        self.area_plot = self._plot_tab("Area", "Saturated area, coloured by magnitude")
-        self.onset_plot = self._plot_tab("Onset", "Onset radius (outer 95 %) vs magnitude")
-        self.persistence_plot = self._plot_tab("Persistence", "Persistence in the darks vs time since illumination")
+        self.radius_plot = self._plot_tab("Radius", "Equivalent radius √(N/π)")
+        self.area_plot = self._plot_tab("Area", "Saturated area")
+        self.onset_plot = self._plot_tab("Onset", "Onset radius (outer 95 %)")
+        self.persistence_plot = self._plot_tab("Persistence", "Persistence in the darks")
         self.radius_plot.setLabels(bottom="time (s)", left="radius (px)")
         self.area_plot.setLabels(bottom="time (s)", left="saturated (px)")
         self.onset_plot.setLabels(bottom="magnitude", left="radius (px)")
         self.persistence_plot.setLabels(bottom="since illumination (s)", left="DN/s")
         self.persistence_plot.setLogMode(y=True)
 
+        # The plots' colour key: which colour is which magnitude (filled by _plot).
+        self.colour_key = QtWidgets.QLabel("")
+        self.colour_key.setWordWrap(True)
+        self.colour_key.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        plots_box = QtWidgets.QWidget()
+        plots_layout = QtWidgets.QVBoxLayout(plots_box)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.setSpacing(1)
+        plots_layout.addWidget(self.colour_key)
+        plots_layout.addWidget(self.plots, 1)
+
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.table)
-        split.addWidget(self.plots)
+        split.addWidget(plots_box)
         split.setSizes([560, 640])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -166,6 +186,7 @@ class CampaignDock(QtWidgets.QWidget):
         lo, hi = min(mags), max(mags)
         norm = (lambda m: (m - lo) / (hi - lo)) if hi > lo else (lambda m: 0.5)
         self.onset_plot.setLabels(bottom=data["magnitude_label"])
+        self.colour_key.setText(colour_key_html(sorted(set(mags)) if exposures else [], norm))
         for name, e in sorted(exposures.items(), key=lambda kv: kv[1]["magnitude"]):
             pen = pg.mkPen(_colour(norm(e["magnitude"])), width=2)
             t = np.array(e["time_s"], dtype=float)
