@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 
 def _cutout(text: str) -> tuple[int, int, int]:
@@ -60,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     p.add_argument("--size", default=None, help=argparse.SUPPRESS)  # WxH of the window, for benchmarks
     return p
+
+
+def start(window, args, options) -> None:
+    """What the command line asks for once the window shows: a folder listed, an exposure opened, or the demo.
+
+    A local folder given where an exposure is expected (``brightstar-gui
+    DIR``) is listed in the Exposures dock as ``--folder DIR`` would, not
+    opened as a file (which could only fail: "is a directory").
+    """
+    if args.folder:
+        window.scan_folder(args.folder)
+    uri = args.uri
+    if uri and "://" not in uri and Path(uri).is_dir():
+        window.scan_folder(uri)
+    elif uri:
+        window.open_uri(uri, options)
+    elif args.demo:
+        window.start_demo(frames=args.demo_frames, size=args.demo_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             window.model.fps = args.play
             window.model.playing = True
         window.context_loaded.connect(start_playing)
-    if args.folder:
-        window.scan_folder(args.folder)
-    if args.uri:
-        window.open_uri(args.uri, options)
-    elif args.demo:
-        window.start_demo(frames=args.demo_frames, size=args.demo_size)
+    start(window, args, options)
     code = 0 if _SHUTDOWN["asked"] else app.exec()
     if trace is not None:
         trace.write("exit", code=int(code))

@@ -225,3 +225,19 @@ def test_messages_name_only_menus_that_exist(qtbot, window):
         words = _norm(item)
         assert any(words == a or words.startswith(a + " ") for a in menus[_norm(menu)]), (
             f"{where}: {menu} > {item}: the {menu} menu has {menus[_norm(menu)]}")
+
+
+def test_a_folder_on_the_command_line_is_listed_not_opened(qtbot, window, small_set):
+    """``brightstar-gui DIR``: the folder's exposures are listed; nothing is opened, no "is a directory" error."""
+    from brightstar_gui.app import build_parser, start
+    from brightstar_gui.controllers import StartOptions
+
+    folder = small_set["illuminated"].parent.parent
+    opened = []
+    window.controller.open = lambda *a, **k: opened.append(a)  # would be a file open of a directory
+    start(window, build_parser().parse_args([str(folder)]), StartOptions())
+    qtbot.waitUntil(lambda: window.browser.table.topLevelItemCount() == 4, timeout=WAIT)
+    assert Path(window.browser.folder.text()) == folder and opened == []
+    # A file still opens.
+    start(window, build_parser().parse_args([str(small_set["illuminated"])]), StartOptions())
+    assert opened and opened[0][0] == str(small_set["illuminated"])
