@@ -178,6 +178,18 @@ class HoldFirstTask(WorkerPlugin):
         campaign_run.analyse = analyse
 
 
+def serial_reference(campaign, tmp_path_factory):
+    """The index rows and a serial run's results of ``campaign`` (what every cluster run is compared with)."""
+    from processing.campaign.index import build_index_job
+    from processing.campaign.run import load_results, run_serial
+    from processing.progress import run
+
+    rows = run(build_index_job(str(campaign["root"])))
+    out = tmp_path_factory.mktemp("serial")
+    assert not run_serial(rows, out, campaign["root"] / "references").failed
+    return rows, load_results(out)
+
+
 def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
     """Poll ``predicate`` until it returns something true; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout

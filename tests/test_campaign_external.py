@@ -26,12 +26,12 @@ from s3_server import TcpProxy, free_port, make_public_bucket, s3_server, upload
 
 from processing.campaign.analysis import fit_persistence
 from processing.campaign.index import build_index_job, read_index, write_index
-from processing.campaign.run import load_results, run_serial
+from processing.campaign.run import load_results
 from processing.cli import main
 from processing.progress import run
 
 distributed = pytest.importorskip("distributed")
-from campaign_cluster import ExternalCluster, subprocess_env  # noqa: E402
+from campaign_cluster import ExternalCluster, serial_reference, subprocess_env  # noqa: E402
 
 #: The campaign's 16 tasks must carry no more than this each (an index row and a few options pickled).
 TASK_BYTES_MAX = 4096
@@ -58,10 +58,7 @@ def external(tmp_path_factory):
 @pytest.fixture(scope="module")
 def serial(campaign, tmp_path_factory):
     """The index rows and a serial run's results (the reference)."""
-    rows = run(build_index_job(str(campaign["root"])))
-    out = tmp_path_factory.mktemp("serial")
-    assert not run_serial(rows, out, campaign["root"] / "references").failed
-    return rows, load_results(out)
+    return serial_reference(campaign, tmp_path_factory)
 
 
 def _records(external, since: int = 0) -> list[dict]:

@@ -26,20 +26,17 @@ import time
 
 import pytest
 
-from processing.campaign.index import build_index_job, write_index
-from processing.campaign.run import load_results, read_result, run_serial
-from processing.progress import run
+from processing.campaign.index import write_index
+from processing.campaign.run import load_results, read_result
 
 distributed = pytest.importorskip("distributed")
-from campaign_cluster import ExternalCluster, HoldFirstTask, subprocess_env, wait_for  # noqa: E402
+from campaign_cluster import ExternalCluster, HoldFirstTask, serial_reference, subprocess_env, wait_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def serial(campaign, tmp_path_factory):
-    rows = run(build_index_job(str(campaign["root"])))
-    out = tmp_path_factory.mktemp("serial")
-    assert not run_serial(rows, out, campaign["root"] / "references").failed
-    return rows, load_results(out)
+    """The index rows and a serial run's results (the reference)."""
+    return serial_reference(campaign, tmp_path_factory)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,31 +24,7 @@ from processing.campaign.run import load_results, run_on_client, run_serial
 from processing.progress import run
 
 distributed = pytest.importorskip("distributed")
-
-
-class HoldFirstTask(distributed.WorkerPlugin):
-    """In each worker: the first task of the whole cluster holds ``seconds`` inside analyse()."""
-
-    def __init__(self, folder: str, seconds: float):
-        self.folder, self.seconds = folder, seconds
-
-    def setup(self, worker):
-        import processing.campaign.run as campaign_run
-
-        original = campaign_run.analyse
-        folder, seconds = Path(self.folder), self.seconds
-
-        def analyse(row, *args, **kwargs):
-            (folder / f"started-{os.getpid()}-{row['name']}").touch()
-            try:  # only one task in the whole cluster gets the flag
-                os.close(os.open(folder / "held", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                (folder / f"holding-{os.getpid()}").write_text(row["name"])
-                time.sleep(seconds)
-            except FileExistsError:
-                pass
-            return original(row, *args, **kwargs)
-
-        campaign_run.analyse = analyse
+from campaign_cluster import HoldFirstTask  # noqa: E402  (the same plugin the external-cluster tests use)
 
 
 def test_a_worker_killed_mid_task_loses_nothing(campaign, tmp_path):
