@@ -51,6 +51,20 @@ def _horner32(coeffs, r, c, x):
     return out
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def last_valid_of(unsaturated):
+    """Index of a pixel's last valid resultant from its count of unsaturated ones (stcal's rule).
+
+    Unsaturated resultants minus one (the last may be partly saturated), at
+    least two; the last valid one is the one before.  Used by this kernel and
+    by pass 1's (:mod:`.pass1_kernel`), so the rule exists once.
+    """
+    n = unsaturated - 1
+    if n < 2:
+        n = 2
+    return n - 1
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _last_valid(gdq, sat_flag, last, first_sat, last_sat):
     """Per pixel: stcal's last valid resultant and whether it and the first are SATURATED."""
@@ -65,14 +79,10 @@ def _last_valid(gdq, sat_flag, last, first_sat, last_sat):
                 if (row[c] & sat) == 0:
                     count[c] += 1
         for c in range(ncols):
-            # Unsaturated resultants, minus one (the last may be partly
-            # saturated), at least two; the last valid one is the one before.
-            n = count[c] - 1
-            if n < 2:
-                n = 2
-            last[r, c] = n - 1
+            k = last_valid_of(count[c])
+            last[r, c] = k
             first_sat[r, c] = (gdq[0, r, c] & sat) != 0
-            last_sat[r, c] = (gdq[n - 1, r, c] & sat) != 0
+            last_sat[r, c] = (gdq[k, r, c] & sat) != 0
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")

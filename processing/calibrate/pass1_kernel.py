@@ -36,6 +36,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .linearity_kernel import last_valid_of
+
 __all__ = ["band", "warm", "widened_offset", "widened_reference"]
 
 
@@ -143,14 +145,10 @@ def _band(raw, ref, has_ref, off, has_off, gin, has_gin, thresh, tdq, pdq, const
                 unsat_pixels += 1
         if has_plan:
             for c in range(ncols):
-                # linearity_kernel._last_valid: unsaturated resultants minus
-                # one, at least two; the last valid one is the one before.
-                n = count[c] - 1
-                if n < 2:
-                    n = 2
-                last[r, c] = n - 1
+                k = last_valid_of(count[c])  # the linearity kernel's rule
+                last[r, c] = k
                 first_sat[r, c] = (gdq[0, r, c] & sat8) != 0
-                last_sat[r, c] = (gdq[n - 1, r, c] & sat8) != 0
+                last_sat[r, c] = (gdq[k, r, c] & sat8) != 0
     counts[0] = unsat_pixels
     counts[1] = unsat_pdq
 
