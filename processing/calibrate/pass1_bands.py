@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 
-import os
 import threading
 
 import numpy as np
@@ -60,14 +59,7 @@ def _read_band_into(arr, y0: int, y1: int, out: np.ndarray) -> None:
     n, height, _ = arr.shape
     plane = height * arr.row_bytes
     for k in range(n):
-        view = memoryview(out[k].reshape(-1).view(np.uint8))
-        start = arr.offset + k * plane + y0 * arr.row_bytes
-        done = 0
-        while done < len(view):
-            got = os.preadv(arr.fd, [view[done:]], start + done)
-            if got <= 0:
-                raise OSError(f"unexpected end of file at byte {start + done}")
-            done += got
+        arr._read_into(out[k], arr.offset + k * plane + y0 * arr.row_bytes)
 
 
 class _Buffers:
