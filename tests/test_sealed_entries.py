@@ -82,6 +82,27 @@ def test_an_entry_sealed_without_md5_has_zero_checksums_and_verifies_by_its_band
     assert "band digests" in result.describe()
 
 
+def test_a_band_check_stopped_before_the_end_never_reads_as_a_match(tmp_path, monkeypatch):
+    import queue
+    import threading
+
+    from processing.sealed_entries import checkable, entry_sums
+    from processing.verify import _band_block
+
+    _, entry = _entry(tmp_path, monkeypatch)
+    source = LocalFileSource(entry.path)
+    try:
+        layout = read_layout(source)
+        specs = checkable(layout, str(entry.path), entry_sums(entry.path))
+        index = max(specs, key=lambda i: layout.blocks[i].used_size)
+        block, stop = layout.blocks[index], threading.Event()
+        assert _band_block(source, block, specs[index], queue.Queue(), stop) == ""  # whole: a match
+        stop.set()
+        assert _band_block(source, block, specs[index], queue.Queue(), stop) == "stopped"
+    finally:
+        source.close()
+
+
 def test_without_its_manifest_the_same_file_is_not_called_verified(tmp_path, monkeypatch):
     store, entry = _entry(tmp_path, monkeypatch)
     store.manifest_path(KEY).unlink()  # e.g. a crash between the data rename and the manifest
