@@ -63,18 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def names_s3_prefix(uri: str) -> bool:
+    """Whether ``uri`` names an S3 bucket or folder (``s3://b``, ``s3://b/``, ``s3://b/p/``), not an object."""
+    if not uri.lower().startswith("s3://"):
+        return False
+    rest = uri[5:]
+    return bool(rest) and ("/" not in rest.rstrip("/") or rest.endswith("/"))
+
+
 def start(window, args, options) -> None:
     """What the command line asks for once the window shows: a folder listed, an exposure opened, or the demo.
 
     A local folder given where an exposure is expected (``brightstar-gui
     DIR``) is listed in the Exposures dock as ``--folder DIR`` would, not
-    opened as a file (which could only fail: "is a directory").
+    opened as a file (which could only fail: "is a directory"); likewise an
+    S3 prefix (``s3://BUCKET/`` or ``s3://BUCKET/PREFIX/``) is listed in
+    the S3 tab.
     """
     if args.folder:
         window.scan_folder(args.folder)
     uri = args.uri
     if uri and "://" not in uri and Path(uri).is_dir():
         window.scan_folder(uri)
+    elif uri and names_s3_prefix(uri):
+        window.show_s3_location(uri)
     elif uri:
         window.open_uri(uri, options)
     elif args.demo:

@@ -50,3 +50,23 @@ def test_refused_object_is_a_message(qtbot, s3_window, s3_bucket):
         s3_window.open_uri(s3_bucket["private_uri"])
     assert s3_bucket["private_uri"].rsplit("/", 1)[-1] in blocker.args[0]
     assert s3_window.dataset is None
+
+
+def test_an_s3_prefix_on_the_command_line_is_listed_in_the_s3_tab(qtbot, s3_window, s3_bucket):
+    """``brightstar-gui s3://BUCKET/PREFIX/``: listed in the S3 tab like ``brightstar-gui DIR``, not opened."""
+    from brightstar_gui.app import build_parser, names_s3_prefix, start
+    from brightstar_gui.controllers import StartOptions
+    from processing import synth
+
+    assert names_s3_prefix("s3://b") and names_s3_prefix("s3://b/") and names_s3_prefix("s3://b/p/q/")
+    assert not names_s3_prefix("s3://b/p/x_uncal.asdf") and not names_s3_prefix("/data/x/")
+    w = s3_window
+    prefix = f"s3://{s3_bucket['bucket']}/{synth.PROGRAM_DIR}/{synth.ILLUM_ACTIVITY}/"
+    opened = []
+    w.controller.open = lambda *a, **k: opened.append(a)
+    with qtbot.assertNotEmitted(w.error_shown), qtbot.waitSignal(w.s3_browser.listing_finished, timeout=WAIT):
+        start(w, build_parser().parse_args([prefix]), StartOptions())
+    assert w.s3_browser.location == prefix and opened == []
+    names = sorted(w.s3_browser.tree.topLevelItem(i).text(0) for i in range(w.s3_browser.tree.topLevelItemCount()))
+    assert names == ["lz4/", "none/", "zlib/"]
+    assert w.s3_dock.isVisible()

@@ -31,14 +31,22 @@ class DialogsMixin:
         if folder:
             self.scan_folder(folder)
 
-    def scan_folder(self, folder: str) -> None:
+    def scan_folder(self, folder: str, raise_dock: bool = True) -> None:
+        """List ``folder``'s exposures in the Exposures tab (brought forward unless ``raise_dock`` is False)."""
         if not folder or not Path(folder).is_dir():
             self.controller._error("Scanning", f"{folder}: not a folder")
             return
         self.settings.setValue("browser/folder", folder)
         self.browser.set_folder(folder)
-        self.browser_dock.raise_()
+        if raise_dock:
+            self.browser_dock.raise_()
         self.controller.submit("scan", lambda token: scan_folder_job(folder), self.browser.set_rows, task=True)
+
+    def show_s3_location(self, uri: str) -> None:
+        """List the S3 folder ``uri`` in the S3 tab and bring the tab forward."""
+        self.s3_dock.show()
+        self.s3_dock.raise_()
+        self.s3_browser.set_location(uri)
 
     def choose_references(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder with reference files (roman_wfi_<type>_*.asdf)")

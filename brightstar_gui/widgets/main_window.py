@@ -160,7 +160,8 @@ class MainWindow(QtWidgets.QMainWindow, dialogs.DialogsMixin):
             # before the event loop runs takes it along.
             self._remembered_folder = folder
             timer = QtCore.QTimer(self, singleShot=True, interval=0)
-            timer.timeout.connect(lambda: self.scan_folder(self._remembered_folder))
+            # Not brought forward: the restored layout (or the command line) says which tab is in front.
+            timer.timeout.connect(lambda: self.scan_folder(self._remembered_folder, raise_dock=False))
             timer.start()
 
     # -- shortcuts to the controller's state (tests and scripts read these) ------------------

@@ -225,7 +225,8 @@ class S3BrowserWidget(QtWidgets.QWidget):
         return self._location
 
     def set_location(self, uri: str) -> None:
-        """Show ``uri`` in the location bar and list it."""
+        """Show ``uri`` in the location bar and list it (instead of the default location on first show)."""
+        self._autoload = False
         self.location_edit.setText(uri)
         self.refresh()
 
