@@ -212,9 +212,7 @@ def seal(path: Path, known: dict | None = None, md5: bool = True) -> dict:
     try:
         layout = read_layout(source)
         by_block = block_arrays(layout, str(path))
-        first = layout.blocks[0].offset if layout.blocks else source.size
-        head = xxhash.xxh3_64_hexdigest(source.read(0, first))
-        out: dict = {"head": head, "arrays": {}}
+        out: dict = {"head": head_digest(source, layout), "arrays": {}}
         patches: list[tuple[int, bytes]] = []
         fd = os.open(path, os.O_RDWR)
         try:
@@ -408,13 +406,21 @@ def attach(exposure, sums: dict, on_damage) -> None:
         arr.check = BandCheck(exposure.uri, name, arr.ref.offset, int(spec["band"]), digests, on_damage)
 
 
+def head_digest(source, layout) -> str:
+    """xxh3 (hex) of the bytes before the first block: the ASDF tree and the first block's magic.
+
+    The one rule for a sealed entry's ``"head"``: written by :func:`seal`,
+    checked by :func:`head_matches` and :func:`processing.sealed_entries.head_problem`.
+    """
+    first = layout.blocks[0].offset if layout.blocks else source.size
+    return xxhash.xxh3_64_hexdigest(source.read(0, first))
+
+
 def head_matches(path: Path, sums: dict) -> bool:
     """True if the bytes before the first block (tree, first header) still match."""
     source = LocalFileSource(path)
     try:
-        layout = read_layout(source)
-        first = layout.blocks[0].offset if layout.blocks else source.size
-        return xxhash.xxh3_64_hexdigest(source.read(0, first)) == sums.get("head")
+        return head_digest(source, read_layout(source)) == sums.get("head")
     except ExposureError:
         return False
     finally:

@@ -28,12 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import xxhash
 
 from .asdf_blocks import read_layout
 from .cache import entry_record, fsync_dir
 from .errors import ExposureError
-from .frame_sums import _bands_of, _feed, _header, block_arrays, covered
+from .frame_sums import _bands_of, _feed, _header, block_arrays, covered, head_digest
 from .sources import LocalFileSource
 from .writeback import start_writeback
 
@@ -48,8 +47,8 @@ def entry_sums(path) -> dict | None:
 
 def head_problem(source, layout, sums: dict) -> str | None:
     """Why the bytes before the first block (the tree) fail their digest, or None."""
-    first = layout.blocks[0].offset if layout.blocks else source.size
-    if xxhash.xxh3_64_hexdigest(source.read(0, first)) != sums.get("head"):
+    if head_digest(source, layout) != sums.get("head"):
+        first = layout.blocks[0].offset if layout.blocks else source.size
         return f"the ASDF tree (bytes 0-{first:,}) does not match its checksum"
     return None
 
