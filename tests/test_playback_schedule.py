@@ -125,3 +125,28 @@ def test_ring_bounds_are_pyqtgraphs(qtbot):
     for item in (ring, fresh):
         item.clear()
     assert same()
+
+
+def test_containers_without_contents_still_show_their_children(qtbot):
+    """Plots, titles and the layout are marked as drawing nothing; their children (titles' text, axes) still draw."""
+    from PyQt6 import QtWidgets
+
+    from brightstar_gui.widgets.panes import TITLE_HEIGHT, PaneGroup
+
+    panes = PaneGroup()
+    qtbot.addWidget(panes)
+    panes.resize(900, 700)
+    panes.show()
+    qtbot.waitExposed(panes)
+    flag = QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+    for kind, plot in panes.plots.items():
+        assert plot.flags() & flag and plot.titleLabel.flags() & flag
+        assert panes.colorbars[kind].flags() & flag
+    image = panes.graphics.grab().toImage()
+    background = image.pixel(2, image.height() - 2)
+    # The raw pane's title row (top left): its text is drawn over the background.
+    title_row = [image.pixel(x, y) for y in range(4, TITLE_HEIGHT - 4) for x in range(0, image.width() // 2)]
+    assert sum(p != background for p in title_row) > 50
+    # The left axis of the raw pane (tick labels and line) is drawn too.
+    axis = [image.pixel(x, y) for y in range(TITLE_HEIGHT, image.height() // 2) for x in range(0, 56)]
+    assert sum(p != background for p in axis) > 50

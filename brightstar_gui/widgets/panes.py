@@ -141,6 +141,18 @@ class RingItem(pg.ScatterPlotItem):
         super().informViewBoundsChanged()
 
 
+def no_contents(item: QtWidgets.QGraphicsItem) -> None:
+    """Mark a container that draws nothing itself (a layout, a plot, a title box) as such.
+
+    Qt then neither paints it nor asks for its bounding rectangle when it
+    repaints the panes (pyqtgraph's ``GraphicsWidget.boundingRect`` is
+    Python: called for every container on every paint, ~37 calls a frame);
+    its children are drawn as before.  Only for items without a ``paint``
+    of their own (pyqtgraph's GraphicsLayout, PlotItem, LabelItem).
+    """
+    item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Draw the plot's axes from a pixmap cache (repainted only when they change)."""
     for axis in plot.axes.values():
@@ -255,6 +267,9 @@ class PaneGroup(QtWidgets.QWidget):
         # their tick labels on every frame was most of a playback frame's paint.
         for plot in self.plots.values():
             cache_axes(plot)
+            no_contents(plot)
+            no_contents(plot.titleLabel)
+        no_contents(self.graphics.ci)
         self.flag_marks: dict[str, pg.ScatterPlotItem] = {}
         for kind, plot in self.plots.items():
             marks = RingItem(size=8, symbol="o", brush=None, pxMode=True)
