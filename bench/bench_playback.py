@@ -17,15 +17,17 @@ the slider row shows (the controller's ``achieved_rate``) and the
   against moto, ``tests/test_region_reads.py``);
 * the process's peak and final RSS.
 
-``--before REF`` also measures the viewer as it was at git commit REF (the
-single-class window before the model/controller redesign, ``0c99700``) in
-the same run, under the same load: playback of the cutout and of the full
-frame, and open to first panes.
+``--compare REF [REF ...]`` also measures the viewer at git commit REF
+(e.g. ``main``) with this same script in the same run, under about the same
+load: playback of the cutout and of the full frame (or the opens, with
+``--open-only``).  (``--before``, a separate harness for the single-class
+window before the model/controller redesign, is gone: it no longer ran;
+``--compare`` measures any commit after the redesign with this harness.)
 
 Usage (the data set from ``brightstar synth DIR``)::
 
     Xvfb :93 -screen 0 1920x1200x24 &
-    DISPLAY=:93 python bench/bench_playback.py --data DIR [--scratch DIR] [--size 1280x800] [--fps 60] [--no-s3] [--before 0c99700]
+    DISPLAY=:93 python bench/bench_playback.py --data DIR [--scratch DIR] [--size 1280x800] [--fps 60] [--no-s3] [--compare main]
     DISPLAY=:93 python bench/bench_playback.py --data DIR --open-only [--compare REF]   # the opens only
 
 Each playback reports the achieved rate and, load-independent, the UI
@@ -293,73 +295,6 @@ class Bench:
         self.trace.close()
 
 
-#: The measurement of the viewer before the redesign (its API: MainWindow.session, state, slider.toggle_play).
-BEFORE = r"""
-import json, os, sys, time
-os.environ["QT_QPA_PLATFORM"] = "xcb"
-import pyqtgraph as pg
-from PyQt6 import QtCore, QtWidgets
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-app = QtWidgets.QApplication(["before"])
-from brightstar_gui.main_window import MainWindow
-from brightstar_gui.state import Cutout
-uri, fps, warm, seconds, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-w = MainWindow(); w.resize(width, height); w.show()
-def pump(s):
-    loop = QtCore.QEventLoop(); QtCore.QTimer.singleShot(int(s * 1000), loop.quit); loop.exec()
-def wait(c, t=1200):
-    t0 = time.perf_counter()
-    if c(): return
-    loop = QtCore.QEventLoop(); timer = QtCore.QTimer(); timer.setInterval(2)
-    def check():
-        if c() or time.perf_counter() - t0 > t: loop.quit()
-    timer.timeout.connect(check); timer.start(); loop.exec(); timer.stop()
-    if not c(): raise TimeoutError
-pump(0.5)
-out = {}
-t0 = time.perf_counter()
-w.open_uri(uri)
-wait(lambda: w.last_render is not None)
-out["open_to_first_panes_s"] = round(time.perf_counter() - t0, 3)
-wait(lambda: w.session.sat_dn is not None and not w._render_inflight)
-star = w.session.star
-w.state.cutout = Cutout(star[0], star[1], 256, True)
-wait(lambda: w.session.mean_slope("raw", w.state.region()) is not None and not w._render_inflight)
-times = []
-w.frame_rendered.connect(lambda s: times.append(time.monotonic()))
-def play():
-    w.slider.fps.setValue(fps)
-    w.slider.toggle_play(); pump(warm); times.clear(); pump(seconds); w.slider.stop()
-    wait(lambda: not w._render_inflight)
-    return round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 2 else 0.0
-out["cutout_512_fps"] = play()
-h, wd = w.state.frame_shape
-w.state.cutout = Cutout(star[0], star[1], 256, False)
-wait(lambda: w.last_render.request.region[1] == h and not w._render_inflight)
-wait(lambda: w.session.summary_for("raw", (0, h, 0, wd))[0] is not None and not w._render_inflight)
-out["full_frame_fps"] = play()
-w.close()
-print(json.dumps(out))
-"""
-
-
-def measure_before(ref: str, uri: Path, args, size) -> dict:
-    """Run :data:`BEFORE` on the tree of commit ``ref`` (exported to a temporary folder)."""
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        env = dict(os.environ, PYTHONPATH=tmp, QT_QPA_PLATFORM="xcb")
-        env["BRIGHTSTAR_CONFIG_DIR"] = str(Path(env["BRIGHTSTAR_CONFIG_DIR"]) / "before")
-        proc = subprocess.run([sys.executable, "-c", BEFORE, str(uri), str(args.fps), str(args.warm), str(args.seconds),
-                               str(size[0]), str(size[1])], env=env, capture_output=True, text=True, timeout=3600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the viewer at {ref} failed: {proc.stderr[-2000:]}")
-        return {"ref": ref, **json.loads(proc.stdout.strip().splitlines()[-1])}
-
-
 def measure_ref(ref: str, args, scratch: Path) -> dict:
     """This script's playback measurements (cutout, full frame) of the viewer at commit ``ref``.
 
@@ -393,7 +328,6 @@ def main(argv=None) -> int:
     p.add_argument("--warm", type=float, default=2.0)
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--no-s3", action="store_true")
-    p.add_argument("--before", default=None, metavar="REF", help="also measure the viewer at git commit REF")
     p.add_argument("--compare", nargs="+", default=[], metavar="REF",
                    help="also measure playback of the viewer at git commit(s) REF with this same script (e.g. HEAD~1)")
     p.add_argument("--playback-only", action="store_true", help="skip the pixel clicks")
@@ -488,9 +422,6 @@ def main(argv=None) -> int:
     for ref in args.compare:
         results.setdefault("compare", []).append(measure_ref(ref, args, scratch))
         print(f"viewer at {ref}:", results["compare"][-1], flush=True)
-    if args.before:
-        results["before"] = measure_before(args.before, uri, args, size)
-        print(f"viewer at {args.before}:", results["before"], flush=True)
     return finish(results, args, stop)
 
 

@@ -177,14 +177,8 @@ class RenderingMixin:
             self.views.status.set_playback_rate(self.achieved_rate())
             self._render_ahead(req)
             self._prefetch(req)
-            # Advance as soon as the frame is due, not at the timer's next tick
-            # (not from inside a nested apply: a result ready at once would recurse).
-            if not self._applying and now - self._last_advance >= 1.0 / self.model.fps - 0.002:
-                self._applying = True
-                try:
-                    self.tick()
-                finally:
-                    self._applying = False
+            # The next frame is advanced by the slider's schedule (widgets/frame_slider.py),
+            # which re-tries a due frame every millisecond while this one was on its way.
 
     def _release_pages_now_and_then(self, frame: int) -> None:
         """Every :data:`FRAMES_BEFORE_RELEASE` distinct frames shown, drop the mapped file pages.

@@ -96,6 +96,10 @@ class PaneColourBar(pg.PlotItem):
         axis.setWidth(WIDTH - 22)
         axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setFixedWidth(WIDTH)
+        # Draws nothing itself (its bar, axis and swatches do): Qt then skips its
+        # Python boundingRect on every repaint of the panes (panes.no_contents).
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+        self.titleLabel.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.getViewBox().setFixedWidth(14)
         self.bar = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.bar)

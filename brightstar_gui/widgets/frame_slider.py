@@ -23,7 +23,21 @@ class FrameSlider(QtWidgets.QWidget):
     controller's ``tick``, which advances only once the previous frame is on
     screen, so a slow frame is shown late rather than skipped and playback
     never queues work); :meth:`set_rate` shows the rate achieved.
+
+    Frame ``k`` of a playback is due ``k`` periods after it started.  A
+    frame shown late (the UI thread or the render job held up by other
+    processes on the cores) does not move the frames after it: they come
+    sooner until the schedule is met again, as long as playback is at most
+    :data:`MAX_BEHIND` seconds behind (beyond that the schedule restarts
+    from now: no long burst after a stall).  A due time that finds the
+    frame before still on its way waits for it (re-tried every
+    :data:`RETRY_MS`) instead of being lost.
     """
+
+    #: Seconds behind schedule that playback still makes up (6 frames at 60 fps).
+    MAX_BEHIND = 0.1
+    #: Milliseconds between re-tries of a due frame while the one before is still being rendered.
+    RETRY_MS = 1
 
     def __init__(self, state: ViewModel, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -167,17 +181,25 @@ class FrameSlider(QtWidgets.QWidget):
             self._arm()
 
     def _on_timer(self) -> None:
+        frame = self.state.frame
         self.on_tick()
-        if self.state.playing:
-            self._arm()
+        if not self.state.playing:
+            return
+        if self.state.frame == frame and time.monotonic() - self._next_due < self.MAX_BEHIND:
+            # The frame before is not on screen yet (the controller did not advance):
+            # this due time waits for it rather than being counted as shown (for up
+            # to MAX_BEHIND: then it counts, as before, and no 1 ms re-tries go on for ever).
+            self.timer.start(self.RETRY_MS)
+            return
+        self._arm()
 
     def _arm(self) -> None:
         """Start the timer for the next frame's due time (one period after the last one's)."""
         period = 1.0 / self.state.fps
         now = time.monotonic()
         self._next_due += period
-        if now - self._next_due > period:
-            self._next_due = now + period  # fell behind (a slow frame): no burst to catch up
+        if now - self._next_due > self.MAX_BEHIND:
+            self._next_due = now + period  # far behind (a stall): restart the schedule, no long burst
         # Whole milliseconds, rounded down: at most 1 ms early, never late by rounding.
         self.timer.start(max(0, int((self._next_due - now) * 1000)))
 
