@@ -205,7 +205,6 @@ class RenderingMixin:
         m = self.model
         if not m.playing or self.dataset is None or self.render_inflight:
             return
-        self._last_advance = time.monotonic()
         m.frame = (m.frame + 1) % m.n_frames if m.n_frames else 0
 
     def achieved_rate(self) -> float | None:

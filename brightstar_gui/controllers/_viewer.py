@@ -118,8 +118,6 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
         self._hold_render = False
         self._ahead: tuple[RenderRequest, RenderResult | None] | None = None
         self._waiting_for_ahead = False
-        self._last_advance = 0.0
-        self._applying = False
         # Colour tables come from matplotlib, whose import takes a second or
         # more: build the default ones in the pool now, not in the first render.
         self.runner.submit("warm", lambda token: warm_job(self.model.displays))
