@@ -48,6 +48,7 @@ whole-cube ``run_steps`` bit for bit.
 from __future__ import annotations
 
 import logging
+import threading
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -68,9 +69,12 @@ STANDARD_COLUMNS = Const.N_COLUMNS + Const.CHAN_WIDTH
 #: Channels including amp33.
 N_CHANNELS = Const.N_DETECT_CHAN + 1
 _PADDED = Const.CHAN_WIDTH + Const.PAD
-#: Channels whose inverse FFTs run as one batch: 8 spectra of 286721 complex128
-#: (37 MB) and their 8 float64 signals in flight.
-_FFT_BATCH = 8
+#: Channels whose inverse FFTs run as one batch: 4 spectra of 286721 complex128
+#: (18 MB) and their 4 float64 signals in flight.  Under glibc's largest mmap
+#: threshold (32 MiB), so once freed they are reused from the heap, not mapped
+#: afresh (and zeroed by the kernel) for every batch of every read; 8 (37 MB
+#: each) were fresh pages every time.  The numbers do not depend on the batch.
+_FFT_BATCH = 4
 #: Bound on |x| * L below which no float32 FFT sum of L values |x| overflows.
 _SAFE_MAGNITUDE = 1e37
 _EMPTY = np.zeros(0, np.complex128)
@@ -233,10 +237,20 @@ class FrameCorrector:
         t = np.arange(_PADDED * rows, dtype=np.float32).reshape((rows, _PADDED))
         self._t = t - np.mean(t)
         self._ref_rows = [*np.arange(Const.REF), *(rows - np.arange(Const.REF) - 1)[::-1]]
+        # Each thread's (computed channels, rows x 140) float32 corrections, reused read after read
+        # (73 MB with 32 distinct channels: a fresh array per read was that much new, zeroed memory).
+        self._local = threading.local()
         self._t_ref = self._t[self._ref_rows, :]
         self._interpolator = Amp33Interpolator(rows)
         #: Whether any computed channel uses gamma, zeta, alpha (left, right, amp33).
         self._term_used = tuple(any(self.nonzero[c][i] for c in self.unique) for i in range(3))
+
+    def _correction_buffer(self, length: int) -> np.ndarray:
+        """This thread's (len(unique), ``length``) float32 correction array (made on its first read)."""
+        buf = getattr(self._local, "correction", None)
+        if buf is None or buf.shape != (len(self.unique), length):
+            buf = self._local.correction = np.empty((len(self.unique), length), np.float32)
+        return buf
 
     def _corrections(self, ref, channels: list[int], force: tuple[bool, bool, bool], out: np.ndarray) -> None:
         """ReferenceFFT.channel_correction for some channels, same arithmetic.
@@ -386,7 +400,7 @@ class FrameCorrector:
                                                         slope, intercept, fitted), 1)
         ref = ReferenceFFT(left, right, ChannelView.forward_fft(amp[None], False).astype(np.complex128))
         force = (left_forced, right_forced, False)
-        correction = np.empty((len(self.unique), amp.size), np.float32)
+        correction = self._correction_buffer(amp.size)  # every row is overwritten by the batches below
         groups = range(0, len(self.unique), _FFT_BATCH)
         tasks = [(ref, self.unique[i : i + _FFT_BATCH], force, correction[i : i + _FFT_BATCH]) for i in groups]
         if self.pool is None:
