@@ -63,3 +63,19 @@ def test_copied_message_stays_while_a_task_reports_progress(qtbot, window, small
     with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
         release["go"] = True
 
+
+def test_a_second_figure_export_waits_for_the_first(qtbot, window, small_set, tmp_path):
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    qtbot.waitUntil(lambda: w.controller.mean_slope("raw", w.state.region()) is not None, timeout=WAIT)
+    written: list[str] = []
+    w.export_finished.connect(written.append)
+    first, second = tmp_path / "group.png", tmp_path / "pane.svg"
+    w.export("group", str(first), pane="ratio", frames=[2, 4, 7])
+    w.export("pane", str(second), pane="ratio")
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=60_000)
+    assert sorted(written) == sorted([str(first), str(second)])
+    assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in second.read_bytes()[:2000]
+    assert "export" not in w.status_area.tasks  # the task row went with the last of them
+    assert "cancelled" not in w.status_area.message_label.toolTip()
+    assert Path(str(first) + ".json").exists() and Path(str(second) + ".json").exists()
