@@ -418,7 +418,31 @@ def test_hover_readout_follows_the_frame(qtbot, window, small_set):
     wait_render(qtbot, w, frame=target)
     assert f"frame {target}" in w.hover_label.text()
     with open_exposure(small_set["illuminated"]) as exp:
-        assert f"value {float(exp.frame(target)[cy, cx + 20]):.1f} DN" in w.hover_label.text()
+        assert f"value {float(exp.frame(target)[cy, cx + 20]):.1f} DN (raw)" in w.hover_label.text()
+
+
+def test_hover_readout_says_raw_calibrated_or_superbias(qtbot, window, small_set, fake_ramp, monkeypatch):
+    """The status bar's value says which values it is: the same DN number means different things."""
+    def fake_calibration(uri, refs, endpoint_url=None):
+        yield Progress(0.5, "dq_init")
+        return FakeResult(fake_ramp)
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    w = open_and_wait(qtbot, window, small_set["illuminated"])
+    cy, cx = small_set["star_center"]
+    row, col = cy, cx + 20
+    w.panes.pixel_hovered.emit(row, col)
+    assert "DN (raw)" in w.hover_label.text() and "calibrated" not in w.hover_label.text()
+    with qtbot.waitSignal(w.calibration_finished, timeout=WAIT):
+        w.controls.calibrate_button.click()
+    r = wait_render(qtbot, w, kind="calibrated")
+    w.panes.pixel_hovered.emit(row, col)
+    v = probe_values(r, row, col)
+    assert f"value {v['value']:.1f} DN (calibrated)" in w.hover_label.text()
+    w.controls.kind.setCurrentText("raw")
+    wait_render(qtbot, w, kind="raw")
+    w.panes.pixel_hovered.emit(row, col)
+    assert "DN (raw)" in w.hover_label.text()
 
 
 def test_demo_opens_first_look_then_writes_darks(qtbot, window):

@@ -133,6 +133,15 @@ def test_pixel_table_shows_the_files_values_and_follows_the_frame(qtbot, window,
     assert w.pixel_table.cell(r + 4, c - 4).text() == f"{frame[r + 4, c - 4]:.0f}"
     assert w.pixel_table.cell(r, c) is w.pixel_table.table.item(4, 4) and w.pixel_table.cell(r, c).font().bold()
     assert f"frame {k}" in w.pixel_table.caption.text() and "raw DN" in w.pixel_table.caption.text()
+    # Another pixel: its headers (set while the rows' sizes are fixed), rows still sized to their contents.
+    w.panes.click_pixel(r + 7, c + 3)
+    shown_table(qtbot, w, row=r + 7, col=c + 3, frame=k)
+    table = w.pixel_table.table
+    assert [table.verticalHeaderItem(i).text() for i in range(9)] == [str(r + 7 + 4 - i) for i in range(9)]
+    assert [table.horizontalHeaderItem(j).text() for j in range(9)] == [str(c + 3 - 4 + j) for j in range(9)]
+    assert table.verticalHeader().sectionResizeMode(0) == QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+    w.panes.click_pixel(r, c)
+    shown_table(qtbot, w, row=r, col=c, frame=k)
     # It follows the frame slider.
     w.slider.slider.setValue(6)
     t = shown_table(qtbot, w, row=r, col=c, frame=6)

@@ -2,7 +2,7 @@
 
 Readouts that change with every frame must not re-lay out the window, and
 the pixel table (81 cells) follows the frame at most every
-``TABLE_PLAYBACK_INTERVAL`` while playing, and exactly once paused.
+``DOCK_PLAYBACK_INTERVAL`` while playing, and exactly once paused.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("no_qt_leaks")
 
 def test_playing_throttles_the_pixel_table_and_pausing_shows_the_frame(qtbot, window, small_set, monkeypatch):
     from brightstar_gui.controllers import _navigation
+    from brightstar_gui.models.pacing import DOCK_PLAYBACK_INTERVAL
 
     w = window
     with qtbot.waitSignals([w.exposure_opened, w.context_loaded], timeout=WAIT, order="strict"):
@@ -44,7 +45,7 @@ def test_playing_throttles_the_pixel_table_and_pausing_shows_the_frame(qtbot, wi
     seconds = time.monotonic() - t0
     w.model.playing = False
     # Playing: a table at most every 0.25 s (the first at once), not one per frame.
-    assert len(asked) <= seconds / _navigation.TABLE_PLAYBACK_INTERVAL + 2
+    assert len(asked) <= seconds / DOCK_PLAYBACK_INTERVAL + 2
     assert len(shown) > len(asked)
     # Paused: the table shows the frame on screen.
     qtbot.waitUntil(lambda: not w.controller.render_inflight and w.pixel_table.shown.frame == w.model.frame,

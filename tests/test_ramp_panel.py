@@ -268,3 +268,29 @@ def test_good_reads_are_dotted_in_the_colour_of_the_curve_they_lie_on(qtbot, pan
     panel.set_ramps(d, 3)
     assert dot_colours() == {ramp_plot.CAL_PEN.color().getRgb()[:3]}
     np.testing.assert_array_equal(panel.points.getData()[1], panel.cal_curve.getData()[1])
+
+
+def test_a_new_pixel_paints_the_ramp_plot_once(qtbot, panel, opened, truth, small_set, monkeypatch):
+    """A click's new range is the view's transform before the paint: one paint of the ramp plot, not two.
+
+    (pyqtgraph defers the transform to the paint, which then dirtied the
+    scene and painted the plot a second time on every click.)
+    """
+    import pyqtgraph.widgets.GraphicsView as gv
+
+    painted = []
+    original = gv.GraphicsView.paintEvent
+    monkeypatch.setattr(gv.GraphicsView, "paintEvent",
+                        lambda self, ev: (painted.append(self), original(self, ev))[1])
+    bg = background_pixel(truth, small_set["star_center"])
+    # The first pixel lays the panel out (axes' values, legend, title); then pixels of the same kind.
+    for i, (row, col) in enumerate((bg, (bg[0] + 1, bg[1]), (bg[0] + 5, bg[1] + 7))):
+        painted.clear()
+        panel.set_ramps(ramps(opened, row, col), 0)
+        qtbot.waitUntil(lambda: panel.plot in painted, timeout=5000)
+        for _ in range(5):  # whatever the paint left to do
+            qtbot.wait(20)
+        if i:
+            assert painted.count(panel.plot) == 1
+    lo, hi = panel.plot.getViewBox().viewRange()[1]
+    assert lo < float(truth["raw"][:, bg[0] + 5, bg[1] + 7].min()) <= hi  # and it is the new range

@@ -226,8 +226,10 @@ class AnalysisMixin:
         def ended(*_):
             self._close_retired()
 
+        # Queued: a second export waits for the first instead of cancelling it (a figure
+        # the user asked for was silently never written).
         return self.submit("export", lambda token: export_job(req), done, on_progress=on_progress, task=True,
-                           tag=ds.id, on_cancel=ended,
+                           tag=ds.id, on_cancel=ended, queue=True,
                            on_error=lambda err: (on_error(err) if on_error else None, ended()))
 
 

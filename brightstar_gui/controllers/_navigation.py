@@ -29,9 +29,6 @@ from ..jobs.pixel_table import PixelTable, PixelTableRequest, pixel_table_job
 from ..jobs.render import probe_values
 from ..models.pacing import DOCK_PLAYBACK_INTERVAL, FrameFollower
 
-#: Seconds between pixel-table updates while playing (paused: every frame change).
-TABLE_PLAYBACK_INTERVAL = DOCK_PLAYBACK_INTERVAL
-
 
 class NavigatorView(Protocol):
     """The panes' shared view: centre and zoom."""
@@ -56,11 +53,11 @@ class NavigationMixin:
         ev = self.model.events
         for name in ("data_kind", "selected_pixel", "subtract_superbias"):
             ev[name].connect(self._on_table_field)
-        # Playing, the table follows the frame at most every TABLE_PLAYBACK_INTERVAL
-        # seconds: 81 cells (and their headers, which re-lay out the window)
+        # Playing, the table follows the frame at most every DOCK_PLAYBACK_INTERVAL
+        # seconds (the docks' one pace): 81 cells (and their headers, which re-lay out the window)
         # refilled at 60 Hz cost more than the frame itself, and nobody reads them.
         self._table_follower = FrameFollower(self.model, lambda _k: self.request_pixel_table(),
-                                             TABLE_PLAYBACK_INTERVAL)
+                                             DOCK_PLAYBACK_INTERVAL)
         ev.playing.connect(self._on_table_field)  # paused: the table shows the frame on screen
         self._table_key = None
         self._table_hover: tuple[int, int] | None = None

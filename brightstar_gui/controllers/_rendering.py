@@ -16,6 +16,7 @@ import time
 
 from processing.figures import PANES
 
+from ..jobs.pane_value import kind_label
 from ..jobs.render import PaneStyle, RenderRequest, RenderResult, prefetch_job, probe_values, render_job
 
 #: Reads prefetched ahead during playback.
@@ -259,9 +260,13 @@ class RenderingMixin:
         if v is None:
             status.set_hover_text(f"row {row}  col {col}")
             return
-        parts = [f"row {row}  col {col}", f"frame {v['frame']}", f"value {v['value']:.1f} DN"]
+        # Which values these are (raw, calibrated, raw - superbias): the same DN number means
+        # different things, and the status bar is read without looking at the kind choice.
+        probe = self.last_render.probe
+        kind = kind_label(probe.get("kind", "raw"), "superbias" in probe)
+        parts = [f"row {row}  col {col}", f"frame {v['frame']}", f"value {v['value']:.1f} DN ({kind})"]
         if "difference" in v:
-            parts.append(f"diff {v['difference']:.1f} DN")
+            parts.append(f"diff {v['difference']:.1f} DN ({probe.get('kind', 'raw')})")
         if "ratio" in v:
             parts.append(f"ratio {v['ratio']:.3f}")
         if "mask" in v:

@@ -144,12 +144,20 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
         """Run ``job(token)`` on ``channel``; errors go to the one error sink (then ``on_error``)."""
         status = self.views.status
         title = TASK_TITLES.get(channel, channel)
+        # Queued jobs of one channel share its task row: it goes when the last of them ends.
+        counts = self.__dict__.setdefault("_task_counts", {})
         if task:
             status.task_started(channel, title)
+            counts[channel] = (counts.get(channel, 0) + 1) if queue else 1
+
+        def task_ended():
+            counts[channel] = max(counts.get(channel, 1) - 1, 0)
+            if not counts[channel]:
+                status.task_ended(channel)
 
         def done(result):
             if task:
-                status.task_ended(channel)
+                task_ended()
             if on_done is not None:
                 on_done(result)
 
@@ -161,14 +169,14 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
 
         def cancelled():
             if task:
-                status.task_ended(channel)
+                task_ended()
                 status.flash(f"{title} cancelled", 5000)
             if on_cancel is not None:
                 on_cancel()
 
         def failed(err):
             if task:
-                status.task_ended(channel)
+                task_ended()
             self._error(title, err)
             if on_error is not None:
                 on_error(err)

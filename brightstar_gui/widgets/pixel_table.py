@@ -128,11 +128,6 @@ class PixelTableWidget(QtWidgets.QWidget):
         h = table.half
         self.caption.setText(f"({table.row}, {table.col})  frame {table.frame}  "
                              f"{kind_label(table.kind, table.superbias_subtracted)} DN")
-        labels = ([str(table.col - h + j) for j in range(n)], [str(table.row + h - i) for i in range(n)])
-        if labels != getattr(self, "_labels", None):  # new header items re-lay out the table
-            self._labels = labels
-            self.table.setHorizontalHeaderLabels(labels[0])
-            self.table.setVerticalHeaderLabels(labels[1])
         # Rows sized to their contents once for the whole fill: left on, every
         # one of the ~400 item changes re-measured all rows (~200 ms a table,
         # paid on every frame of playback and every frame step).
@@ -140,6 +135,13 @@ class PixelTableWidget(QtWidgets.QWidget):
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
         self.table.setUpdatesEnabled(False)
         try:
+            labels = ([str(table.col - h + j) for j in range(n)], [str(table.row + h - i) for i in range(n)])
+            # A new pixel's header labels, inside the Fixed mode too: each new vertical
+            # header item re-measured every row (~3 ms of the UI thread per click, py-spy).
+            if labels != getattr(self, "_labels", None):
+                self._labels = labels
+                self.table.setHorizontalHeaderLabels(labels[0])
+                self.table.setVerticalHeaderLabels(labels[1])
             self._fill(table, n, h)
         finally:
             self.table.setUpdatesEnabled(True)

@@ -288,7 +288,12 @@ class RampPanel(QtWidgets.QWidget):
                 lo, hi = min(lo, float(yd.min())), max(hi, float(yd.max()))
                 x1 = max(x1, float(np.nanmax(xd)))
         pad = 0.04 * (hi - lo)
-        self.plot.getViewBox().setRange(xRange=(x0, x1), yRange=(lo - pad, hi + pad), padding=0.02)
+        vb = self.plot.getViewBox()
+        vb.setRange(xRange=(x0, x1), yRange=(lo - pad, hi + pad), padding=0.02)
+        # The view's transform now, not at paint time: pyqtgraph defers it to the paint
+        # (prepareForPaint), where changing it dirties the scene again and the plot was
+        # painted twice per click (the second time ~5 ms of the UI thread, seen under xcb).
+        vb.updateMatrix()
 
     # -- internals ---------------------------------------------------------------------------
     def _set_decorated(self, on: bool) -> None:

@@ -55,6 +55,7 @@ class StatusArea(QtCore.QObject):
         bar.addPermanentWidget(self.message_label)
         self._message_timer = QtCore.QTimer(self, singleShot=True)
         self._message_timer.timeout.connect(self.message_label.clear)
+        self._timed_message = False  # the label shows a flash() with a timeout (not a task's progress)
         self.references_label = QtWidgets.QLabel("")
         self.references_label.setMaximumWidth(260)
         bar.addPermanentWidget(self.references_label)
@@ -73,6 +74,15 @@ class StatusArea(QtCore.QObject):
         self.tasks: dict[str, TaskRow] = {}
 
     def flash(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the message label (for ``timeout_ms`` ms; 0: until the next message).
+
+        A message with a timeout stays for its time: tasks' progress
+        messages do not replace it (see :meth:`task_progress`).
+        """
+        self._show(text, timeout_ms)
+        self._timed_message = bool(timeout_ms)
+
+    def _show(self, text: str, timeout_ms: int) -> None:
         metrics = self.message_label.fontMetrics()
         self.message_label.setText(metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle, 500))
         self.message_label.setToolTip(text)
@@ -99,7 +109,12 @@ class StatusArea(QtCore.QObject):
         row = self.tasks.get(channel)
         if row is not None:
             row.set_progress(fraction, message)
-        self.flash(message, 3000)
+        # Progress is the least of the messages: a timed one (e.g. "copied: ...") still in
+        # its time is not replaced (the task's message is in its row's tooltip meanwhile).
+        if self._timed_message and self._message_timer.isActive():
+            return
+        self._show(message, 3000)
+        self._timed_message = False
 
     def task_ended(self, channel: str) -> None:
         row = self.tasks.pop(channel, None)
