@@ -93,6 +93,15 @@ class FakeResult:
         self.from_cache = False
 
 
+def _calibrate_to(monkeypatch, ramp) -> None:
+    """Make the viewer's calibration yield one progress step and return ``ramp`` (a calibrated file)."""
+    def fake_calibration(uri, refs, endpoint_url=None):
+        yield Progress(0.5, "dq_init")
+        return FakeResult(ramp)
+
+    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+
+
 # -- workers ------------------------------------------------------------------------------------
 
 
@@ -231,11 +240,7 @@ def test_drag_cutout_and_full_frame(qtbot, window, small_set):
 
 
 def test_switch_raw_and_calibrated(qtbot, window, small_set, fake_ramp, monkeypatch):
-    def fake_calibration(uri, refs, endpoint_url=None):
-        yield Progress(0.5, "dq_init")
-        return FakeResult(fake_ramp)
-
-    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    _calibrate_to(monkeypatch, fake_ramp)
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     assert not w.state.calibrated_available
     with qtbot.waitSignal(w.calibration_finished, timeout=WAIT) as blocker:
@@ -423,11 +428,7 @@ def test_hover_readout_follows_the_frame(qtbot, window, small_set):
 
 def test_hover_readout_says_raw_calibrated_or_superbias(qtbot, window, small_set, fake_ramp, monkeypatch):
     """The status bar's value says which values it is: the same DN number means different things."""
-    def fake_calibration(uri, refs, endpoint_url=None):
-        yield Progress(0.5, "dq_init")
-        return FakeResult(fake_ramp)
-
-    monkeypatch.setattr(opening, "calibration_job", fake_calibration)
+    _calibrate_to(monkeypatch, fake_ramp)
     w = open_and_wait(qtbot, window, small_set["illuminated"])
     cy, cx = small_set["star_center"]
     row, col = cy, cx + 20
