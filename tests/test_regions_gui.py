@@ -77,7 +77,7 @@ def click_on_pane(qtbot, w, kind, row, col):
 
 def drag_on_pane(w, kind, start, end, steps=8):
     """A real mouse drag on pane ``kind`` from data point ``start`` to ``end`` ((x, y) in pixels)."""
-    from PyQt6 import QtGui
+    from PyQt6 import QtGui, QtTest
 
     vb = w.panes.plots[kind].getViewBox()
     view = w.panes.graphics
@@ -99,7 +99,7 @@ def drag_on_pane(w, kind, start, end, steps=8):
         f = i / steps
         send(QtCore.QEvent.Type.MouseMove, at(start[0] + f * (end[0] - start[0]), start[1] + f * (end[1] - start[1])),
              none, left)
-        QtWidgets.QApplication.processEvents()
+        QtTest.QTest.qWait(10)  # paced as a hand moves (~100 Hz), with the event loop running between moves
     send(QtCore.QEvent.Type.MouseButtonRelease, at(*end), left, none)
     QtWidgets.QApplication.processEvents()
 

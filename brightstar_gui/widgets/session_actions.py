@@ -54,7 +54,15 @@ def apply_pending_view(window) -> None:
     # that then grows keeps its scale and shows more than the session did.  So the
     # range is applied again on the resizes of the next half second, then left alone.
     viewbox.sigResized.connect(apply)
-    QtCore.QTimer.singleShot(500, lambda: _disconnect(viewbox.sigResized, apply))
+
+    def stop() -> None:
+        try:
+            signal = viewbox.sigResized
+        except RuntimeError:
+            return  # the window (and its view box) closed within the half second
+        _disconnect(signal, apply)
+
+    QtCore.QTimer.singleShot(500, stop)
 
 
 def _disconnect(signal, slot) -> None:
