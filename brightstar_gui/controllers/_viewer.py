@@ -118,6 +118,8 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
         self._hold_render = False
         self._ahead: tuple[RenderRequest, RenderResult | None] | None = None
         self._waiting_for_ahead = False
+        #: Running and queued task jobs per channel: a channel's task row goes with its last one.
+        self._task_counts: dict[str, int] = {}
         # Colour tables come from matplotlib, whose import takes a second or
         # more: build the default ones in the pool now, not in the first render.
         self.runner.submit("warm", lambda token: warm_job(self.model.displays))
@@ -145,7 +147,7 @@ class ViewerController(FirstFrameMixin, DisplayMixin, ReferencesWaitMixin, Diagn
         status = self.views.status
         title = TASK_TITLES.get(channel, channel)
         # Queued jobs of one channel share its task row: it goes when the last of them ends.
-        counts = self.__dict__.setdefault("_task_counts", {})
+        counts = self._task_counts
         if task:
             status.task_started(channel, title)
             counts[channel] = (counts.get(channel, 0) + 1) if queue else 1
